@@ -1,0 +1,139 @@
+"""Reading and converting audio: any rate, any channel count, int or float, with clear errors.
+
+Everything inside speechtok works on mono float32 numpy arrays of shape ``(samples,)`` in
+[-1, 1]; this module is the one place that turns files and arrays into that form.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AudioError
+
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 768_000
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64")
+
+
+def _where(path: str | os.PathLike | None) -> str:
+    return f"{path}: " if path is not None else ""
+
+
+def check_sample_rate(sample_rate, path=None) -> int:
+    try:
+        sr = int(sample_rate)
+    except (TypeError, ValueError):
+        raise AudioError(f"{_where(path)}sample rate {sample_rate!r} is not a number") from None
+    if sr != sample_rate or not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"{_where(path)}absurd sample rate {sample_rate!r} "
+            f"(expected an integer between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz)"
+        )
+    return sr
+
+
+def to_mono_float(audio, path=None) -> np.ndarray:
+    """Any array-like (samples,), (samples, channels) or (channels, samples), int or float,
+    to mono float32 ``(samples,)``. Integer PCM is scaled to [-1, 1]; channels are averaged.
+
+    A 2-D array is read as (samples, channels) when its second axis is the short one (<= 8),
+    as soundfile returns it, and as (channels, samples) otherwise, as torch code usually has it.
+    """
+    if hasattr(audio, "detach"):  # a torch tensor, without importing torch here
+        audio = audio.detach().cpu().numpy()
+    a = np.asarray(audio)
+    if a.dtype.kind in "iu":
+        info = np.iinfo(a.dtype)
+        if a.dtype.kind == "u":  # unsigned PCM is offset binary
+            a = (a.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)
+        else:
+            a = a.astype(np.float64) / (info.max + 1)
+    elif a.dtype.kind == "f":
+        a = a.astype(np.float64, copy=False)
+    elif a.dtype.kind == "b":
+        raise AudioError(f"{_where(path)}boolean array is not audio")
+    else:
+        raise AudioError(f"{_where(path)}unsupported sample type {a.dtype}")
+    if a.ndim == 2:
+        if a.shape[1] <= 8 and a.shape[1] <= a.shape[0]:
+            a = a.mean(axis=1)
+        else:
+            a = a.mean(axis=0)
+    elif a.ndim != 1:
+        raise AudioError(f"{_where(path)}expected audio of shape (samples,) or 2-D with channels, got {a.shape}")
+    if a.size == 0:
+        raise AudioError(f"{_where(path)}zero-length audio (no samples)")
+    if not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise AudioError(f"{_where(path)}audio has {bad} NaN or infinite samples")
+    return a.astype(np.float32)
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling with soxr (VHQ); returns float32 ``(samples,)``."""
+    if orig_sr == target_sr:
+        return audio.astype(np.float32, copy=False)
+    import soxr
+
+    out = soxr.resample(audio.astype(np.float32, copy=False), orig_sr, target_sr, quality="VHQ")
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def prepare(audio, sample_rate, target_sr: int | None = None, path=None) -> np.ndarray:
+    """Array + its sample rate -> mono float32 at ``target_sr`` (or the same rate)."""
+    sr = check_sample_rate(sample_rate, path)
+    mono = to_mono_float(audio, path)
+    return resample(mono, sr, target_sr) if target_sr else mono
+
+
+def load_audio(path: str | os.PathLike, target_sr: int | None = None) -> tuple[np.ndarray, int]:
+    """Read a file soundfile can read (wav, flac, ogg/vorbis, ogg/opus, ...) as mono float32.
+
+    Returns ``(audio (samples,), sample_rate)``; resamples when ``target_sr`` is given.
+    Raises AudioError naming the file for: missing, a folder, empty, not audio, zero-length,
+    NaN/inf samples, absurd sample rate.
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioError(f"{p}: is a folder, not an audio file")
+    if p.stat().st_size == 0:
+        raise AudioError(f"{p}: empty file (0 bytes)")
+    try:
+        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AudioError(f"{p}: not a readable audio file ({msg})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{p}: zero-length audio (no samples)")
+    check_sample_rate(sr, p)
+    mono = to_mono_float(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0], p)
+    if target_sr and target_sr != sr:
+        return resample(mono, sr, target_sr), int(target_sr)
+    return mono, int(sr)
+
+
+def write_audio_atomic(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
+    """Write a 16-bit wav to a temporary name beside ``path``, then rename it into place."""
+    import soundfile as sf
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    try:
+        sf.write(str(tmp), np.clip(audio, -1.0, 1.0), int(sample_rate), subtype="PCM_16", format="WAV")
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def is_audio_path(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS

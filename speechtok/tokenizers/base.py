@@ -1,0 +1,134 @@
+"""The one interface everything in speechtok meets at."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import numpy as np
+
+from ..audio import prepare
+from ..errors import TokensFileError
+from ..tokens import Tokens
+
+
+class Tokenizer(ABC):
+    """Speech in, integer codes ``[codebook, frame]`` out, and back.
+
+    Subclasses set ``name``, ``version``, ``sample_rate``, ``frame_rate``, ``codebook_sizes``
+    and implement ``_encode`` / ``_decode`` on mono float32 audio at ``sample_rate``. The base
+    class does the conversions (any rate, any channels, int or float) and the bookkeeping.
+    """
+
+    name: str
+    version: str
+    sample_rate: int
+    frame_rate: float
+    codebook_sizes: tuple[int, ...]
+    #: False for encode-only tokenizers (e.g. S3Tokenizer): decode raises, benchmarks skip it.
+    can_decode: bool = True
+
+    # ---- facts -------------------------------------------------------------------------
+    @property
+    def num_codebooks(self) -> int:
+        return len(self.codebook_sizes)
+
+    @property
+    def bitrate(self) -> float:
+        """Nominal bits per second: frame rate × Σ log2(codebook size)."""
+        return self.frame_rate * sum(math.log2(s) for s in self.codebook_sizes)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.frame_rate * self.num_codebooks
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, sample_rate={self.sample_rate}, "
+            f"frame_rate={self.frame_rate:g}, codebooks={self.num_codebooks}, "
+            f"bitrate={self.bitrate / 1000:.3g} kbps)"
+        )
+
+    # ---- the interface -----------------------------------------------------------------
+    def encode(self, audio, sample_rate: int) -> Tokens:
+        """audio: array-like ``(samples,)`` or 2-D with channels, any dtype, any rate."""
+        return self.encode_batch([audio], sample_rate)[0]
+
+    def encode_batch(self, audios: Sequence, sample_rate: int | Sequence[int]) -> list[Tokens]:
+        """Encode several waveforms; gives exactly what encoding them one by one gives."""
+        rates = [sample_rate] * len(audios) if np.isscalar(sample_rate) else list(sample_rate)
+        if len(rates) != len(audios):
+            raise ValueError(f"{len(audios)} waveforms but {len(rates)} sample rates")
+        wavs = [prepare(a, sr, self.sample_rate) for a, sr in zip(audios, rates)]
+        codes = self._encode_batch(wavs)
+        return [
+            self._make_tokens(c, num_samples=_len(a), sample_rate=int(sr))
+            for c, a, sr in zip(codes, audios, rates)
+        ]
+
+    def decode(self, tokens: Tokens) -> tuple[np.ndarray, int]:
+        """Tokens -> ``(waveform float32 (samples,), sample_rate)`` at ``self.sample_rate``,
+        trimmed or padded to the duration of the audio the tokens were made from."""
+        if not self.can_decode:
+            raise NotImplementedError(f"{self.name} is encode-only: it has no decoder")
+        self.check_tokens(tokens)
+        n = self.output_length(tokens)
+        wav = np.asarray(self._decode(np.asarray(tokens.codes), n, tokens), dtype=np.float32)
+        if len(wav) < n:
+            wav = np.pad(wav, (0, n - len(wav)))
+        return wav[:n], self.sample_rate
+
+    def decode_batch(self, tokens: Sequence[Tokens]) -> list[tuple[np.ndarray, int]]:
+        return [self.decode(t) for t in tokens]
+
+    # ---- helpers for subclasses ----------------------------------------------------------
+    def output_length(self, tokens: Tokens) -> int:
+        return int(round(tokens.num_samples * self.sample_rate / tokens.sample_rate))
+
+    def check_tokens(self, tokens: Tokens) -> None:
+        if tokens.tokenizer != self.name:
+            raise TokensFileError(
+                f"these tokens were made by {tokens.tokenizer!r}, not {self.name!r}; "
+                f"decode them with speechtok.load({tokens.tokenizer!r})"
+            )
+        if tuple(tokens.codebook_sizes) != tuple(self.codebook_sizes)[: tokens.num_codebooks] or (
+            tokens.num_codebooks > self.num_codebooks
+        ):
+            raise TokensFileError(
+                f"codebook sizes {tokens.codebook_sizes} do not match {self.name}'s {self.codebook_sizes}"
+            )
+
+    def _make_tokens(self, codes: np.ndarray, num_samples: int, sample_rate: int, extra=None) -> Tokens:
+        return Tokens(
+            codes=np.asarray(codes, dtype=np.int64),
+            tokenizer=self.name,
+            tokenizer_version=self.version,
+            frame_rate=self.frame_rate,
+            codebook_sizes=self.codebook_sizes[: np.shape(codes)[0]],
+            num_samples=int(num_samples),
+            sample_rate=int(sample_rate),
+            extra=extra or {},
+        )
+
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        """Mono float32 waveforms at ``sample_rate`` -> codes ``[codebook, frame]`` each.
+        Override to batch; the default encodes one by one."""
+        return [self._encode(w) for w in wavs]
+
+    @abstractmethod
+    def _encode(self, wav: np.ndarray) -> np.ndarray:
+        """``(samples,)`` float32 at ``sample_rate`` -> int codes ``[codebook, frame]``."""
+
+    @abstractmethod
+    def _decode(self, codes: np.ndarray, num_samples: int, tokens: Tokens) -> np.ndarray:
+        """int codes ``[codebook, frame]`` -> float32 ``(samples,)`` at ``sample_rate``
+        (``num_samples`` long, or close: the base class trims or pads)."""
+
+
+def _len(a) -> int:
+    """Number of samples of (samples,) or 2-D audio, by the same rule as ``to_mono_float``."""
+    shape = np.shape(a)
+    if len(shape) == 2 and shape[1] <= 8 and shape[1] <= shape[0]:
+        return shape[0]
+    return shape[-1]

@@ -1,0 +1,215 @@
+"""`Tokens`: the value every tokenizer produces, and its file format.
+
+File format (``.stok``), version 1, all integers little-endian::
+
+    magic      8 bytes   b"SPEECHTK"
+    version    uint16    file-format version (1)
+    hlen       uint32    length of the JSON header in bytes
+    header     hlen      UTF-8 JSON: tokenizer, tokenizer_version, frame_rate, codebook_sizes,
+                         num_samples, sample_rate, dtype, shape, extra
+    codes      ...       C-order array of ``dtype`` with ``shape`` = [codebooks, frames]
+    crc32      uint32    CRC-32 of header + codes
+
+Nothing is unpickled; every field is checked on load.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TokensFileError
+
+MAGIC = b"SPEECHTK"
+FORMAT_VERSION = 1
+SUFFIX = ".stok"
+_DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "int32": np.int32}
+
+
+def _smallest_dtype(max_size: int):
+    if max_size <= 256:
+        return np.uint8
+    if max_size <= 65536:
+        return np.uint16
+    return np.int32
+
+
+@dataclass
+class Tokens:
+    """Integer codes ``[codebook, frame]`` and what is needed to interpret them.
+
+    ``num_samples``/``sample_rate`` describe the audio the codes were made from, so a decoder can
+    restore its exact length. ``extra`` holds small tokenizer-specific facts (JSON-serialisable).
+    """
+
+    codes: np.ndarray
+    tokenizer: str
+    tokenizer_version: str
+    frame_rate: float
+    codebook_sizes: tuple[int, ...]
+    num_samples: int
+    sample_rate: int
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.codes = np.asarray(self.codes)
+        if self.codes.ndim != 2:
+            raise ValueError(f"codes must be [codebook, frame], got shape {self.codes.shape}")
+        self.codebook_sizes = tuple(int(s) for s in self.codebook_sizes)
+        self.validate()
+
+    # ---- facts -------------------------------------------------------------------------
+    @property
+    def num_codebooks(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.codes.shape[1])
+
+    @property
+    def duration(self) -> float:
+        """Seconds of the original audio."""
+        return self.num_samples / self.sample_rate
+
+    @property
+    def bits(self) -> float:
+        """Bits needed to store the codes at their codebook sizes (no entropy coding)."""
+        return float(self.num_frames * sum(math.log2(s) for s in self.codebook_sizes))
+
+    @property
+    def bitrate(self) -> float:
+        """Measured bits per second of audio, from the codes actually produced."""
+        return self.bits / self.duration if self.duration > 0 else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.codes.size / self.duration if self.duration > 0 else 0.0
+
+    def validate(self, where: str = "") -> None:
+        w = f"{where}: " if where else ""
+        if len(self.codebook_sizes) != self.codes.shape[0]:
+            raise TokensFileError(
+                f"{w}{self.codes.shape[0]} codebooks in codes but {len(self.codebook_sizes)} codebook sizes"
+            )
+        if self.codes.dtype.kind not in "iu":
+            raise TokensFileError(f"{w}codes must be integers, got {self.codes.dtype}")
+        if self.codes.size:
+            lo = self.codes.min(axis=1)
+            hi = self.codes.max(axis=1)
+            for k, size in enumerate(self.codebook_sizes):
+                if lo[k] < 0 or hi[k] >= size:
+                    raise TokensFileError(
+                        f"{w}codebook {k} has codes in [{lo[k]}, {hi[k]}], outside its size {size}"
+                    )
+        if self.num_samples < 0 or self.sample_rate <= 0 or not self.frame_rate > 0:
+            raise TokensFileError(f"{w}bad num_samples/sample_rate/frame_rate")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Tokens):
+            return NotImplemented
+        return (
+            np.array_equal(self.codes, other.codes)
+            and self.header() == other.header()
+        )
+
+    # ---- serialisation -----------------------------------------------------------------
+    def header(self) -> dict:
+        return {
+            "tokenizer": self.tokenizer,
+            "tokenizer_version": self.tokenizer_version,
+            "frame_rate": float(self.frame_rate),
+            "codebook_sizes": list(self.codebook_sizes),
+            "num_samples": int(self.num_samples),
+            "sample_rate": int(self.sample_rate),
+            "extra": self.extra,
+        }
+
+    def to_bytes(self) -> bytes:
+        dtype = _smallest_dtype(max(self.codebook_sizes) if self.codebook_sizes else 1)
+        codes = np.ascontiguousarray(self.codes.astype(dtype).astype(np.dtype(dtype).newbyteorder("<")))
+        head = self.header() | {"dtype": np.dtype(dtype).name, "shape": list(codes.shape)}
+        hbytes = json.dumps(head, sort_keys=True).encode("utf-8")
+        body = hbytes + codes.tobytes()
+        return MAGIC + struct.pack("<HI", FORMAT_VERSION, len(hbytes)) + body + struct.pack("<I", zlib.crc32(body))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = "<bytes>") -> "Tokens":
+        if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
+            raise TokensFileError(f"{where}: not a speechtok token file (bad magic)")
+        pre = len(MAGIC) + 6
+        if len(data) < pre:
+            raise TokensFileError(f"{where}: truncated token file (header cut off)")
+        version, hlen = struct.unpack("<HI", data[len(MAGIC) : pre])
+        if version != FORMAT_VERSION:
+            raise TokensFileError(
+                f"{where}: unknown token-file version {version} (this speechtok reads version {FORMAT_VERSION})"
+            )
+        if len(data) < pre + hlen + 4:
+            raise TokensFileError(f"{where}: truncated token file (header cut off)")
+        try:
+            head = json.loads(data[pre : pre + hlen].decode("utf-8"))
+            dtype = _DTYPES[head["dtype"]]
+            shape = tuple(int(x) for x in head["shape"])
+            if len(shape) != 2 or min(shape) < 0:
+                raise ValueError(f"bad shape {shape}")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise TokensFileError(f"{where}: corrupt token-file header ({e})") from None
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        end = pre + hlen + nbytes
+        if len(data) < end + 4:
+            raise TokensFileError(
+                f"{where}: truncated token file (expected {end + 4} bytes, found {len(data)})"
+            )
+        if len(data) > end + 4:
+            raise TokensFileError(f"{where}: {len(data) - end - 4} unexpected bytes after the codes")
+        (crc,) = struct.unpack("<I", data[end : end + 4])
+        if zlib.crc32(data[len(MAGIC) + 6 : end]) != crc:
+            raise TokensFileError(f"{where}: checksum mismatch, the file is corrupt")
+        codes = np.frombuffer(data[pre + hlen : end], dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
+        try:
+            tokens = cls(
+                codes=codes.astype(np.int64),
+                tokenizer=str(head["tokenizer"]),
+                tokenizer_version=str(head["tokenizer_version"]),
+                frame_rate=float(head["frame_rate"]),
+                codebook_sizes=tuple(head["codebook_sizes"]),
+                num_samples=int(head["num_samples"]),
+                sample_rate=int(head["sample_rate"]),
+                extra=dict(head.get("extra") or {}),
+            )
+        except TokensFileError as e:
+            raise TokensFileError(f"{where}: {e}") from None
+        except (KeyError, TypeError, ValueError) as e:
+            raise TokensFileError(f"{where}: corrupt token-file header ({e})") from None
+        return tokens
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically (temporary name, then rename). Returns the path written."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(self.to_bytes())
+            os.replace(tmp, p)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Tokens":
+        p = Path(path)
+        if not p.exists():
+            raise TokensFileError(f"{p}: no such file")
+        if p.is_dir():
+            raise TokensFileError(f"{p}: is a folder, not a token file")
+        return cls.from_bytes(p.read_bytes(), where=str(p))
