@@ -1,0 +1,220 @@
+"""Opus (RFC 6716) through libopus, as a tokenizer: each 20 ms packet's bytes are its tokens.
+
+Names: ``opus@<N>kbps`` (any N from 6 to 510 that gives a whole number of bytes per 20 ms
+packet, e.g. 6, 8, 12, 16) lets libopus choose the audio bandwidth, as it would in a real call
+(with libopus 1.3.1 on speech: narrowband up to 8 kbps, wideband from about 10 kbps).
+``opus@<N>kbps-wb`` (or ``-nb``, ``-mb``) forces it; wideband needs N >= 8, because below that
+libopus codes narrowband whatever it is asked (see MIN_KBPS_FOR_BANDWIDTH).
+
+Choices, and why:
+
+* 16 kHz in and out. speechtok, its corpora and its quality metrics (PESQ-WB, STOI) work at
+  16 kHz, and at 6-16 kbps libopus codes speech with SILK at narrow- to wideband (<= 8 kHz of
+  audio) anyway, so a 48 kHz signal would only carry content nobody measures.
+* 20 ms frames, application VOIP, complexity 10, signal hint voice: what a VoIP client does.
+* Constant bitrate, so every packet has exactly ``kbps * 2.5`` bytes and the packets form a
+  ``[bytes_per_packet, packets]`` array of byte tokens (codebook size 256 each, 50 frames/s).
+  libopus pads CBR packets to the exact size itself; should a packet ever come out shorter we
+  pad it with ``opus_packet_pad`` (Opus's own padding, which every decoder ignores), never with
+  bytes of our own.
+* Alignment: the encoder looks ahead ``opus_encoder_ctl(OPUS_GET_LOOKAHEAD)`` samples (104 at
+  16 kHz with VOIP: 2.5 ms of CELT overlap + 4 ms of delay compensation). We feed that many
+  extra zeros at the end so the last input samples are coded, and drop that many samples from
+  the start of the decoded audio (the "pre-skip" of Ogg Opus), so output sample i lines up
+  with input sample i.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import re
+
+import numpy as np
+
+from ..errors import UnknownTokenizerError
+from ._clib import load_library
+from .base import Tokenizer
+
+# From opus_defines.h (stable ABI; the headers are not needed at run time).
+OPUS_OK = 0
+OPUS_APPLICATION_VOIP = 2048
+OPUS_SET_BITRATE_REQUEST = 4002
+OPUS_SET_VBR_REQUEST = 4006
+OPUS_SET_BANDWIDTH_REQUEST = 4008
+OPUS_SET_COMPLEXITY_REQUEST = 4010
+OPUS_SET_SIGNAL_REQUEST = 4024
+OPUS_GET_LOOKAHEAD_REQUEST = 4027
+OPUS_SIGNAL_VOICE = 3001
+BANDWIDTHS = {"nb": 1101, "mb": 1102, "wb": 1103}  # narrow (4 kHz), medium (6), wide (8)
+# libopus caps SILK at narrowband below 7 kbps and at mediumband below 8 kbps, whatever is
+# requested (opus_encoder.c; checked on 1.3.1 from the packets' TOC bytes), so a forced
+# bandwidth is only offered where libopus honours it.
+MIN_KBPS_FOR_BANDWIDTH = {"nb": 6, "mb": 7, "wb": 8}
+
+SAMPLE_RATE = 16000
+FRAME_SAMPLES = 320  # 20 ms at 16 kHz
+MIN_KBPS, MAX_KBPS = 6, 510
+USUAL_KBPS = (6, 8, 12, 16)
+
+_NAME = re.compile(r"^opus@(\d+(?:\.\d+)?)kbps(?:-(nb|mb|wb))?$")
+
+
+class _LibOpus:
+    """The few libopus functions we use, with their C signatures."""
+
+    def __init__(self):
+        lib = load_library(["libopus.so.0"], "opus", "libopus0")
+        c_void_p, c_int, c_int32 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int32
+        lib.opus_get_version_string.restype = ctypes.c_char_p
+        lib.opus_strerror.restype = ctypes.c_char_p
+        lib.opus_strerror.argtypes = [c_int]
+        lib.opus_encoder_create.restype = c_void_p
+        lib.opus_encoder_create.argtypes = [c_int32, c_int, c_int, ctypes.POINTER(c_int)]
+        lib.opus_encoder_destroy.argtypes = [c_void_p]
+        lib.opus_encode_float.restype = c_int32
+        lib.opus_encode_float.argtypes = [c_void_p, c_void_p, c_int, c_void_p, c_int32]
+        lib.opus_decoder_create.restype = c_void_p
+        lib.opus_decoder_create.argtypes = [c_int32, c_int, ctypes.POINTER(c_int)]
+        lib.opus_decoder_destroy.argtypes = [c_void_p]
+        lib.opus_decode_float.restype = c_int
+        lib.opus_decode_float.argtypes = [c_void_p, c_void_p, c_int32, c_void_p, c_int, c_int]
+        lib.opus_packet_pad.restype = c_int
+        lib.opus_packet_pad.argtypes = [c_void_p, c_int32, c_int32]
+        # opus_encoder_ctl is variadic: no argtypes, every argument passed as a ctypes object.
+        self.lib = lib
+        self.version = lib.opus_get_version_string().decode()
+
+    def check(self, ret: int, what: str) -> int:
+        if ret < 0:
+            raise RuntimeError(f"libopus {what} failed: {self.lib.opus_strerror(ret).decode()}")
+        return ret
+
+    def encoder(self, sample_rate: int, bitrate: int, bandwidth: int | None) -> ctypes.c_void_p:
+        err = ctypes.c_int(0)
+        st = self.lib.opus_encoder_create(sample_rate, 1, OPUS_APPLICATION_VOIP, ctypes.byref(err))
+        self.check(err.value, "opus_encoder_create")
+        st = ctypes.c_void_p(st)
+        settings = [
+            (OPUS_SET_BITRATE_REQUEST, bitrate),
+            (OPUS_SET_VBR_REQUEST, 0),
+            (OPUS_SET_COMPLEXITY_REQUEST, 10),
+            (OPUS_SET_SIGNAL_REQUEST, OPUS_SIGNAL_VOICE),
+        ]
+        if bandwidth is not None:
+            settings.append((OPUS_SET_BANDWIDTH_REQUEST, bandwidth))
+        for request, value in settings:
+            self.check(self.lib.opus_encoder_ctl(st, ctypes.c_int(request), ctypes.c_int32(value)), "encoder_ctl")
+        return st
+
+    def lookahead(self, st: ctypes.c_void_p) -> int:
+        out = ctypes.c_int32(0)
+        self.check(self.lib.opus_encoder_ctl(st, ctypes.c_int(OPUS_GET_LOOKAHEAD_REQUEST), ctypes.byref(out)), "ctl")
+        return out.value
+
+    def decoder(self, sample_rate: int) -> ctypes.c_void_p:
+        err = ctypes.c_int(0)
+        st = self.lib.opus_decoder_create(sample_rate, 1, ctypes.byref(err))
+        self.check(err.value, "opus_decoder_create")
+        return ctypes.c_void_p(st)
+
+
+@functools.lru_cache(maxsize=1)
+def libopus() -> _LibOpus:
+    """The loaded library (raises MissingDependencyError with the apt-get command if absent)."""
+    return _LibOpus()
+
+
+class OpusTokenizer(Tokenizer):
+    """Opus at a constant bitrate; codes ``[bytes_per_packet, packets]``, 256 values each."""
+
+    sample_rate = SAMPLE_RATE
+    frame_rate = SAMPLE_RATE / FRAME_SAMPLES
+
+    def __init__(self, kbps: float, bandwidth: str | None = None):
+        nbytes = kbps * 1000 * FRAME_SAMPLES / SAMPLE_RATE / 8
+        if not (MIN_KBPS <= kbps <= MAX_KBPS and nbytes == int(nbytes)):
+            raise UnknownTokenizerError(
+                f"opus@{kbps:g}kbps: the bitrate must be {MIN_KBPS}-{MAX_KBPS} kbps and give a whole "
+                f"number of bytes per 20 ms packet (a multiple of 0.4 kbps), e.g. opus@6kbps"
+            )
+        if bandwidth and kbps < MIN_KBPS_FOR_BANDWIDTH[bandwidth]:
+            raise UnknownTokenizerError(
+                f"opus@{kbps:g}kbps-{bandwidth}: libopus cannot code {bandwidth.upper()} below "
+                f"{MIN_KBPS_FOR_BANDWIDTH[bandwidth]} kbps (it falls back to narrower audio); "
+                f"use opus@{MIN_KBPS_FOR_BANDWIDTH[bandwidth]}kbps-{bandwidth} or more"
+            )
+        self.kbps = kbps
+        self.bandwidth = bandwidth
+        self.bytes_per_packet = int(nbytes)
+        self.codebook_sizes = (256,) * self.bytes_per_packet
+        self.name = f"opus@{kbps:g}kbps" + (f"-{bandwidth}" if bandwidth else "")
+        self.version = libopus().version
+        st = self._new_encoder()
+        try:
+            self.lookahead = libopus().lookahead(st)
+        finally:
+            libopus().lib.opus_encoder_destroy(st)
+
+    def _new_encoder(self) -> ctypes.c_void_p:
+        bw = BANDWIDTHS[self.bandwidth] if self.bandwidth else None
+        return libopus().encoder(SAMPLE_RATE, int(round(self.kbps * 1000)), bw)
+
+    def _encode(self, wav: np.ndarray) -> np.ndarray:
+        """``(samples,)`` float32 at 16 kHz -> uint8-valued codes ``[bytes_per_packet, packets]``.
+        A fresh encoder per waveform, so a batch encodes exactly as one by one."""
+        op = libopus()
+        n_packets = max(1, -(-(len(wav) + self.lookahead) // FRAME_SAMPLES))
+        pcm = np.zeros(n_packets * FRAME_SAMPLES, dtype=np.float32)
+        pcm[: len(wav)] = wav
+        packets = np.zeros((n_packets, self.bytes_per_packet), dtype=np.uint8)
+        frame_bytes = FRAME_SAMPLES * pcm.itemsize
+        st = self._new_encoder()
+        try:
+            for i in range(n_packets):
+                out = packets[i].ctypes.data
+                got = op.check(
+                    op.lib.opus_encode_float(st, pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, out, self.bytes_per_packet),
+                    "opus_encode_float",
+                )
+                if got < self.bytes_per_packet:  # never seen with libopus 1.3 CBR; see module doc
+                    op.check(op.lib.opus_packet_pad(out, got, self.bytes_per_packet), "opus_packet_pad")
+        finally:
+            op.lib.opus_encoder_destroy(st)
+        return packets.T.astype(np.int64)
+
+    def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
+        """codes ``[bytes_per_packet, packets]`` -> float32 ``(samples,)`` at 16 kHz, with the
+        encoder lookahead dropped from the start so it lines up with the input."""
+        op = libopus()
+        packets = np.ascontiguousarray(codes.T, dtype=np.uint8)
+        pcm = np.zeros(len(packets) * FRAME_SAMPLES, dtype=np.float32)
+        frame_bytes = FRAME_SAMPLES * pcm.itemsize
+        st = op.decoder(SAMPLE_RATE)
+        try:
+            for i in range(len(packets)):
+                op.check(
+                    op.lib.opus_decode_float(
+                        st, packets[i].ctypes.data, packets.shape[1], pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, 0
+                    ),
+                    "opus_decode_float",
+                )
+        finally:
+            op.lib.opus_decoder_destroy(st)
+        return pcm[self.lookahead : self.lookahead + num_samples]
+
+
+def names() -> list[str]:
+    usual = [f"opus@{k}kbps" for k in USUAL_KBPS]
+    return usual + [f"opus@{k}kbps-wb" for k in USUAL_KBPS if k >= MIN_KBPS_FOR_BANDWIDTH["wb"]]
+
+
+def resolve(name: str) -> OpusTokenizer | None:
+    m = _NAME.match(name)
+    if not m:
+        if name.startswith("opus@"):
+            raise UnknownTokenizerError(
+                f"{name!r}: Opus names look like opus@6kbps or opus@8kbps-wb (also -nb, -mb)"
+            )
+        return None
+    return OpusTokenizer(float(m.group(1)), m.group(2))
