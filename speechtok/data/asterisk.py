@@ -82,6 +82,23 @@ def parse_transcripts(text: str) -> dict[str, str]:
     return out
 
 
+# The Italian transcript lost its accented vowels to '?' on 11 lines (e.g. "non ? attiva");
+# these are all the forms that occur in asterisk-core-sounds-it 1.6.1.
+_TEXT_REPAIRS = {
+    "it": ((re.compile(r"(?<=\s)\?(?=\s)"), "è"), (re.compile(r"\bsar\?"), "sarà"),
+           (re.compile(r"\bpu\?"), "può"), (re.compile(r"\bcos\?"), "così"), (re.compile(r"\bpi\?"), "più")),
+}
+
+
+def read_transcripts(language: str) -> dict[str, str]:
+    """The installed transcript of one language, parsed and repaired: {name: text}."""
+    with gzip.open(transcript_path(language), "rt", encoding="utf-8") as f:
+        texts = parse_transcripts(f.read())
+    for pattern, repl in _TEXT_REPAIRS.get(language, ()):
+        texts = {k: pattern.sub(repl, v) for k, v in texts.items()}
+    return texts
+
+
 def transcript_path(language: str) -> Path:
     return DOC_ROOT / f"asterisk-core-sounds-{language}" / f"core-sounds-{language}.txt.gz"
 
@@ -100,7 +117,7 @@ def find_sources(language: str) -> list[tuple[str, Path, str]]:
     if not folder.is_dir() or not tpath.is_file():
         missing = folder if not folder.is_dir() else tpath
         raise CorpusError(f"{missing}: not found; install the prompts with:\n  {install_command([language])}")
-    texts = parse_transcripts(gzip.open(tpath, "rt", encoding="utf-8").read())
+    texts = read_transcripts(language)
     # A few names differ from the files only in case (es digits/1f vs 1F.g722, it letters/O).
     folded = {k.lower(): v for k, v in texts.items()}
     out = []
@@ -234,3 +251,30 @@ def summarize(utts: list[Utterance]) -> str:
         for key in sorted(tally):
             lines.append(f"  {key:<14} {len(tally[key]):>5} files  {sum(tally[key]) / 3600:6.3f} h")
     return "\n".join(lines)
+
+
+# One held-out (test split, seed 0) prompt per language, 2-5 s: the clips shipped in
+# speechtok/assets/clips for quick starts and smoke tests.
+CLIP_IDS = ("en/privacy-prompt", "es/vm-tocancelmsg", "fr/privacy-prompt", "it/vm-marked-urgent")
+
+
+def export_clips(corpus: str | os.PathLike, out: str | os.PathLike, ids=CLIP_IDS) -> list[Utterance]:
+    """Copy the wavs of ``ids`` from a built corpus folder to ``out/<lang>_<name>.wav`` and write
+    ``out/clips.jsonl`` (relative paths). Raises CorpusError for an id the corpus lacks."""
+    from .manifest import read_manifest
+
+    corpus, out = Path(corpus), Path(out)
+    by_id = {u.id: u for u in read_manifest(corpus / "all.jsonl")}
+    clips = []
+    for uid in ids:
+        if uid not in by_id:
+            raise CorpusError(f"{corpus / 'all.jsonl'}: no utterance {uid!r}")
+        u = by_id[uid]
+        dst = out / (uid.replace("/", "_") + ".wav")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+        shutil.copyfile(u.path, tmp)
+        os.replace(tmp, dst)
+        clips.append(Utterance(u.id, str(dst), u.duration, u.speaker, u.language, u.text, u.split))
+    write_manifest(out / "clips.jsonl", clips, relative_to=out)
+    return clips
