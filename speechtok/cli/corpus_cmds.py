@@ -1,0 +1,95 @@
+"""`speechtok tokenize` (a corpus -> Parquet token shards) and `speechtok detokenize` (rows -> wavs)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "tokenize",
+        help="tokenize a corpus into Parquet shards (resumable, exactly once)",
+        description="Tokenize every utterance of a manifest (.jsonl) or folder into Parquet shards in OUT, "
+        "with an index (index.json), a dataset card (README.md) and errors.jsonl. Rerun the same command "
+        "to resume a killed job; a finished job is left as it is.",
+    )
+    p.add_argument("-t", "--tokenizer", required=True, help="tokenizer name or run folder (see `speechtok list`)")
+    p.add_argument("--data", required=True, help="manifest (.jsonl) or folder of audio files")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--workers", type=int, default=None, help="reader processes (local) or concurrent tasks (ray); "
+                   "default: CPUs - 1 (local), all cluster CPUs (ray)")
+    p.add_argument("--batch-seconds", type=float, default=60.0,
+                   help="most padded audio seconds per encoder batch (default 60)")
+    p.add_argument("--batch-size", type=int, default=0, help="most utterances per encoder batch (default: no limit)")
+    p.add_argument("--shard-size", type=int, default=None, help="utterances per shard (default 1000; fixed at the first run)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", default=None, help="a running Ray cluster, host:port or 'auto' (default: start one)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_tokenize)
+
+    d = subparsers.add_parser(
+        "detokenize",
+        help="decode rows of token shards back to audio",
+        description="Decode the rows with the given ids from the shards in DIR to OUT/<id>.wav.",
+    )
+    d.add_argument("dir", help="a folder written by `speechtok tokenize`")
+    d.add_argument("--ids", nargs="+", required=True, help="utterance ids")
+    d.add_argument("--out", required=True, help="folder for the wav files")
+    d.set_defaults(func=run_detokenize)
+
+
+def run_tokenize(args) -> int:
+    from ..corpus import Batching, JobOptions, run_job
+    from ..corpus.job import environment_cpu_count, exit_code
+
+    if args.batch_seconds <= 0 or args.batch_size < 0:
+        print("speechtok tokenize: --batch-seconds must be > 0 and --batch-size >= 0", file=sys.stderr)
+        return 2
+    workers = args.workers
+    if workers is None:
+        workers = 0 if args.backend == "ray" else max(1, environment_cpu_count() - 1)
+    opts = JobOptions(
+        tokenizer=args.tokenizer,
+        data=args.data,
+        out=args.out,
+        workers=workers,
+        batching=Batching(seconds=args.batch_seconds, size=args.batch_size),
+        shard_size=args.shard_size,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        progress=not args.no_progress,
+        command="speechtok " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["tokenize"] else "",
+    )
+    return exit_code(run_job(opts))
+
+
+def run_detokenize(args) -> int:
+    import speechtok
+
+    from ..audio import write_audio_atomic
+    from ..corpus import find_rows, tokens_from_row
+    from ..errors import SpeechtokError
+
+    src = Path(args.dir)
+    if not (src / "plan.json").exists():
+        raise SpeechtokError(f"{src}: not a folder written by `speechtok tokenize` (no plan.json)")
+    # The spec the job was run with (a name or a run folder) loads the tokenizer that made the rows.
+    tok = speechtok.load(json.loads((src / "plan.json").read_text())["tokenizer_spec"])
+    rows = find_rows(src, args.ids)
+    out = Path(args.out).resolve()
+    missing = [i for i in args.ids if i not in rows]
+    for uid in args.ids:
+        if uid not in rows:
+            continue
+        wav, sr = tok.decode(tokens_from_row(rows[uid]))
+        dest = (out / f"{uid}.wav").resolve()
+        if out not in dest.parents:  # ids are data: never let one write outside --out
+            raise SpeechtokError(f"id {uid!r} would write outside {out}")
+        write_audio_atomic(dest, wav, sr)
+        print(f"{uid} -> {dest} ({len(wav) / sr:.2f} s at {sr} Hz)")
+    for uid in missing:
+        print(f"speechtok detokenize: no row with id {uid!r} in {src}", file=sys.stderr)
+    return 1 if missing else 0

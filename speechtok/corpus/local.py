@@ -1,0 +1,62 @@
+"""The local backend: worker processes read and resample audio while this process encodes.
+
+Reading runs ahead of encoding through a bounded window of pool tasks (so memory stays flat on a
+corpus of any size) and does not stop at shard boundaries: while shard ``i`` is being encoded and
+written, the workers already read shard ``i + 1``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import deque
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from . import shards
+from .encode import Batching, Decoded, encode_shard, length_order, read_inline, read_input
+
+
+def bounded_imap(pool, fn, jobs: Iterable, window: int) -> Iterator:
+    """``pool.imap(fn, jobs)`` in order, but with at most ``window`` tasks submitted and not yet
+    consumed (``Pool.imap`` would read the whole input and buffer every result)."""
+    pending: deque = deque()
+    for job in jobs:
+        pending.append(pool.apply_async(fn, (job,)))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def run_local(
+    out: Path,
+    plan: dict,
+    pending: list[tuple[int, list]],
+    tok,
+    workers: int,
+    batching: Batching,
+    on_read: Callable[[float], None],
+) -> None:
+    """Tokenize and commit each pending ``(shard index, utterances)``.
+
+    ``workers`` reader processes (0: read in this process, no overlap).
+    """
+    ordered = [(i, length_order(g)) for i, g in pending]
+    sr = int(plan["sample_rate"])
+    jobs = ((u.path, sr) for _, g in ordered for u in g)
+    if workers <= 0:
+        _encode_all(out, plan, ordered, tok, batching, read_inline([u for _, g in ordered for u in g], sr), on_read)
+        return
+    # forkserver: workers start from a clean process, not a fork of one running torch threads.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["speechtok.corpus.encode"])
+    with ctx.Pool(workers) as pool:
+        stream = bounded_imap(pool, read_input, jobs, window=max(32, 8 * workers, 2 * batching.size))
+        _encode_all(out, plan, ordered, tok, batching, stream, on_read)
+
+
+def _encode_all(out, plan, ordered, tok, batching, stream: Iterator[Decoded], on_read) -> None:
+    for index, utts in ordered:
+        decoded = (next(stream) for _ in utts)
+        encoded, errors = encode_shard(tok, utts, decoded, batching, on_read)
+        shards.commit_shard(out, index, plan["num_shards"], encoded, errors)
