@@ -1,0 +1,349 @@
+"""`speechtok encode | decode | info | list | demo`: tokenizers on files and folders.
+
+encode/decode take a file or a folder (a folder keeps its layout under OUT), show a progress
+bar, skip outputs that already exist (``--overwrite`` redoes them), write each output
+atomically, and report a bad input file in one line on stderr and go on. Exit code 0 when all
+went well, 1 when some files failed, 2 when the input itself is bad.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..defaults import DEFAULT_TOKENIZER, DEMO_COMPARE
+from ..errors import SpeechtokError
+
+QUALITY_SR = 16000  # PESQ-WB is defined at 16 kHz; every quality figure is taken there
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("encode", help="audio file or folder -> token files (.stok)")
+    p.add_argument("input", help="an audio file, a folder of them (searched recursively) or a .jsonl manifest")
+    p.add_argument("-o", "--out", required=True, help="output folder (or a .stok path for one file)")
+    p.add_argument("-t", "--tokenizer", default=DEFAULT_TOKENIZER, help=f"tokenizer name (default {DEFAULT_TOKENIZER})")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    p.set_defaults(func=_encode)
+
+    p = subparsers.add_parser("decode", help="token file or folder (.stok) -> wav")
+    p.add_argument("input", help="a .stok file or a folder of them (searched recursively)")
+    p.add_argument("-o", "--out", required=True, help="output folder (or a .wav path for one file)")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    p.set_defaults(func=_decode)
+
+    p = subparsers.add_parser("info", help="what token files hold")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.set_defaults(func=_info)
+
+    p = subparsers.add_parser("list", help="the tokenizers speechtok knows")
+    p.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    p.set_defaults(func=_list)
+
+    p = subparsers.add_parser("demo", help="tokenize + decode the shipped clips; print bitrate and quality")
+    p.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, help=f"default {DEFAULT_TOKENIZER}")
+    p.add_argument(
+        "--compare", nargs="*", default=list(DEMO_COMPARE), metavar="NAME",
+        help=f"also run these (default: {' '.join(DEMO_COMPARE)}; none: --compare with no names)",
+    )
+    p.add_argument("--clips", help="a folder or manifest of clips instead of the shipped ones")
+    p.add_argument("--out", help="also write the decoded clips here, OUT/<tokenizer>/<clip>.wav")
+    p.set_defaults(func=_demo)
+
+
+# ---- encode / decode ---------------------------------------------------------------------
+def _process(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None], verb: str,
+             overwrite: bool, single: bool) -> int:
+    """Run ``work(src, dst)`` on each pair with a progress bar; one stderr line per failure.
+    Returns the exit code: 0, 1 (some failed) or 2 (the single input file failed)."""
+    from tqdm import tqdm
+
+    done = skipped = 0
+    failed: list[Path] = []
+    first_src: dict[Path, Path] = {}
+    for src, dst in tqdm(pairs, desc=verb, unit="file", disable=None, file=sys.stderr):
+        if dst in first_src:  # e.g. a.wav and a.flac in one folder
+            failed.append(src)
+            tqdm.write(f"speechtok {verb}: {src}: same output {dst} as {first_src[dst]}; skipped", file=sys.stderr)
+            continue
+        first_src[dst] = src
+        if dst.exists() and not overwrite:
+            skipped += 1
+            continue
+        try:
+            work(src, dst)
+            done += 1
+        except (SpeechtokError, OSError, RuntimeError, ValueError) as e:
+            failed.append(src)
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            tqdm.write(f"speechtok {verb}: {msg if str(src) in msg else f'{src}: {msg}'}", file=sys.stderr)
+    note = f" (already there; --overwrite redoes them)" if skipped else ""
+    print(f"{verb}: {done} written, {skipped} skipped{note}, {len(failed)} failed", file=sys.stderr)
+    if failed:
+        return 2 if single else 1
+    return 0
+
+
+def _target(out: Path, rel: str, suffix: str, single: bool) -> Path:
+    """Where one input goes: OUT itself if it already ends in ``suffix`` and there is one input,
+    else OUT/rel<suffix>."""
+    if single and out.suffix.lower() == suffix:
+        return out
+    return out / f"{rel}{suffix}"
+
+
+def _encode(args) -> int:
+    from .. import load
+    from ..audio import load_audio
+    from ..data.manifest import list_inputs
+    from ..tokens import SUFFIX
+
+    tok = load(args.tokenizer)  # a bad name or missing library stops here, exit 2
+    inp, out = Path(args.input), Path(args.out)
+    items = list_inputs(inp)  # raises (exit 2) on a missing input or a folder with no audio
+    single = inp.is_file() and inp.suffix.lower() not in (".jsonl", ".json")
+    rel = (lambda u: Path(u.path).stem) if single else (lambda u: u.id)
+    pairs = [(Path(u.path), _target(out, rel(u), SUFFIX, single)) for u in items]
+
+    def work(src: Path, dst: Path) -> None:
+        tok.encode(*load_audio(src)).save(dst)
+
+    return _process(pairs, work, "encode", args.overwrite, single)
+
+
+def _decode(args) -> int:
+    from .. import load
+    from ..audio import write_audio_atomic
+    from ..tokens import SUFFIX, Tokens
+
+    inp, out = Path(args.input), Path(args.out)
+    if not inp.exists():
+        raise SpeechtokError(f"{inp}: no such file or folder")
+    single = not inp.is_dir()
+    if single:
+        pairs = [(inp, _target(out, inp.stem, ".wav", True))]
+    else:
+        files = sorted(f for f in inp.rglob(f"*{SUFFIX}") if f.is_file())
+        if not files:
+            raise SpeechtokError(f"{inp}: folder has no {SUFFIX} token files")
+        pairs = [(f, out / f.relative_to(inp).with_suffix(".wav")) for f in files]
+    tokenizers: dict[str, object] = {}
+
+    def work(src: Path, dst: Path) -> None:
+        tokens = Tokens.load(src)
+        if tokens.tokenizer not in tokenizers:
+            tokenizers[tokens.tokenizer] = load(tokens.tokenizer)
+        tok = tokenizers[tokens.tokenizer]
+        if tokens.tokenizer_version != tok.version:
+            print(f"speechtok decode: {src}: made with {tokens.tokenizer} {tokens.tokenizer_version}, "
+                  f"decoding with {tok.version}", file=sys.stderr)
+        write_audio_atomic(dst, *tok.decode(tokens))
+
+    return _process(pairs, work, "decode", args.overwrite, single)
+
+
+# ---- info / list -----------------------------------------------------------------------------
+def _codebooks_text(sizes) -> str:
+    """(256, 256, 256, 16) -> '3x256 + 1x16'."""
+    groups: list[list[int]] = []
+    for s in sizes:
+        if groups and groups[-1][1] == s:
+            groups[-1][0] += 1
+        else:
+            groups.append([1, s])
+    return " + ".join(f"{n}x{s}" for n, s in groups) or "none"
+
+
+def tokens_summary(tokens) -> dict:
+    """The facts `speechtok info` shows about a Tokens value."""
+    return {
+        "tokenizer": tokens.tokenizer,
+        "tokenizer_version": tokens.tokenizer_version,
+        "codebooks": tokens.num_codebooks,
+        "codebook_sizes": list(tokens.codebook_sizes),
+        "frames": tokens.num_frames,
+        "frame_rate": tokens.frame_rate,
+        "duration_s": round(tokens.duration, 4),
+        "source_sample_rate": tokens.sample_rate,
+        "kbps": round(tokens.bitrate / 1000, 4),
+        "tokens_per_s": round(tokens.tokens_per_second, 2),
+    }
+
+
+def _info(args) -> int:
+    from ..tokens import Tokens
+
+    failed = 0
+    for i, f in enumerate(args.files):
+        try:
+            s = tokens_summary(Tokens.load(f))
+        except SpeechtokError as e:
+            failed += 1
+            print(f"speechtok info: {e}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"file": str(f)} | s))
+            continue
+        print(("\n" if i else "") + str(f))
+        for key, value in [
+            ("tokenizer", f"{s['tokenizer']} ({s['tokenizer_version']})"),
+            ("codebooks", f"{s['codebooks']} ({_codebooks_text(s['codebook_sizes'])})"),
+            ("frames", f"{s['frames']} at {s['frame_rate']:g} Hz"),
+            ("duration", f"{s['duration_s']:.3f} s (source audio at {s['source_sample_rate']} Hz)"),
+            ("bitrate", f"{s['kbps']:.3f} kbps (measured from the codes)"),
+            ("tokens/s", f"{s['tokens_per_s']:g}"),
+        ]:
+            print(f"  {key:<10} {value}")
+    return 1 if failed else 0
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    cells = [headers] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "-" if math.isnan(v) else f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+    return str(v)
+
+
+def _list(args) -> int:
+    from .. import available, load
+
+    rows = []
+    for name in available():
+        try:
+            tok = load(name)
+        except SpeechtokError as e:  # e.g. a system library that is not installed
+            rows.append({"name": name, "error": str(e)})
+            continue
+        rows.append({
+            "name": tok.name, "sample_rate": tok.sample_rate, "frame_rate": tok.frame_rate,
+            "codebooks": tok.num_codebooks, "codebook_sizes": list(tok.codebook_sizes),
+            "kbps": round(tok.bitrate / 1000, 4), "tokens_per_s": tok.tokens_per_second,
+        })
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    table = [
+        [r["name"], r["sample_rate"], float(r["frame_rate"]), _codebooks_text(r["codebook_sizes"]), r["kbps"]]
+        if "error" not in r else [r["name"], "-", "-", "unavailable: " + r["error"], "-"]
+        for r in rows
+    ]
+    print(_table(["tokenizer", "sample rate", "frame rate", "codebooks", "nominal kbps"], table))
+    return 0
+
+
+# ---- demo ----------------------------------------------------------------------------------
+def log_mel_distance(ref: np.ndarray, deg: np.ndarray, sample_rate: int = QUALITY_SR, n_mels: int = 80) -> float:
+    """Mean |ln mel(ref) - ln mel(deg)| over 80 mel bands of 64 ms / 16 ms-hop power spectra.
+    ref, deg: ``(samples,)`` at ``sample_rate``. 0 for identical audio; larger is worse."""
+    from scipy.signal import stft
+
+    n_fft, hop = int(0.064 * sample_rate), int(0.016 * sample_rate)
+    freqs = np.fft.rfftfreq(n_fft, 1 / sample_rate)
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731  (HTK mel scale)
+    edges = 700 * (10 ** (np.linspace(0, mel(sample_rate / 2), n_mels + 2) / 2595) - 1)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    fb = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
+
+    def logmel(x):
+        _, _, z = stft(x, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
+        return np.log(fb @ np.abs(z) ** 2 + 1e-8)
+
+    return float(np.mean(np.abs(logmel(ref) - logmel(deg))))
+
+
+def quality(ref: np.ndarray, ref_sr: int, deg: np.ndarray, deg_sr: int) -> dict[str, float]:
+    """Quality of ``deg`` against ``ref`` (each ``(samples,)`` at its own rate), both taken to
+    16 kHz: ``stoi`` (pystoi) and ``pesq_wb`` (pesq) when installed, and ``logmel`` always."""
+    from ..audio import resample
+
+    r, d = resample(ref, ref_sr, QUALITY_SR), resample(deg, deg_sr, QUALITY_SR)
+    n = min(len(r), len(d))
+    r, d = r[:n], d[:n]
+    out = {"logmel": log_mel_distance(r, d)}
+    try:
+        from pystoi import stoi
+
+        out["stoi"] = float(stoi(r, d, QUALITY_SR, extended=False))
+    except ImportError:
+        pass
+    try:
+        from pesq import pesq
+    except ImportError:
+        pass
+    else:
+        try:
+            out["pesq_wb"] = float(pesq(QUALITY_SR, r, d, "wb"))
+        except Exception:  # pesq raises its own errors on clips with no speech found
+            out["pesq_wb"] = float("nan")
+    return out
+
+
+def _demo_clips(clips: str | None) -> list[Path]:
+    from ..data.manifest import list_inputs
+
+    if clips:
+        return [Path(u.path) for u in list_inputs(clips)]
+    try:
+        from ..data import shipped_clips
+    except ImportError:
+        shipped_clips = None
+    if shipped_clips is not None:
+        found = shipped_clips()
+        if isinstance(found, (str, Path)):
+            found = list_inputs(found)
+        return [Path(getattr(c, "path", c)) for c in found]
+    folder = Path(__file__).resolve().parent.parent / "assets" / "clips"
+    if not folder.is_dir():
+        raise SpeechtokError(f"no shipped clips in {folder}; pass --clips FOLDER")
+    return [Path(u.path) for u in list_inputs(folder)]
+
+
+def _demo(args) -> int:
+    from tqdm import tqdm
+
+    from .. import load
+    from ..audio import load_audio, write_audio_atomic
+
+    names = list(dict.fromkeys([args.tokenizer, *args.compare]))
+    tokenizers = [load(n) for n in names]
+    clips = [(p, *load_audio(p)) for p in _demo_clips(args.clips)]
+    seconds = sum(len(a) / sr for _, a, sr in clips)
+    print(f"{len(clips)} clips, {seconds:.1f} s of speech; quality at 16 kHz against the originals")
+    rows = []
+    bar = tqdm(total=len(tokenizers) * len(clips), unit="clip", disable=None, file=sys.stderr)
+    for tok in tokenizers:
+        bits = tokens = t_enc = t_dec = 0.0
+        scores: dict[str, list[float]] = {}
+        for path, audio, sr in clips:
+            t0 = time.perf_counter()
+            toks = tok.encode(audio, sr)
+            t1 = time.perf_counter()
+            wav, wav_sr = tok.decode(toks)
+            t_dec += time.perf_counter() - t1
+            t_enc += t1 - t0
+            bits, tokens = bits + toks.bits, tokens + toks.codes.size
+            for k, v in quality(audio, sr, wav, wav_sr).items():
+                scores.setdefault(k, []).append(v)
+            if args.out:
+                write_audio_atomic(Path(args.out) / tok.name / f"{path.stem}.wav", wav, wav_sr)
+            bar.update()
+        mean = {k: float(np.nanmean(v)) if not np.all(np.isnan(v)) else float("nan") for k, v in scores.items()}
+        rows.append([tok.name, bits / seconds / 1000, tokens / seconds, mean.get("stoi", math.nan),
+                     mean.get("pesq_wb", math.nan), mean["logmel"], t_enc / seconds, t_dec / seconds])
+    bar.close()
+    print(_table(["tokenizer", "kbps", "tokens/s", "STOI", "PESQ-WB", "log-mel dist", "enc RTF", "dec RTF"], rows))
+    print("kbps and tokens/s measured from the codes; RTF = compute seconds per audio second on this machine")
+    return 0
