@@ -90,13 +90,16 @@ _TEXT_REPAIRS = {
 }
 
 
+def repair_text(language: str, text: str) -> str:
+    for pattern, repl in _TEXT_REPAIRS.get(language, ()):
+        text = pattern.sub(repl, text)
+    return text
+
+
 def read_transcripts(language: str) -> dict[str, str]:
     """The installed transcript of one language, parsed and repaired: {name: text}."""
     with gzip.open(transcript_path(language), "rt", encoding="utf-8") as f:
-        texts = parse_transcripts(f.read())
-    for pattern, repl in _TEXT_REPAIRS.get(language, ()):
-        texts = {k: pattern.sub(repl, v) for k, v in texts.items()}
-    return texts
+        return {k: repair_text(language, v) for k, v in parse_transcripts(f.read()).items()}
 
 
 def transcript_path(language: str) -> Path:
@@ -108,15 +111,28 @@ def install_command(languages) -> str:
     return f"sudo apt-get install {pkgs} ffmpeg"
 
 
+def check_installed(languages) -> None:
+    """Raise CorpusError with the apt-get command when a language's prompts or transcript are absent."""
+    missing = [lang for lang in languages
+               if not (SOUNDS_ROOT / VOICES[lang].folder).is_dir() or not transcript_path(lang).is_file()]
+    if not missing:
+        return
+    hint = ""
+    if all((SOUNDS_ROOT / VOICES[lang].folder).is_dir() for lang in missing):
+        # Slim Docker images drop /usr/share/doc/* via dpkg path-exclude, transcripts included.
+        hint = ("\n(the sounds are there but not the transcripts: if /etc/dpkg/dpkg.cfg.d/ excludes "
+                "/usr/share/doc, allow /usr/share/doc/asterisk-core-sounds-* and reinstall with apt-get install --reinstall)")
+    raise CorpusError(f"Asterisk prompts for {', '.join(missing)} not installed (looked for "
+                      f"{SOUNDS_ROOT / VOICES[missing[0]].folder} and {transcript_path(missing[0])}); "
+                      f"install them with:\n  {install_command(missing)}{hint}")
+
+
 def find_sources(language: str) -> list[tuple[str, Path, str]]:
     """``[(name, g722 path, text)]`` for one language, sorted by name; files without a
     transcript (tones, silence, a few untranscribed prompts) and transcript entries without
     a file are left out."""
-    voice = VOICES[language]
-    folder, tpath = SOUNDS_ROOT / voice.folder, transcript_path(language)
-    if not folder.is_dir() or not tpath.is_file():
-        missing = folder if not folder.is_dir() else tpath
-        raise CorpusError(f"{missing}: not found; install the prompts with:\n  {install_command([language])}")
+    check_installed([language])
+    folder = SOUNDS_ROOT / VOICES[language].folder
     texts = read_transcripts(language)
     # A few names differ from the files only in case (es digits/1f vs 1F.g722, it letters/O).
     folded = {k.lower(): v for k, v in texts.items()}
@@ -209,10 +225,7 @@ def build_corpus(out: str | os.PathLike, languages=("en", "es", "fr", "it"), see
     unknown = [lang for lang in languages if lang not in VOICES]
     if unknown:
         raise CorpusError(f"unknown language(s) {unknown}; available: {sorted(VOICES)}")
-    missing = [lang for lang in languages
-               if not (SOUNDS_ROOT / VOICES[lang].folder).is_dir() or not transcript_path(lang).is_file()]
-    if missing:
-        raise CorpusError(f"Asterisk prompts for {missing} not installed; install them with:\n  {install_command(missing)}")
+    check_installed(languages)
     ffmpeg = _ffmpeg()
     out = Path(out)
     jobs_list = []  # (Utterance without duration, source)
