@@ -207,8 +207,11 @@ def decode_g722(src: Path, dst: Path, ffmpeg: str | None = None) -> float:
     try:
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
-            raise CorpusError(f"{src}: ffmpeg could not decode it ({r.stderr.strip().splitlines()[-1:]})")
+            last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+            raise CorpusError(f"{src}: ffmpeg could not decode it ({last})")
         duration = sf.info(str(tmp)).duration
+        if duration <= 0:  # ffmpeg exits 0 on an empty or headerless input
+            raise CorpusError(f"{src}: ffmpeg could not decode it (no audio in the file)")
         os.replace(tmp, dst)
         return duration
     finally:
