@@ -58,6 +58,8 @@ def to_mono_float(audio, path=None) -> np.ndarray:
         raise AudioError(f"{_where(path)}boolean array is not audio")
     else:
         raise AudioError(f"{_where(path)}unsupported sample type {a.dtype}")
+    if a.size == 0:  # before the downmix, which would average an empty axis into NaN
+        raise AudioError(f"{_where(path)}zero-length audio (no samples)")
     if a.ndim == 2:
         if a.shape[1] <= 8 and a.shape[1] <= a.shape[0]:
             a = a.mean(axis=1)
