@@ -264,30 +264,36 @@ def log_mel_distance(ref: np.ndarray, deg: np.ndarray, sample_rate: int = QUALIT
     return float(np.mean(np.abs(logmel(ref) - logmel(deg))))
 
 
-def quality(ref: np.ndarray, ref_sr: int, deg: np.ndarray, deg_sr: int) -> dict[str, float]:
+def quality(ref: np.ndarray, ref_sr: int, deg: np.ndarray, deg_sr: int,
+            metrics=("logmel", "stoi", "pesq_wb")) -> dict[str, float]:
     """Quality of ``deg`` against ``ref`` (each ``(samples,)`` at its own rate), both taken to
-    16 kHz: ``stoi`` (pystoi) and ``pesq_wb`` (pesq) when installed, and ``logmel`` always."""
+    16 kHz: ``logmel`` (always), ``stoi`` (pystoi) and ``pesq_wb`` (pesq) when installed.
+    PESQ-WB gives nan on a clip where it finds no speech."""
     from ..audio import resample
 
     r, d = resample(ref, ref_sr, QUALITY_SR), resample(deg, deg_sr, QUALITY_SR)
     n = min(len(r), len(d))
     r, d = r[:n], d[:n]
-    out = {"logmel": log_mel_distance(r, d)}
-    try:
-        from pystoi import stoi
-
-        out["stoi"] = float(stoi(r, d, QUALITY_SR, extended=False))
-    except ImportError:
-        pass
-    try:
-        from pesq import pesq
-    except ImportError:
-        pass
-    else:
+    out = {}
+    if "logmel" in metrics:
+        out["logmel"] = log_mel_distance(r, d)
+    if "stoi" in metrics:
         try:
-            out["pesq_wb"] = float(pesq(QUALITY_SR, r, d, "wb"))
-        except Exception:  # pesq raises its own errors on clips with no speech found
-            out["pesq_wb"] = float("nan")
+            from pystoi import stoi
+        except ImportError:
+            pass
+        else:
+            out["stoi"] = float(stoi(r, d, QUALITY_SR, extended=False))
+    if "pesq_wb" in metrics:
+        try:
+            from pesq import pesq
+        except ImportError:
+            pass
+        else:
+            try:
+                out["pesq_wb"] = float(pesq(QUALITY_SR, r, d, "wb"))
+            except Exception:  # pesq raises its own error types on clips with no speech found
+                out["pesq_wb"] = float("nan")
     return out
 
 
