@@ -112,9 +112,15 @@ class Aligner:
         pcm = (np.clip(wav, -1, 1) * 32767).astype(np.int16).tobytes()
         try:
             alignment = self._run(pcm, words)
-        except RuntimeError as e:  # pocketsphinx fails inside end_utt when no path fits
-            self._decoder = type(self._decoder)(samprate=SAMPLE_RATE, loglevel="FATAL")  # fresh state
-            raise AlignmentError(f"the transcript could not be fitted to the audio ({e})") from None
+        except RuntimeError:
+            # pocketsphinx sometimes fails inside end_utt after many utterances (state carried
+            # over, e.g. live CMN): a fresh decoder aligns the same audio; fail only if it fails too
+            self._decoder = type(self._decoder)(samprate=SAMPLE_RATE, loglevel="FATAL")
+            self._ensure_words(words)
+            try:
+                alignment = self._run(pcm, words)
+            except RuntimeError as e:
+                raise AlignmentError(f"the transcript could not be fitted to the audio ({e})") from None
         phones, word_segs = [], []
         for w in alignment:
             name = re.sub(r"\(\d+\)$", "", w.name)  # alternative pronunciations: "a(2)"

@@ -1,0 +1,45 @@
+"""`speechtok probe`: how much phonetic content tokens carry (PNMI, purity, stability, probe PER).
+
+    speechtok probe -t mfcc-kmeans@50hz:k500 -t opus@6kbps --data data/asterisk/test.jsonl \\
+        --train data/asterisk/train.jsonl --out runs/semantic
+
+Writes OUT/rows.jsonl in the same row format as `speechtok bench` (resumable).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import SpeechtokError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("probe", help="semantic measures: PNMI/purity vs phone alignments, token stability, phone probe")
+    p.add_argument("-t", "--tokenizer", action="append", default=[], metavar="NAME", help="tokenizer (repeat for several)")
+    p.add_argument("--data", required=True, help="manifest (.jsonl) of held-out speech; its English utterances with text are used")
+    p.add_argument("--out", required=True, help="output folder (rows.jsonl)")
+    p.add_argument("--train", help="manifest of the probe's training utterances (without it, no probe)")
+    p.add_argument("--alignments", help="alignment cache .jsonl (default: DATA_FOLDER/alignments/en.jsonl)")
+    p.add_argument("--measures", nargs="+", default=["purity", "stability", "probe"], choices=["purity", "stability", "probe"])
+    p.add_argument("--probe-steps", type=int, default=400, help="probe training steps (batch 16; default 400)")
+    p.add_argument("--limit", type=int, help="use N test utterances spread over the data")
+    p.add_argument("--stability-limit", type=int, default=20, help="utterances for token stability (default 20)")
+    p.set_defaults(func=_probe)
+
+
+def _probe(args) -> int:
+    if not args.tokenizer:
+        raise SpeechtokError("name at least one tokenizer with -t NAME (`speechtok list` shows them)")
+    from ..semantic.evaluate import SemanticConfig, run_semantic
+    from ..semantic.mfcc_kmeans import ensure_registered
+
+    ensure_registered()
+    try:
+        rows = run_semantic(SemanticConfig(
+            tokenizers=args.tokenizer, data=args.data, out=args.out, train=args.train, alignments=args.alignments,
+            measures=tuple(args.measures), probe_steps=args.probe_steps, limit=args.limit,
+            stability_limit=args.stability_limit))
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    print(f"wrote {rows}", file=sys.stderr)
+    return 0

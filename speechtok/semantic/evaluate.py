@@ -1,0 +1,115 @@
+"""Semantic measures of tokenizers on aligned English speech, written as benchmark rows.
+
+For each tokenizer: PNMI / phone purity / cluster purity of every codebook against the forced
+phone alignments (one ``utt="*"`` row each, over all frames of the data), token stability of
+codebook 0 (one row per utterance and perturbation), and the probe's phone error rate
+(``utt="*"``; trained on the tokens of ``train`` utterances). Rows go to ``out/rows.jsonl``
+in the benchmark's format; rows already there are not recomputed (resume).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .align import ALIGNER_VERSION, align_manifest, english_with_text, phone_segments
+from .phones import SAMPLE_RATE, phone_sequence, segments_to_frames
+
+MEASURES_VERSION = "1"
+ALL_MEASURES = ("purity", "stability", "probe")
+
+
+@dataclass
+class SemanticConfig:
+    tokenizers: list[str]
+    data: str
+    out: str
+    train: str | None = None  # manifest for the probe's training utterances
+    alignments: str | None = None  # alignment cache (default: <data folder>/alignments/en.jsonl)
+    measures: tuple[str, ...] = ALL_MEASURES
+    probe_steps: int = 400
+    limit: int | None = None
+    stability_limit: int | None = 20  # stability encodes 5 versions of each utterance
+    progress: bool = True
+
+
+def aligned_utterances(source: str, cache: Path, limit: int | None = None, progress: bool = True):
+    """English utterances of ``source`` with transcripts, aligned (cached) -> [(utt, row)]."""
+    from ..data.manifest import list_inputs
+    from ..eval.runner import pick
+
+    utts = pick(english_with_text(list_inputs(source)), limit)
+    rows = align_manifest(utts, cache, progress=progress)
+    return [(u, rows[u.id]) for u in utts if u.id in rows]
+
+
+def run_semantic(cfg: SemanticConfig, load=None) -> Path:
+    """Measure every tokenizer of ``cfg``; returns the rows file."""
+    import speechtok
+    from tqdm import tqdm
+
+    from ..audio import load_audio
+    from ..eval.rows import RowLog, make_row
+    from .measures import PERTURBATIONS, cluster_quality, unit_edit_distance
+    from .probe import ProbeItem, run_probe
+
+    load = load or speechtok.load
+    out = Path(cfg.out)
+    cache = Path(cfg.alignments) if cfg.alignments else Path(cfg.data).resolve().parent / "alignments" / "en.jsonl"
+    test = aligned_utterances(cfg.data, cache, cfg.limit, cfg.progress)
+    if not test:
+        raise ValueError(f"{cfg.data}: no English utterance with a transcript could be aligned")
+    train = aligned_utterances(cfg.train, cache, None, cfg.progress) if cfg.train and "probe" in cfg.measures else []
+    wavs: dict[str, np.ndarray] = {}
+
+    def wav(u):
+        if u.id not in wavs:
+            wavs[u.id] = load_audio(u.path, SAMPLE_RATE)[0]
+        return wavs[u.id]
+
+    align_ev = {"evaluator": "phone-alignment", "evaluator_version": f"{ALIGNER_VERSION}/measures-{MEASURES_VERSION}"}
+    with RowLog(out / "rows.jsonl") as log:
+        for name in cfg.tokenizers:
+            tok = load(name)
+            tn, tv = tok.name, tok.version
+            print(f"{tn}: {len(test)} test utterances", file=sys.stderr)
+            codes = {u.id: tok.encode(wav(u), SAMPLE_RATE).codes for u, _ in tqdm(test, desc=f"encode {tn}", disable=not cfg.progress)}
+            if "purity" in cfg.measures:
+                for k in range(tok.num_codebooks):
+                    if log.has(tn, "*", f"pnmi_cb{k}"):
+                        continue
+                    units = np.concatenate([codes[u.id][k] for u, _ in test])
+                    labels = np.concatenate(
+                        [segments_to_frames(phone_segments(r), tok.frame_rate, codes[u.id].shape[1]) for u, r in test]
+                    )
+                    q = cluster_quality(labels, units)
+                    log.write([make_row(tn, tv, "*", f"{m}_cb{k}", q[m], **align_ev)
+                               for m in ("pnmi", "phone_purity", "cluster_purity")])
+            if "stability" in cfg.measures:
+                from ..eval.runner import pick
+
+                ev = {"evaluator": "token-stability", "evaluator_version": MEASURES_VERSION}
+                for u, _ in tqdm(pick(test, cfg.stability_limit), desc=f"stability {tn}", disable=not cfg.progress):
+                    for pname, fn in PERTURBATIONS.items():
+                        metric = f"ued_{pname}"
+                        if log.has(tn, u.id, metric):
+                            continue
+                        try:
+                            other = tok.encode(fn(wav(u)), SAMPLE_RATE).codes[0]
+                            log.write([make_row(tn, tv, u.id, metric, unit_edit_distance(codes[u.id][0], other), **ev)])
+                        except Exception as e:  # one bad utterance must not stop the run
+                            log.write([make_row(tn, tv, u.id, metric, e, **ev)])
+            if "probe" in cfg.measures and train and not log.has(tn, "*", "probe_per"):
+                ev = {"evaluator": "token-probe", "evaluator_version": f"{MEASURES_VERSION}/steps{cfg.probe_steps}"}
+                try:
+                    items = [ProbeItem(tok.encode(wav(u), SAMPLE_RATE).codes, phone_sequence(phone_segments(r)))
+                             for u, r in tqdm(train, desc=f"encode train {tn}", disable=not cfg.progress)]
+                    held = [ProbeItem(codes[u.id], phone_sequence(phone_segments(r))) for u, r in test]
+                    res = run_probe(items, held, tok.codebook_sizes, tok.frame_rate, steps=cfg.probe_steps, progress=cfg.progress)
+                    log.write([make_row(tn, tv, "*", "probe_per", res["per"], **ev)])
+                except ValueError as e:
+                    log.write([make_row(tn, tv, "*", "probe_per", e, **ev)])
+    return out / "rows.jsonl"

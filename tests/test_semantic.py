@@ -1,0 +1,273 @@
+"""Semantic side: frame alignment of teachers, PNMI/purity with known answers, token stability,
+the phone aligner, flite synthesis, PhoneCTC and the probe end to end on the shipped clips."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from speechtok.semantic.measures import (
+    PERTURBATIONS, cluster_quality, dedup, edit_distance, token_stability, unit_edit_distance,
+)
+from speechtok.semantic.phones import (
+    PHONES, Segment, num_frames_for, phone_id, resample_labels, segments_to_frames,
+)
+from speechtok.semantic.teachers import HFTeacher, HFTextTeacher, PhoneTeacher, pooling_matrix
+
+RATES = (50.0, 25.0, 12.5)
+needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (apt-get install flite)")
+
+
+@pytest.fixture(scope="module")
+def en_clip():
+    from speechtok.data import shipped_clips
+    from speechtok.audio import load_audio
+
+    u = next(c for c in shipped_clips() if c.language == "en")
+    return u, load_audio(u.path, 16000)[0]
+
+
+# ---- phones and frames ----------------------------------------------------------------------
+def test_phone_ids_normalise_stress_case_and_aliases():
+    assert phone_id("AH0") == phone_id("ah") == phone_id("ax") == PHONES.index("AH")
+    assert phone_id("pau") == phone_id("+NSN+") == phone_id("<sil>") == 0
+    with pytest.raises(ValueError, match="unknown phone"):
+        phone_id("QQ")
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_segments_to_frames_labels_frame_centres(rate):
+    hop = 1 / rate
+    # a phone boundary exactly between the centres of frames 2 and 3
+    segs = [Segment("SIL", 0, 3 * hop), Segment("AA", 3 * hop, 5.2 * hop)]
+    lab = segments_to_frames(segs, rate, 7)
+    assert lab.tolist() == [0, 0, 0, 1, 1, 1, 1]  # past the end: the last label
+    # a crop starting 3 frames in sees the same time line shifted
+    assert segments_to_frames(segs, rate, 2, offset=3 * hop).tolist() == [1, 1]
+
+
+def test_frame_count_rule_is_ceil():
+    assert num_frames_for(16000, 50) == 50 and num_frames_for(16001, 50) == 51
+    assert num_frames_for(16000, 12.5) == 13 and num_frames_for(1280 * 4, 12.5) == 4
+    assert resample_labels(np.arange(8), 100, 25, 2).tolist() == [2, 6]  # centres 0.02, 0.06 s
+
+
+# ---- teachers produce one target per codec frame -------------------------------------------------
+def _tiny_ssl(kind):
+    from transformers import HubertConfig, HubertModel, WavLMConfig, WavLMModel
+
+    cfg = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, conv_dim=(16,) * 7,
+               num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+    torch.manual_seed(0)
+    return HubertModel(HubertConfig(**cfg)) if kind == "hubert" else WavLMModel(WavLMConfig(**cfg))
+
+
+@pytest.mark.parametrize("kind", ["hubert", "wavlm"])
+def test_ssl_teacher_frames(kind):
+    pytest.importorskip("transformers")
+    teacher = HFTeacher(_tiny_ssl(kind), "ssl", layer=1)
+    wav = np.random.default_rng(0).standard_normal(16000 + 500).astype(np.float32) * 0.1
+    for rate in RATES:
+        t = teacher.targets(wav, rate)
+        assert t.shape == (num_frames_for(len(wav), rate), 16) and np.isfinite(t).all()
+    batch = teacher.targets_batch(torch.from_numpy(np.stack([wav, wav[::-1].copy()])), 25.0, num_frames=20)
+    assert batch.shape == (2, 20, 16)
+    assert np.allclose(batch[0].numpy(), teacher.targets(wav, 25.0, 20), atol=1e-5)  # batched = one by one
+
+
+def test_whisper_teacher_frames():
+    pytest.importorskip("transformers")
+    from transformers import WhisperConfig, WhisperModel
+
+    cfg = WhisperConfig(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                        encoder_ffn_dim=32, decoder_ffn_dim=32, num_mel_bins=80)
+    teacher = HFTeacher(WhisperModel(cfg).get_encoder(), "whisper", layer=-1)
+    wav = np.random.default_rng(1).standard_normal(24000).astype(np.float32) * 0.1
+    for rate in RATES:
+        assert teacher.targets(wav, rate).shape == (num_frames_for(24000, rate), 16)
+
+
+def test_pooling_matrix_averages_source_frames_inside_each_target_frame():
+    w = pooling_matrix(np.array([0.01, 0.03, 0.05, 0.07]), 25.0, 2)  # 40 ms frames
+    assert np.allclose(w, [[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]])
+    up = pooling_matrix(np.array([0.01, 0.03]), 100.0, 4)  # above the source rate: nearest
+    assert np.allclose(up.argmax(1), [0, 0, 1, 1]) and np.allclose(up.sum(1), 1)
+
+
+def test_text_teacher_spreads_word_vectors_over_word_frames():
+    pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world"])}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]")
+    bert = BertModel(BertConfig(vocab_size=6, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32))
+    teacher = HFTextTeacher(bert, tok)
+    words = [["<sil>", 0.0, 0.2], ["hello", 0.2, 0.6], ["world", 0.6, 1.0]]
+    t = teacher.targets(np.zeros(16000, np.float32), 25.0, words=words)
+    assert t.shape == (25, 16)
+    assert np.allclose(t[:5], 0)  # silence
+    assert np.allclose(t[5], t[14]) and not np.allclose(t[14], t[15])  # hello | world boundary at 0.6 s
+
+
+def test_phone_teacher_from_cache_and_batch():
+    row = {"id": "a", "phones": [["SIL", 0, 0.1], ["HH", 0.1, 0.2], ["AY", 0.2, 0.5]]}
+    teacher = PhoneTeacher({"a": row})
+    for rate in RATES:
+        t = teacher.targets(np.zeros(8000, np.float32), rate, utt_id="a")
+        assert t.shape == (num_frames_for(8000, rate),) and t.dtype == np.int64
+    b = teacher.targets_batch(torch.zeros(2, 8000), 50.0, contexts=[{"utt_id": "a"}, {"utt_id": "a", "offset": 0.2}])
+    assert b.shape == (2, 25) and b[1, 0] == phone_id("AY")
+    with pytest.raises(KeyError, match="no alignment"):
+        teacher.targets(np.zeros(100, np.float32), 50.0, utt_id="b")
+
+
+# ---- measures with known answers ----------------------------------------------------------------
+def test_pnmi_identical_units_is_one_and_purities_are_one():
+    y = np.random.default_rng(0).integers(0, 40, 5000)
+    q = cluster_quality(y, y + 100)  # a relabelling is as good as identity
+    assert q["pnmi"] == pytest.approx(1.0) and q["phone_purity"] == pytest.approx(1.0) and q["cluster_purity"] == pytest.approx(1.0)
+
+
+def test_pnmi_independent_units_is_near_zero():
+    rng = np.random.default_rng(0)
+    q = cluster_quality(rng.integers(0, 10, 100_000), rng.integers(0, 20, 100_000))
+    assert q["pnmi"] < 0.005 and q["phone_purity"] < 0.13
+
+
+def test_purity_hand_computed():
+    # units: z0 -> {a, a, b}, z1 -> {b}: phone purity (2 + 1) / 4; cluster purity: a -> z0 (2/2), b -> one of 2: (2 + 1) / 4
+    y, z = np.array([0, 0, 1, 1]), np.array([0, 0, 0, 1])
+    q = cluster_quality(y, z)
+    assert q["phone_purity"] == pytest.approx(0.75) and q["cluster_purity"] == pytest.approx(0.75)
+    # I(y;z) by hand: H(y) = 1 bit, H(y|z) = 3/4 * H(2/3, 1/3)
+    h = -(2 / 3 * math.log2(2 / 3) + 1 / 3 * math.log2(1 / 3))
+    assert q["pnmi"] == pytest.approx(1 - 0.75 * h)
+    with pytest.raises(ValueError, match="same frames"):
+        cluster_quality(y, z[:3])
+
+
+def test_edit_distance_and_ued():
+    assert edit_distance([1, 2, 3], [1, 2, 3]) == 0
+    assert edit_distance(list(b"kitten"), list(b"sitting")) == 3
+    assert edit_distance([], [1, 2]) == 2
+    assert dedup([3, 3, 5, 3]).tolist() == [3, 5, 3]
+    assert unit_edit_distance([1, 1, 2, 2, 3], [1, 2, 2, 2, 3]) == 0  # same after merging repeats
+    assert unit_edit_distance([1, 2, 3, 4], [1, 2, 9, 4]) == 0.25
+
+
+def test_perturbations_change_audio_as_specified():
+    wav = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    noisy = PERTURBATIONS["noise_20db"](wav)
+    snr = 10 * np.log10(np.mean(wav**2) / np.mean((noisy - wav) ** 2))
+    assert abs(snr - 20) < 0.5
+    assert abs(len(PERTURBATIONS["speed_1.1"](wav)) - 16000 / 1.1) < 2
+    assert len(PERTURBATIONS["shift_10ms"](wav)) == 16160
+
+
+def test_stability_of_a_deterministic_tokenizer_on_identical_audio_is_zero(en_clip):
+    from speechtok.semantic.mfcc_kmeans import MFCCKMeansTokenizer
+
+    tok = MFCCKMeansTokenizer(50.0)
+    _, wav = en_clip
+    same = token_stability(tok, [wav], perturbations={"none": lambda w: w.copy()})
+    assert same == {"none": [0.0]}
+    moved = token_stability(tok, [wav], perturbations={"shift": PERTURBATIONS["shift_10ms"]})
+    assert 0 < moved["shift"][0] < 1.5
+
+
+# ---- MFCC k-means reference tokenizer --------------------------------------------------------------
+@pytest.mark.parametrize("rate", RATES)
+def test_mfcc_kmeans_tokenizer_frames(rate, en_clip):
+    from speechtok.semantic.mfcc_kmeans import resolve
+
+    tok = resolve(f"mfcc-kmeans@{rate:g}hz:k500")
+    _, wav = en_clip
+    t = tok.encode(wav, 16000)
+    assert t.codes.shape == (1, num_frames_for(len(wav), rate)) and t.codes.max() < 500
+    assert len(np.unique(t.codes)) > 10  # real speech uses many units
+    with pytest.raises(NotImplementedError):
+        tok.decode(t)
+
+
+# ---- alignment and synthesis ------------------------------------------------------------------------
+@needs_flite
+def test_pocketsphinx_aligns_the_shipped_english_clip(en_clip):
+    pytest.importorskip("pocketsphinx")
+    from speechtok.semantic.align import Aligner, AlignmentError
+
+    u, wav = en_clip
+    phones, words = Aligner().align(wav, u.text)
+    names = [w.phone for w in words if not w.phone.startswith("<")]
+    assert names[:3] == ["please", "enter", "your"] and "area" in names
+    assert phones[-1].end == pytest.approx(len(wav) / 16000, abs=0.05)
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(phones, phones[1:]))
+    with pytest.raises(AlignmentError, match="no words"):
+        Aligner().align(wav, "...")
+
+
+@needs_flite
+def test_flite_synthesis_timings_span_the_audio():
+    from speechtok.semantic.synth import synthesize
+
+    wav, segs = synthesize("Testing one two three.", "slt")
+    assert [s.phone for s in segs][:3] == ["pau", "t", "eh"]
+    assert segs[-1].end == pytest.approx(len(wav) / 16000, abs=0.01)
+
+
+# ---- PhoneCTC --------------------------------------------------------------------------------------
+def test_phone_ctc_frames_and_gradient_wrt_audio():
+    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig
+
+    model = PhoneCTC(PhoneCTCConfig(dim=32, conv_blocks=1, gru_layers=1))
+    for samples in (16000, 16001, 1280 * 3):
+        x = torch.randn(2, samples, requires_grad=True)
+        h = model.encode(x)
+        assert h.shape == (2, num_frames_for(samples, 50.0), 32)
+    h.pow(2).mean().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_phone_ctc_trains_resumably_saves_and_loads_frozen(tmp_path, en_clip):
+    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig, train
+
+    u, wav = en_clip
+    row = {"id": u.id, "path": u.path, "phones": [["SIL", 0, 0.3], ["P", 0.3, 0.4], ["L", 0.4, 0.5], ["IY", 0.5, 0.7],
+                                                  ["Z", 0.7, 0.9], ["SIL", 0.9, 3.6]]}
+    cfg = PhoneCTCConfig(dim=32, conv_blocks=1, gru_layers=1)
+    train([row], [row], tmp_path / "run", steps=4, batch=2, crop=1.0, config=cfg, log_every=2)
+    loaded = PhoneCTC.load(tmp_path / "run")
+    assert not any(p.requires_grad for p in loaded.parameters())
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["steps"] == 4 and 0 <= meta["valid_per"]
+
+
+# ---- the probe command end to end -------------------------------------------------------------------
+@needs_flite
+def test_probe_command_end_to_end_on_shipped_clips(tmp_path):
+    pytest.importorskip("pocketsphinx")
+    from speechtok.cli import main
+    from speechtok.data import shipped_clips
+    from speechtok.data.manifest import write_manifest
+    from speechtok.eval.rows import read_rows
+
+    manifest = tmp_path / "clips.jsonl"
+    write_manifest(manifest, shipped_clips())  # only the English clip has an aligner
+    rc = main(["probe", "-t", "mfcc-kmeans@25hz:k500", "--data", str(manifest), "--train", str(manifest),
+               "--out", str(tmp_path / "out"), "--probe-steps", "3", "--alignments", str(tmp_path / "al.jsonl")])
+    assert rc == 0
+    rows = {(r["utt"], r["metric"]): r for r in read_rows(tmp_path / "out" / "rows.jsonl")}
+    assert 0 < rows[("*", "pnmi_cb0")]["value"] <= 1
+    assert rows[("*", "probe_per")]["error"] is None and rows[("*", "probe_per")]["value"] >= 0
+    assert rows[("en/privacy-prompt", "ued_speed_1.1")]["value"] > 0
+    first = (tmp_path / "out" / "rows.jsonl").read_text()
+    assert main(["probe", "-t", "mfcc-kmeans@25hz:k500", "--data", str(manifest), "--out", str(tmp_path / "out"),
+                 "--alignments", str(tmp_path / "al.jsonl")]) == 0
+    assert (tmp_path / "out" / "rows.jsonl").read_text() == first  # resumed: nothing recomputed
