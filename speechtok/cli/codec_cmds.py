@@ -245,76 +245,36 @@ def _list(args) -> int:
 
 
 # ---- demo ----------------------------------------------------------------------------------
-def log_mel_distance(ref: np.ndarray, deg: np.ndarray, sample_rate: int = QUALITY_SR, n_mels: int = 80) -> float:
-    """Mean |ln mel(ref) - ln mel(deg)| over 80 mel bands of 64 ms / 16 ms-hop power spectra.
-    ref, deg: ``(samples,)`` at ``sample_rate``. 0 for identical audio; larger is worse."""
-    from scipy.signal import stft
-
-    n_fft, hop = int(0.064 * sample_rate), int(0.016 * sample_rate)
-    freqs = np.fft.rfftfreq(n_fft, 1 / sample_rate)
-    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731  (HTK mel scale)
-    edges = 700 * (10 ** (np.linspace(0, mel(sample_rate / 2), n_mels + 2) / 2595) - 1)
-    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    fb = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
-
-    def logmel(x):
-        _, _, z = stft(x, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
-        return np.log(fb @ np.abs(z) ** 2 + 1e-8)
-
-    return float(np.mean(np.abs(logmel(ref) - logmel(deg))))
-
-
 def quality(ref: np.ndarray, ref_sr: int, deg: np.ndarray, deg_sr: int,
             metrics=("logmel", "stoi", "pesq_wb")) -> dict[str, float]:
     """Quality of ``deg`` against ``ref`` (each ``(samples,)`` at its own rate), both taken to
-    16 kHz: ``logmel`` (always), ``stoi`` (pystoi) and ``pesq_wb`` (pesq) when installed.
-    PESQ-WB gives nan on a clip where it finds no speech."""
+    16 kHz, with the benchmark's definitions (speechtok.eval.metrics): ``logmel`` (log_mel_l1),
+    ``stoi`` and ``pesq_wb``. A metric whose package is not installed is left out; PESQ-WB is
+    nan on a clip where it finds no speech."""
     from ..audio import resample
+    from ..eval.metrics import perceptual, signal
 
+    funcs = {"logmel": signal.log_mel_l1, "stoi": perceptual.stoi, "pesq_wb": perceptual.pesq_wb}
     r, d = resample(ref, ref_sr, QUALITY_SR), resample(deg, deg_sr, QUALITY_SR)
     n = min(len(r), len(d))
-    r, d = r[:n], d[:n]
     out = {}
-    if "logmel" in metrics:
-        out["logmel"] = log_mel_distance(r, d)
-    if "stoi" in metrics:
+    for name in metrics:
         try:
-            from pystoi import stoi
-        except ImportError:
-            pass
-        else:
-            out["stoi"] = float(stoi(r, d, QUALITY_SR, extended=False))
-    if "pesq_wb" in metrics:
-        try:
-            from pesq import pesq
-        except ImportError:
-            pass
-        else:
-            try:
-                out["pesq_wb"] = float(pesq(QUALITY_SR, r, d, "wb"))
-            except Exception:  # pesq raises its own error types on clips with no speech found
-                out["pesq_wb"] = float("nan")
+            out[name] = funcs[name](r[:n], d[:n], QUALITY_SR)
+        except ImportError:  # MissingDependencyError is one too: metric not installed
+            continue
+        except Exception:
+            if name != "pesq_wb":
+                raise
+            out[name] = float("nan")  # pesq raises its own error types on clips with no speech found
     return out
 
 
 def _demo_clips(clips: str | None) -> list[Path]:
+    from ..data import shipped_clips
     from ..data.manifest import list_inputs
 
-    if clips:
-        return [Path(u.path) for u in list_inputs(clips)]
-    try:
-        from ..data import shipped_clips
-    except ImportError:
-        shipped_clips = None
-    if shipped_clips is not None:
-        found = shipped_clips()
-        if isinstance(found, (str, Path)):
-            found = list_inputs(found)
-        return [Path(getattr(c, "path", c)) for c in found]
-    folder = Path(__file__).resolve().parent.parent / "assets" / "clips"
-    if not folder.is_dir():
-        raise SpeechtokError(f"no shipped clips in {folder}; pass --clips FOLDER")
-    return [Path(u.path) for u in list_inputs(folder)]
+    return [Path(u.path) for u in (list_inputs(clips) if clips else shipped_clips())]
 
 
 def _demo(args) -> int:
@@ -346,9 +306,9 @@ def _demo(args) -> int:
             if args.out:
                 write_audio_atomic(Path(args.out) / tok.name / f"{path.stem}.wav", wav, wav_sr)
             bar.update()
-        mean = {k: float(np.nanmean(v)) if not np.all(np.isnan(v)) else float("nan") for k, v in scores.items()}
+        mean = {k: float(np.nanmean(v)) if not np.all(np.isnan(v)) else math.nan for k, v in scores.items()}
         rows.append([tok.name, bits / seconds / 1000, tokens / seconds, mean.get("stoi", math.nan),
-                     mean.get("pesq_wb", math.nan), mean["logmel"], t_enc / seconds, t_dec / seconds])
+                     mean.get("pesq_wb", math.nan), mean.get("logmel", math.nan), t_enc / seconds, t_dec / seconds])
     bar.close()
     print(_table(["tokenizer", "kbps", "tokens/s", "STOI", "PESQ-WB", "log-mel dist", "enc RTF", "dec RTF"], rows))
     print("kbps and tokens/s measured from the codes; RTF = compute seconds per audio second on this machine")
