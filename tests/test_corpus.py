@@ -181,11 +181,19 @@ def test_batching_never_changes_rows(corpus, tmp_path, tiny_torch):
     assert read_all(tmp_path / "small").equals(ref)
 
 
-def test_workers_give_identical_shards(corpus, tmp_path):
-    for w in (0, 2):
-        job(corpus, tmp_path / f"w{w}", workers=w)
-    for a, b in zip(sorted((tmp_path / "w0" / "data").iterdir()), sorted((tmp_path / "w2" / "data").iterdir())):
-        assert a.name == b.name and a.read_bytes() == b.read_bytes()
+@pytest.mark.parametrize("tokenizer", ["pcm16", "opus@6kbps"])
+def test_workers_and_encode_place_give_identical_shards(corpus, tmp_path, tokenizer):
+    if tokenizer not in speechtok.available():
+        pytest.skip(f"{tokenizer} is not part of this build")
+    runs = {"w0": dict(workers=0), "w2-main": dict(workers=2, encode_in="main"), "w2-workers": dict(workers=2, encode_in="workers")}
+    for name, kw in runs.items():
+        job(corpus, tmp_path / name, tokenizer=tokenizer, **kw)
+    ref = sorted((tmp_path / "w0" / "data").iterdir())
+    assert len(ref) == 4
+    for name in runs:
+        files = sorted((tmp_path / name / "data").iterdir())
+        assert [p.name for p in files] == [p.name for p in ref]
+        assert [p.read_bytes() for p in files] == [p.read_bytes() for p in ref], name
 
 
 def test_bad_inputs_are_reported_and_the_job_continues(corpus, tmp_path, capsys):

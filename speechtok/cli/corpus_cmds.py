@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..defaults import DEFAULT_TOKENIZER
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -16,7 +18,8 @@ def register(subparsers) -> None:
         "with an index (index.json), a dataset card (README.md) and errors.jsonl. Rerun the same command "
         "to resume a killed job; a finished job is left as it is.",
     )
-    p.add_argument("-t", "--tokenizer", required=True, help="tokenizer name or run folder (see `speechtok list`)")
+    p.add_argument("-t", "--tokenizer", default=DEFAULT_TOKENIZER,
+                   help=f"tokenizer name or run folder (see `speechtok list`; default {DEFAULT_TOKENIZER})")
     p.add_argument("--data", required=True, help="manifest (.jsonl) or folder of audio files")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=None, help="reader processes (local) or concurrent tasks (ray); "
@@ -25,6 +28,10 @@ def register(subparsers) -> None:
                    help="most padded audio seconds per encoder batch (default 60)")
     p.add_argument("--batch-size", type=int, default=0, help="most utterances per encoder batch (default: no limit)")
     p.add_argument("--shard-size", type=int, default=None, help="utterances per shard (default 1000; fixed at the first run)")
+    p.add_argument("--encode-in", choices=["auto", "main", "workers"], default="auto",
+                   help="local backend: encode in the main process in length-sorted batches (best for a batched "
+                   "or GPU encoder), or in the reader workers (a one-by-one CPU codec on every core); "
+                   "auto: main iff the tokenizer has a batched encoder")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", default=None, help="a running Ray cluster, host:port or 'auto' (default: start one)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,6 +66,7 @@ def run_tokenize(args) -> int:
         batching=Batching(seconds=args.batch_seconds, size=args.batch_size),
         shard_size=args.shard_size,
         backend=args.backend,
+        encode_in=args.encode_in,
         ray_address=args.ray_address,
         progress=not args.no_progress,
         command="speechtok " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["tokenize"] else "",

@@ -36,6 +36,7 @@ class Decoded:
     sample_rate: int  # of the source file
     num_samples: int  # of the source file
     error: str | None = None
+    tokens: object = None  # Tokens, when the reader encoded it too (see read_and_encode)
 
 
 def read_input(job: tuple[str, int]) -> Decoded:
@@ -51,6 +52,40 @@ def read_input(job: tuple[str, int]) -> Decoded:
         return Decoded(None, 0, 0, str(e))
     except Exception as e:  # a decoder crash on a corrupt file must not stop the job
         return Decoded(None, 0, 0, f"{path}: {type(e).__name__}: {e}")
+
+
+_TOKENIZERS: dict = {}  # per process: a tokenizer is loaded once, not per file
+
+
+def cached_tokenizer(spec: str):
+    if spec not in _TOKENIZERS:
+        import speechtok
+
+        _TOKENIZERS[spec] = speechtok.load(spec)
+    return _TOKENIZERS[spec]
+
+
+def read_and_encode(job: tuple[str, str]) -> Decoded:
+    """``(path, tokenizer spec)`` -> Decoded with ``tokens`` set (and no waveform): for
+    tokenizers without a batched encoder, whose encoding is best spread over processes too.
+    A tokenizer that fails to load raises (that is no fault of the file)."""
+    path, spec = job
+    tok = cached_tokenizer(spec)
+    d = read_input((path, tok.sample_rate))
+    if d.error is None:
+        try:
+            d.tokens = tok.encode(d.wav, tok.sample_rate)
+        except Exception as e:
+            d.error = f"{path}: encoding failed: {type(e).__name__}: {e}"
+        d.wav = None  # only the codes travel back
+    return d
+
+
+def has_batched_encoder(tok) -> bool:
+    """True when the tokenizer overrides ``_encode_batch`` (e.g. a padded neural encoder)."""
+    from ..tokenizers.base import Tokenizer
+
+    return type(tok)._encode_batch is not Tokenizer._encode_batch
 
 
 def length_order(utts: list) -> list:
@@ -99,6 +134,9 @@ def encode_shard(
             errors.append({"id": utt.id, "source": utt.path, "stage": "read", "reason": d.error})
             continue
         on_read(d.num_samples / d.sample_rate)
+        if d.tokens is not None:  # encoded by the reader already
+            encoded.append(_keep(utt, d, d.tokens))
+            continue
         full = batching.size and len(batch) >= batching.size
         if batch and (full or max(longest, len(d.wav)) * (len(batch) + 1) > batching.seconds * sr):
             flush()

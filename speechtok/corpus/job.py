@@ -43,6 +43,7 @@ class JobOptions:
     batching: Batching = field(default_factory=Batching)
     shard_size: int | None = None  # None: the plan's, or DEFAULT_SHARD_SIZE for a new job
     backend: str = "local"
+    encode_in: str = "auto"  # local backend: "main", "workers" or "auto" (see local.run_local)
     ray_address: str | None = None
     progress: bool = True
     command: str = ""
@@ -184,7 +185,7 @@ def _run_backend(opts: JobOptions, out: Path, plan: dict, pending: list, tok) ->
         if opts.backend == "local":
             from .local import run_local
 
-            run_local(out, plan, pending, tok, opts.workers, opts.batching, on_read)
+            run_local(out, plan, pending, tok, opts.workers, opts.batching, on_read, opts.encode_in)
         elif opts.backend == "ray":
             from .ray_backend import run_ray
 

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import shards
-from .encode import Batching, Decoded, encode_shard, length_order, read_inline, read_input
+from .encode import (
+    Batching,
+    Decoded,
+    encode_shard,
+    has_batched_encoder,
+    length_order,
+    read_and_encode,
+    read_inline,
+    read_input,
+)
 
 
 def bounded_imap(pool, fn, jobs: Iterable, window: int) -> Iterator:
@@ -36,14 +45,23 @@ def run_local(
     workers: int,
     batching: Batching,
     on_read: Callable[[float], None],
+    encode_in: str = "auto",
 ) -> None:
     """Tokenize and commit each pending ``(shard index, utterances)``.
 
-    ``workers`` reader processes (0: read in this process, no overlap).
+    ``workers`` reader processes (0: read in this process, no overlap). ``encode_in``: "main"
+    encodes here in length-sorted batches (for a batched, maybe GPU, encoder), "workers" has
+    each worker encode what it read (a one-by-one CPU codec then runs on every core), "auto"
+    picks "main" for tokenizers with a batched encoder, else "workers". Rows are the same.
     """
     ordered = [(i, length_order(g)) for i, g in pending]
     sr = int(plan["sample_rate"])
-    jobs = ((u.path, sr) for _, g in ordered for u in g)
+    if encode_in == "auto":
+        encode_in = "main" if has_batched_encoder(tok) else "workers"
+    if encode_in == "workers" and workers > 0:
+        fn, jobs = read_and_encode, ((u.path, plan["tokenizer_spec"]) for _, g in ordered for u in g)
+    else:
+        fn, jobs = read_input, ((u.path, sr) for _, g in ordered for u in g)
     if workers <= 0:
         _encode_all(out, plan, ordered, tok, batching, read_inline([u for _, g in ordered for u in g], sr), on_read)
         return
@@ -51,7 +69,7 @@ def run_local(
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["speechtok.corpus.encode"])
     with ctx.Pool(workers) as pool:
-        stream = bounded_imap(pool, read_input, jobs, window=max(32, 8 * workers, 2 * batching.size))
+        stream = bounded_imap(pool, fn, jobs, window=max(32, 8 * workers, 2 * batching.size))
         _encode_all(out, plan, ordered, tok, batching, stream, on_read)
 
 

@@ -14,19 +14,11 @@ from typing import Callable
 from ..data import Utterance
 from ..errors import MissingDependencyError
 from . import shards
-from .encode import Batching, encode_shard, length_order, read_inline
-
-_TOKENIZERS: dict = {}  # per worker process: loading a model once per process, not per shard
-
+from .encode import Batching, cached_tokenizer, encode_shard, length_order, read_inline
 
 def tokenize_shard(out: str, plan: dict, index: int, utt_rows: list[dict], batching: Batching) -> float:
     """Read, encode and commit shard ``index`` in this process; returns seconds of audio read."""
-    import speechtok
-
-    spec = plan["tokenizer_spec"]
-    if spec not in _TOKENIZERS:
-        _TOKENIZERS[spec] = speechtok.load(spec)
-    tok = _TOKENIZERS[spec]
+    tok = cached_tokenizer(plan["tokenizer_spec"])
     utts = length_order([Utterance(**r) for r in utt_rows])
     seconds = [0.0]
 
