@@ -1,0 +1,70 @@
+"""`speechtok train CONFIG.yaml [--resume]`"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a codec from a YAML config",
+        description="Train a speechtok codec. The run folder (config + safetensors weights) is itself "
+        "loadable: speechtok.load(RUN_DIR). Same command on CPU and GPU (Lightning Fabric).",
+    )
+    p.add_argument("config", type=Path, help="YAML config (see configs/)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
+    p.add_argument("--steps", type=int, help="override train.steps")
+    p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this many minutes")
+    p.add_argument("--accelerator", help="override train.accelerator (cpu, gpu, auto)")
+    p.add_argument("--precision", help="override train.precision (32-true, bf16-mixed, ...)")
+    p.add_argument("--devices", help="override train.devices")
+    p.add_argument("--batch-size", type=int, help="override train.batch_size")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override any config value, e.g. --set data.train=my.jsonl --set train.lr=1e-3 (repeatable)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="processes that read the training audio")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..codec.config import load_run_config
+    from ..errors import SpeechtokError
+    from ..train.loop import Trainer
+
+    if not args.config.exists():
+        raise SpeechtokError(f"{args.config}: no such config file")
+    try:
+        cfg = load_run_config(args.config, args.overrides)
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    t = cfg.train
+    for attr, value in (
+        ("steps", args.steps),
+        ("max_minutes", args.max_minutes),
+        ("accelerator", args.accelerator),
+        ("precision", args.precision),
+        ("batch_size", args.batch_size),
+    ):
+        if value is not None:
+            setattr(t, attr, value)
+    if args.devices is not None:
+        t.devices = int(args.devices) if args.devices.isdigit() else args.devices
+    run_dir = args.out or Path("runs") / args.config.stem
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    if ckpt.exists() and not args.resume:
+        raise SpeechtokError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose --out")
+    for f in (cfg.data.train,):
+        if not Path(f).exists():
+            raise SpeechtokError(f"{f}: training manifest not found (make one with `speechtok data asterisk`)")
+    trainer = Trainer(cfg, run_dir, progress=not args.no_progress, workers=args.workers)
+    if args.resume and trainer.resume():
+        print(f"resumed {run_dir} at step {trainer.step}")
+    trainer.fit()
+    print(f"done: step {trainer.step}; weights in {run_dir}/model.safetensors (speechtok.load({str(run_dir)!r}))")
+    return 0

@@ -1,0 +1,126 @@
+"""Our codec as a `Tokenizer`: shipped models by name, and any training run folder by path."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import SpeechtokError
+from ..tokenizers.base import Tokenizer
+from .config import codec_config_from_dict, load_run_config
+from .model import Codec
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+# shipped model -> named bitrates (codebooks used); a plain name uses every codebook
+_SUFFIX = re.compile(r"^(?P<base>[^@]+)(?:@(?P<rate>[0-9.]+)kbps)?$")
+
+
+class CodecTokenizer(Tokenizer):
+    """Wraps a `Codec`. ``num_codebooks`` < the model's selects a lower bitrate (RVQ dropout)."""
+
+    def __init__(self, codec: Codec, name: str, version: str, num_codebooks: int | None = None):
+        self.codec = codec.eval()
+        self.name = name
+        self.version = version
+        self.sample_rate = codec.cfg.sample_rate
+        self.frame_rate = float(codec.cfg.frame_rate)
+        k = num_codebooks or codec.quantizer.num_codebooks
+        if not 1 <= k <= codec.quantizer.num_codebooks:
+            raise ValueError(f"{name}: num_codebooks must be in 1..{codec.quantizer.num_codebooks}")
+        self.codebook_sizes = tuple(codec.codebook_sizes[:k])
+        self.device = torch.device("cpu")
+
+    def to(self, device) -> "CodecTokenizer":
+        self.device = torch.device(device)
+        self.codec.to(self.device)
+        return self
+
+    def _encode(self, wav: np.ndarray) -> np.ndarray:
+        return self._encode_batch([wav])[0]
+
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        """Pads to the longest item; per-item masks keep padding out of every item's codes."""
+        lengths = torch.tensor([len(w) for w in wavs])
+        batch = torch.zeros(len(wavs), int(lengths.max()))
+        for i, w in enumerate(wavs):
+            batch[i, : len(w)] = torch.from_numpy(w)
+        codes = self.codec.encode(batch.to(self.device), lengths.to(self.device), self.num_codebooks).cpu().numpy()
+        hop = self.codec.hop
+        return [codes[i, :, : -(-int(n) // hop)] for i, n in enumerate(lengths)]
+
+    def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
+        c = torch.from_numpy(np.asarray(codes, dtype=np.int64))[None].to(self.device)
+        return self.codec.decode(c)[0].float().cpu().numpy()
+
+
+def _read_run(path: Path) -> tuple[Codec, str, str]:
+    """A run folder (config.yaml + model.safetensors) or a .safetensors file with config.yaml beside it."""
+    from safetensors.torch import load_file
+
+    folder = path if path.is_dir() else path.parent
+    weights = path if path.suffix == ".safetensors" else folder / "model.safetensors"
+    config = folder / "config.yaml"
+    for f, what in ((config, "config.yaml"), (weights, "model.safetensors")):
+        if not f.exists():
+            raise SpeechtokError(f"{folder}: not a speechtok run folder (no {what})")
+    try:
+        cfg = load_run_config(config)
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    codec = Codec(cfg.model)
+    try:
+        state = load_file(str(weights))
+    except Exception as e:
+        raise SpeechtokError(f"{weights}: cannot read weights ({e})") from None
+    missing, unexpected = codec.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise SpeechtokError(f"{weights}: weights do not match {config} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    return codec.eval(), cfg.name, digest
+
+
+def load_run(path: str | Path, num_codebooks: int | None = None) -> CodecTokenizer:
+    codec, name, digest = _read_run(Path(path))
+    return CodecTokenizer(codec, name, f"{name}+{digest}", num_codebooks)
+
+
+@lru_cache(maxsize=8)
+def _shipped(base: str) -> tuple[Codec, str, str]:
+    return _read_run(MODELS_DIR / base)
+
+
+def _kbps_to_codebooks(codec: Codec, kbps: float, name: str) -> int:
+    per_codebook = codec.cfg.frame_rate * np.log2(codec.codebook_sizes[0]) / 1000
+    k = int(round(kbps / per_codebook))
+    if k < 1 or k > codec.quantizer.num_codebooks or abs(k * per_codebook - kbps) > 0.05:
+        options = ", ".join(f"{i * per_codebook:g}" for i in range(1, codec.quantizer.num_codebooks + 1))
+        raise SpeechtokError(f"{name}: this model offers {options} kbps")
+    return k
+
+
+def names() -> list[str]:
+    out = []
+    if MODELS_DIR.exists():
+        for d in sorted(MODELS_DIR.iterdir()):
+            if (d / "config.yaml").exists() and (d / "model.safetensors").exists():
+                cfg = load_run_config(d / "config.yaml").model
+                per = cfg.frame_rate * np.log2(cfg.quantizer.codebook_size if cfg.quantizer.kind != "fsq" else np.prod(cfg.quantizer.levels)) / 1000
+                out.append(d.name)
+                n = cfg.quantizer.num_quantizers if cfg.quantizer.kind != "vq" else 1
+                if n > 1:
+                    out.extend(f"{d.name}@{k * per:g}kbps" for k in range(1, n + 1))
+    return out
+
+
+def resolve(name: str):
+    m = _SUFFIX.match(name)
+    if not m or not (MODELS_DIR / m["base"] / "config.yaml").exists():
+        return None
+    codec, model_name, digest = _shipped(m["base"])
+    k = _kbps_to_codebooks(codec, float(m["rate"]), name) if m["rate"] else None
+    return CodecTokenizer(codec, name, f"{m['base']}+{digest}", k)

@@ -1,0 +1,100 @@
+"""Quantizers from vector-quantize-pytorch behind one small interface.
+
+``rvq``: residual VQ (k-means init, EMA codebooks, dead-code replacement, quantizer dropout).
+``fsq``: finite scalar quantization (residual FSQ when num_quantizers > 1); no codebook to collapse.
+``vq``:  one large codebook.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import QuantizerConfig
+
+
+class Quantizer(nn.Module):
+    def __init__(self, cfg: QuantizerConfig, dim: int):
+        super().__init__()
+        self.cfg = cfg
+        from vector_quantize_pytorch import FSQ, ResidualFSQ, ResidualVQ, VectorQuantize
+
+        vq_kwargs = dict(
+            kmeans_init=cfg.kmeans_init,
+            kmeans_iters=10,
+            threshold_ema_dead_code=cfg.dead_code_threshold,
+            decay=cfg.decay,
+            commitment_weight=cfg.commitment_weight,
+        )
+        if cfg.kind == "rvq":
+            self.impl = ResidualVQ(
+                dim=dim,
+                num_quantizers=cfg.num_quantizers,
+                codebook_size=cfg.codebook_size,
+                codebook_dim=cfg.codebook_dim,
+                quantize_dropout=cfg.dropout and cfg.num_quantizers > 1,
+                **vq_kwargs,
+            )
+            self.codebook_sizes = (cfg.codebook_size,) * cfg.num_quantizers
+        elif cfg.kind == "vq":
+            self.impl = VectorQuantize(dim=dim, codebook_size=cfg.codebook_size, codebook_dim=cfg.codebook_dim, **vq_kwargs)
+            self.codebook_sizes = (cfg.codebook_size,)
+        elif cfg.kind == "fsq":
+            size = math.prod(cfg.levels)
+            if cfg.num_quantizers > 1:
+                self.impl = ResidualFSQ(
+                    dim=dim,
+                    levels=list(cfg.levels),
+                    num_quantizers=cfg.num_quantizers,
+                    quantize_dropout=cfg.dropout,
+                )
+                self.codebook_sizes = (size,) * cfg.num_quantizers
+            else:
+                self.impl = FSQ(levels=list(cfg.levels), dim=dim)
+                self.codebook_sizes = (size,)
+        else:
+            raise ValueError(f"unknown quantizer kind {cfg.kind!r}")
+
+    @property
+    def num_codebooks(self) -> int:
+        return len(self.codebook_sizes)
+
+    def forward(self, latents: torch.Tensor, mask: torch.Tensor | None = None):
+        """latents (batch, frames, dim) -> (quantized (batch, frames, dim), codes (batch, frames, K),
+        commitment loss (scalar)). In training, quantizer dropout may leave trailing codes at -1."""
+        kind = self.cfg.kind
+        if kind == "rvq":
+            q, codes, loss = self.impl(latents, mask=mask)
+            return q, codes, loss.sum()
+        if kind == "vq":
+            q, codes, loss = self.impl(latents, mask=mask)
+            return q, codes.unsqueeze(-1), loss.sum()
+        zero = latents.new_zeros(())
+        if isinstance(self.impl, nn.Module) and self.cfg.num_quantizers > 1:
+            q, codes = self.impl(latents)
+            return q, codes, zero
+        q, codes = self.impl(latents)
+        return q, codes.unsqueeze(-1), zero
+
+    @torch.no_grad()
+    def encode(self, latents: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
+        """(batch, frames, dim) -> codes (batch, frames, K) with all K codebooks (deterministic)."""
+        was_training = self.training
+        self.eval()
+        _, codes, _ = self.forward(latents)
+        self.train(was_training)
+        return codes[..., :num_codebooks] if num_codebooks else codes
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (batch, frames, k) with k <= K (the first k codebooks) -> (batch, frames, dim)."""
+        kind = self.cfg.kind
+        if kind == "vq":
+            return self.impl.get_output_from_indices(codes[..., 0])
+        if kind == "fsq" and self.cfg.num_quantizers == 1:
+            return self.impl.indices_to_codes(codes[..., 0])
+        k = codes.shape[-1]
+        if k < self.num_codebooks:
+            codes = torch.nn.functional.pad(codes, (0, self.num_codebooks - k), value=-1)
+        return self.impl.get_output_from_indices(codes)

@@ -1,0 +1,102 @@
+"""Semantic objectives for the codec, each a config switch with a weight (``loss.semantic``)::
+
+    loss:
+      semantic:
+        phones: {weight: 1.0, alignments: data/asterisk/alignments/en.jsonl}   # (a) SpeechTokenizer-style
+        invariance: {weight: 1.0, snr_db: [10, 30], gain_db: 6}              # (c) augmentation invariance
+        asr_encoder: {weight: 1.0, checkpoint: PATH}                          # (b) LM-SPT-style
+
+(a) The first codebook's quantized output (straight-through) predicts the frame's phone
+    (cross-entropy; frames without a label are ignored), so codebook 1 carries content.
+(b) The decoded audio, passed through a frozen phone-CTC encoder (our offline ASR teacher),
+    must match the original's encoding (L1 on features).
+(c) Latents of the utterance under noise and gain must match the clean latents (before
+    quantization), so tokens are stable under nuisance changes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+KNOWN = ("phones", "invariance", "asr_encoder")
+
+
+def _options(value) -> dict:
+    return {"weight": float(value)} if isinstance(value, (int, float)) else dict(value)
+
+
+class PhoneHead(nn.Module):
+    """First-codebook code vectors (batch, frames, codebook_dim) -> phone logits."""
+
+    def __init__(self, codebook_dim: int, num_phones: int, hidden: int = 256):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(codebook_dim, hidden), nn.GELU(), nn.Linear(hidden, num_phones))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def first_codebook_st(codec, latents: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Straight-through first-codebook vectors: value of the chosen code, gradient to the encoder.
+    latents (batch, frames, latent_dim), codes (batch, frames, K) -> (batch, frames, codebook_dim)."""
+    q = codec.quantizer
+    if q.cfg.kind != "rvq":
+        raise ValueError("the phones objective needs quantizer.kind: rvq (it reads the first codebook)")
+    rvq = q.impl
+    z = rvq.project_in(latents)
+    chosen = rvq.get_codes_from_indices(codes[..., :1].clamp_min(0))[0]
+    return z + (chosen - z).detach()
+
+
+class SemanticObjectives(nn.Module):
+    """Callable used by the training loop: returns {name: (weight, loss)}."""
+
+    def __init__(self, spec: dict, codec):
+        super().__init__()
+        unknown = sorted(set(spec) - set(KNOWN))
+        if unknown:
+            raise ValueError(f"loss.semantic: unknown objective(s) {unknown}; known: {list(KNOWN)}")
+        self.spec = {k: _options(v) for k, v in spec.items()}
+        self.asr = None
+        if "phones" in self.spec:
+            from ..semantic.phones import NUM_PHONES
+
+            self.phone_head = PhoneHead(codec.cfg.quantizer.codebook_dim, NUM_PHONES)
+        if "asr_encoder" in self.spec:
+            from ..semantic.phone_ctc import PhoneCTC
+
+            self.asr = PhoneCTC.load(self.spec["asr_encoder"].get("checkpoint"), frozen=True)
+            for p in self.asr.parameters():
+                p.requires_grad_(False)
+
+    @property
+    def needs_labels(self) -> bool:
+        return "phones" in self.spec
+
+    def forward(self, wav, recon, codes, latents, codec, labels=None):
+        out = {}
+        if "phones" in self.spec and labels is not None:
+            logits = self.phone_head(first_codebook_st(codec, latents, codes))
+            n = min(logits.shape[1], labels.shape[1])
+            loss = F.cross_entropy(logits[:, :n].reshape(-1, logits.shape[-1]), labels[:, :n].reshape(-1), ignore_index=-1)
+            if torch.isfinite(loss):  # a batch with no labelled frame gives nan: skip it
+                out["phones"] = (self.spec["phones"]["weight"], loss)
+        if "invariance" in self.spec:
+            o = self.spec["invariance"]
+            lo, hi = o.get("snr_db", [10.0, 30.0])
+            b = wav.shape[0]
+            snr = lo + (hi - lo) * torch.rand(b, 1, device=wav.device)
+            gain = 10 ** ((torch.rand(b, 1, device=wav.device) * 2 - 1) * float(o.get("gain_db", 6.0)) / 20)
+            power = wav.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-8)
+            noisy = gain * (wav + torch.randn_like(wav) * torch.sqrt(power / 10 ** (snr / 10)))
+            target = latents.detach()
+            loss = F.mse_loss(codec.encoder(noisy), target) / target.var().clamp_min(1e-6)
+            out["invariance"] = (o["weight"], loss)
+        if self.asr is not None:
+            o = self.spec["asr_encoder"]
+            with torch.no_grad():
+                ref = self.asr.encode(wav)
+            out["asr_encoder"] = (o["weight"], F.l1_loss(self.asr.encode(recon), ref))
+        return out

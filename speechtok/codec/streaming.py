@@ -1,0 +1,62 @@
+"""Chunked streaming encode/decode for causal codecs (``model.causal: true``).
+
+Each causal layer keeps what it needs of the past in a state dict (the last ``kernel - stride``
+inputs of a conv, the overlap of a transposed conv or of the iSTFT), so feeding audio in chunks
+gives the whole-file result within float tolerance::
+
+    stream = StreamingCodec(codec)
+    codes = [stream.encode(chunk) for chunk in chunks] + [stream.encode_flush()]
+    audio = [stream.decode(c) for c in codes] + [stream.decode_flush()]
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .model import Codec
+
+
+class StreamingCodec:
+    def __init__(self, codec: Codec, num_codebooks: int | None = None):
+        if not codec.cfg.causal:
+            raise RuntimeError("streaming needs a causal model (model.causal: true in its config)")
+        self.codec = codec.eval()
+        self.num_codebooks = num_codebooks
+        self.enc_state: dict = {}
+        self.dec_state: dict = {}
+        self.pending: torch.Tensor | None = None  # samples short of a whole frame
+
+    @torch.no_grad()
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """wav (batch, samples), any length -> codes (batch, K, frames) for the whole frames so far."""
+        if self.pending is not None:
+            wav = torch.cat([self.pending, wav], dim=-1)
+        hop = self.codec.hop
+        n = wav.shape[-1] // hop * hop
+        self.pending = wav[:, n:]
+        if n == 0:
+            return wav.new_zeros(wav.shape[0], self.codec.quantizer.num_codebooks if not self.num_codebooks else self.num_codebooks, 0, dtype=torch.long)
+        latents = self.codec.encoder.stream(wav[:, :n], self.enc_state)
+        return self.codec.quantizer.encode(latents, self.num_codebooks).transpose(1, 2)
+
+    @torch.no_grad()
+    def encode_flush(self) -> torch.Tensor:
+        """The last, zero-padded frame (as whole-file encoding pads the end)."""
+        if self.pending is None or self.pending.shape[-1] == 0:
+            k = self.num_codebooks or self.codec.quantizer.num_codebooks
+            return torch.zeros(1, k, 0, dtype=torch.long)
+        last = torch.nn.functional.pad(self.pending, (0, self.codec.hop - self.pending.shape[-1]))
+        self.pending = None
+        return self.encode(last)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (batch, k, frames) -> the waveform samples that are final so far (batch, n)."""
+        if codes.shape[-1] == 0:
+            return torch.zeros(codes.shape[0], 0)
+        latents = self.codec.quantizer.decode(codes.transpose(1, 2).long())
+        return self.codec.decoder.stream(latents, self.dec_state)
+
+    @torch.no_grad()
+    def decode_flush(self) -> torch.Tensor:
+        return self.codec.decoder.flush(self.dec_state)

@@ -1,0 +1,1 @@
+"""Training speechtok codecs: `speechtok train CONFIG.yaml [--resume]`."""
