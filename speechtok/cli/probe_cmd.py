@@ -16,24 +16,41 @@ from ..errors import SpeechtokError
 def register(subparsers) -> None:
     p = subparsers.add_parser("probe", help="semantic measures: PNMI/purity vs phone alignments, token stability, phone probe")
     p.add_argument("-t", "--tokenizer", action="append", default=[], metavar="NAME", help="tokenizer (repeat for several)")
-    p.add_argument("--data", required=True, help="manifest (.jsonl) of held-out speech; its English utterances with text are used")
+    p.add_argument("--data", help="manifest (.jsonl) of held-out speech; its English utterances with text are used")
     p.add_argument("--out", required=True, help="output folder (rows.jsonl)")
     p.add_argument("--train", help="manifest of the probe's training utterances (without it, no probe)")
     p.add_argument("--alignments", help="alignment cache .jsonl (default: DATA_FOLDER/alignments/en.jsonl)")
     p.add_argument("--measures", nargs="+", default=["purity", "stability", "probe"], choices=["purity", "stability", "probe"])
-    p.add_argument("--probe-steps", type=int, default=400, help="probe training steps (batch 16; default 400)")
+    p.add_argument("--probe-steps", type=int, default=300, help="probe training steps (batch 16; default 300)")
     p.add_argument("--limit", type=int, help="use N test utterances spread over the data")
     p.add_argument("--stability-limit", type=int, default=20, help="utterances for token stability (default 20)")
+    p.add_argument("--table", action="store_true", help="only print a markdown table of OUT/rows.jsonl")
+    p.add_argument("--threads", type=int, help="torch threads (on a busy shared machine 1 is much faster)")
     p.set_defaults(func=_probe)
 
 
 def _probe(args) -> int:
+    if args.table:
+        from pathlib import Path
+
+        from ..semantic.evaluate import markdown_table
+
+        if not (Path(args.out) / "rows.jsonl").exists():
+            raise SpeechtokError(f"{args.out}: no rows.jsonl")
+        print(markdown_table(Path(args.out) / "rows.jsonl"))
+        return 0
     if not args.tokenizer:
         raise SpeechtokError("name at least one tokenizer with -t NAME (`speechtok list` shows them)")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     from ..semantic.evaluate import SemanticConfig, run_semantic
     from ..semantic.mfcc_kmeans import ensure_registered
 
     ensure_registered()
+    if not args.data:
+        raise SpeechtokError("--data MANIFEST is required")
     try:
         rows = run_semantic(SemanticConfig(
             tokenizers=args.tokenizer, data=args.data, out=args.out, train=args.train, alignments=args.alignments,

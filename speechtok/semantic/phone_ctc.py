@@ -263,7 +263,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--threads", type=int, help="torch threads (on a busy shared machine 1 is much faster)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from ..data.manifest import read_manifest
 
     held = {u.id for u in read_manifest(args.valid_ids)}
