@@ -235,6 +235,19 @@ def test_phone_ctc_frames_and_gradient_wrt_audio():
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
+def test_phone_ctc_teacher_frames():
+    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig
+    from speechtok.semantic.teachers import PhoneCTCTeacher
+
+    teacher = PhoneCTCTeacher(PhoneCTC(PhoneCTCConfig(dim=16, conv_blocks=1, gru_layers=1)))
+    wav = np.random.default_rng(2).standard_normal(16500).astype(np.float32) * 0.1
+    for rate in RATES:
+        assert teacher.targets(wav, rate).shape == (num_frames_for(len(wav), rate), 16)
+    # at 25 Hz each target frame is the mean of two 50 Hz encoder frames
+    h = teacher.model.encode(torch.from_numpy(wav)[None])[0].numpy()
+    assert np.allclose(teacher.targets(wav, 25.0)[0], h[:2].mean(0), atol=1e-5)
+
+
 def test_phone_ctc_trains_resumably_saves_and_loads_frozen(tmp_path, en_clip):
     from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig, train
 

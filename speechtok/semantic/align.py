@@ -27,8 +27,9 @@ import numpy as np
 from ..errors import MissingDependencyError, SpeechtokError
 from .phones import SAMPLE_RATE, Segment, phone_id, segments_from_rows, segments_to_rows
 
-ALIGNER_VERSION = "pocketsphinx-en-us-1"
+ALIGNER_VERSION = "pocketsphinx-en-us-2"
 FRAME_SECONDS = 0.01  # pocketsphinx's frame shift
+PAD_SAMPLES = 4800
 
 
 class AlignmentError(SpeechtokError, ValueError):
@@ -109,7 +110,10 @@ class Aligner:
         if not words:
             raise AlignmentError(f"transcript has no words: {text!r}")
         self._ensure_words(words)
-        pcm = (np.clip(wav, -1, 1) * 32767).astype(np.int16).tobytes()
+        # 0.3 s of faint noise on each side: without it pocketsphinx's phone pass fails on
+        # utterances that start or end right at the speech ("Failed to stop utterance processing")
+        pad = (np.random.default_rng(0).standard_normal(PAD_SAMPLES) * 1e-4).astype(np.float32)
+        pcm = (np.clip(np.concatenate([pad, wav, pad]), -1, 1) * 32767).astype(np.int16).tobytes()
         try:
             alignment = self._run(pcm, words)
         except RuntimeError:
@@ -121,12 +125,19 @@ class Aligner:
                 alignment = self._run(pcm, words)
             except RuntimeError as e:
                 raise AlignmentError(f"the transcript could not be fitted to the audio ({e})") from None
+        dur, shift = len(wav) / SAMPLE_RATE, PAD_SAMPLES / SAMPLE_RATE
+
+        def seg(name, start, frames):  # back to the unpadded time line, clipped to the audio
+            a = min(max(start * FRAME_SECONDS - shift, 0.0), dur)
+            b = min(max((start + frames) * FRAME_SECONDS - shift, 0.0), dur)
+            return Segment(name, round(a, 4), round(b, 4)) if b > a else None
+
         phones, word_segs = [], []
         for w in alignment:
             name = re.sub(r"\(\d+\)$", "", w.name)  # alternative pronunciations: "a(2)"
-            word_segs.append(Segment(name, w.start * FRAME_SECONDS, (w.start + w.duration) * FRAME_SECONDS))
-            for p in w:
-                phones.append(Segment(p.name, p.start * FRAME_SECONDS, (p.start + p.duration) * FRAME_SECONDS))
+            word_segs.append(seg(name, w.start, w.duration))
+            phones.extend(seg(p.name, p.start, p.duration) for p in w)
+        phones, word_segs = [p for p in phones if p], [w for w in word_segs if w]
         if not phones:
             raise AlignmentError("pocketsphinx gave an empty alignment")
         return phones, word_segs
@@ -158,18 +169,20 @@ def english_with_text(utterances) -> list:
     return [u for u in utterances if u.text and (u.language or "en").lower().startswith("en")]
 
 
-def align_manifest(utterances: Iterable, cache: str | os.PathLike, progress: bool = True) -> dict[str, dict]:
+def align_manifest(utterances: Iterable, cache: str | os.PathLike, progress: bool = True,
+                  retry_errors: bool = False) -> dict[str, dict]:
     """Align every English utterance with a transcript not yet in ``cache``; append its row.
 
     Each row is written and flushed whole, so an interruption loses at most the utterance in
-    progress. Failures are cached too (with ``error``) and not retried. Returns the ok rows."""
+    progress. Failures are cached too (with ``error``) and retried only with ``retry_errors``
+    (a later ok row replaces them on reading). Returns the ok rows."""
     from tqdm import tqdm
 
     from ..audio import load_audio
 
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    done = read_alignments(cache, ok_only=False)
+    done = read_alignments(cache, ok_only=not retry_errors)
     todo = [u for u in english_with_text(utterances) if u.id not in done]
     aligner = Aligner() if todo else None
     with open(cache, "a", encoding="utf-8") as f:

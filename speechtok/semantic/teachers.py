@@ -251,3 +251,32 @@ class HFTextTeacher(Teacher):
         for v, (_, a, b) in zip(vec, spans):
             out[(centres >= a) & (centres < b)] = v
         return out
+
+
+class PhoneCTCTeacher(Teacher):
+    """The frozen PhoneCTC encoder (``phone_ctc.py``) as a feature teacher: its 50 Hz states,
+    averaged into each target frame. For the LM-SPT loss call ``self.model.encode`` directly:
+    it is differentiable w.r.t. the audio."""
+
+    kind = "features"
+
+    def __init__(self, model=None):
+        from .phone_ctc import PhoneCTC
+
+        self.model = model if model is not None else PhoneCTC.load()
+        self.model.eval().requires_grad_(False)
+        self.dim = self.model.dim
+        self.name = "phone-ctc"
+
+    def targets_batch(self, wavs, frame_rate, num_frames=None, contexts=None):
+        import torch
+
+        x = torch.as_tensor(np.asarray(wavs, np.float32) if not isinstance(wavs, torch.Tensor) else wavs).float()
+        with torch.no_grad():
+            h = self.model.encode(x)
+        centres = (np.arange(h.shape[1]) * 320 + 160) / SAMPLE_RATE
+        n = num_frames or num_frames_for(x.shape[-1], frame_rate)
+        return torch.einsum("ft,btd->bfd", torch.from_numpy(pooling_matrix(centres, frame_rate, n)), h)
+
+    def targets(self, wav, frame_rate, num_frames=None, **_):
+        return self.targets_batch(np.asarray(wav, np.float32)[None], frame_rate, num_frames)[0].numpy()
