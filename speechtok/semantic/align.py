@@ -182,7 +182,7 @@ def align_manifest(utterances: Iterable, cache: str | os.PathLike, progress: boo
 
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    done = read_alignments(cache, ok_only=not retry_errors)
+    done = read_alignments(cache, ok_only=retry_errors)
     todo = [u for u in english_with_text(utterances) if u.id not in done]
     aligner = Aligner() if todo else None
     with open(cache, "a", encoding="utf-8") as f:
