@@ -214,6 +214,22 @@ def test_pocketsphinx_aligns_the_shipped_english_clip(en_clip):
 
 
 @needs_flite
+def test_align_manifest_caches_resumes_and_retries_errors(tmp_path, en_clip):
+    pytest.importorskip("pocketsphinx")
+    from speechtok.semantic.align import align_manifest
+
+    u, _ = en_clip
+    cache = tmp_path / "al.jsonl"
+    cache.write_text(json.dumps({"id": u.id, "error": "failed earlier"}) + "\n")
+    assert align_manifest([u], cache, progress=False) == {}  # a cached failure is not retried
+    rows = align_manifest([u], cache, progress=False, retry_errors=True)
+    assert rows[u.id]["phones"] and rows[u.id]["error"] is None
+    with open(cache, "a") as f:
+        f.write('{"id": "torn')  # an interrupted write
+    assert align_manifest([u], cache, progress=False) == rows and len(cache.read_text().splitlines()) == 3
+
+
+@needs_flite
 def test_flite_synthesis_timings_span_the_audio():
     from speechtok.semantic.synth import synthesize
 
