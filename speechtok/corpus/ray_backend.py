@@ -49,7 +49,7 @@ def run_ray(
 
     started_here = not ray.is_initialized()
     if started_here:
-        kwargs = {"address": address} if address else {"num_cpus": max(1, workers)}
+        kwargs = {"address": address} if address else {"num_cpus": workers or None}
         ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     try:
         task = ray.remote(num_cpus=1, max_retries=2)(tokenize_shard)
