@@ -17,8 +17,8 @@ for cfg in "$@"; do
   python3 -m speechtok train "$cfg" --out "runs/$name" --no-progress --workers 4 \
     --max-minutes "$minutes" \
     --set data.train=${TRAIN_MANIFEST:-.carry/data/train.jsonl} --set data.valid=.carry/data/valid.jsonl \
-    --set train.batch_size=32 --set train.lr=8e-4 --set train.disc_lr=8e-4 --set train.warmup_steps=300 \
-    --set train.steps=100000 --set train.anneal_by_time=true --set loss.disc_start_step=1500 \
+    --set train.batch_size=32 --set train.lr=8.0e-4 --set train.disc_lr=8.0e-4 --set train.warmup_steps=300 \
+    --set train.steps=100000 --set train.anneal_by_time=true --set loss.disc_start_step=${DISC_START:-1500} \
     --set train.checkpoint_every=1000 --set train.valid_every=0 --set train.log_every=50 \
     > "$OUT/$name.log" 2>&1 &
   pids+=($!)

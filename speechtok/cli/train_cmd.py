@@ -27,6 +27,7 @@ def register(sub) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override any config value, e.g. --set data.train=my.jsonl --set train.lr=1e-3 (repeatable)",
     )
+    p.add_argument("--init", type=Path, metavar="RUN_OR_WEIGHTS", help="start from these codec weights (fine-tune / continue elsewhere)")
     p.add_argument("--workers", type=int, default=1, help="processes that read the training audio")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, run_dir, progress=not args.no_progress, workers=args.workers)
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at step {trainer.step}")
+    elif args.init:
+        trainer.init_weights(args.init)
+        print(f"initialised from {args.init}")
     trainer.fit()
     print(f"done: step {trainer.step}; weights in {run_dir}/model.safetensors (speechtok.load({str(run_dir)!r}))")
     return 0

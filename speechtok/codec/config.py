@@ -144,7 +144,14 @@ def _build(cls, data: dict | None, where: str):
     for name, value in data.items():
         ftype = fields[name].type
         sub = _SUBCONFIGS.get(ftype if isinstance(ftype, str) else getattr(ftype, "__name__", ""))
-        kwargs[name] = _build(sub, value, f"{where}.{name}") if sub else value
+        if sub:
+            value = _build(sub, value, f"{where}.{name}")
+        elif ftype == "float" and isinstance(value, (str, int)) and not isinstance(value, bool):
+            try:  # YAML 1.1 reads 8e-4 (no dot) as a string
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"{where}.{name}: expected a number, got {value!r}") from None
+        kwargs[name] = value
     return cls(**kwargs)
 
 

@@ -25,6 +25,11 @@ class CodecTokenizer(Tokenizer):
 
     def __init__(self, codec: Codec, name: str, version: str, num_codebooks: int | None = None):
         self.codec = codec.eval()
+        # a codebook never reached in training must not be k-means initialised from the first
+        # audio encoded at inference: that would make tokens depend on what was encoded first
+        for m in codec.modules():
+            if isinstance(getattr(m, "initted", None), torch.Tensor):
+                m.initted.fill_(True)
         self.name = name
         self.version = version
         self.sample_rate = codec.cfg.sample_rate

@@ -169,6 +169,14 @@ class Trainer:
             export_weights(_unwrap(self.codec), self.cfg, self.run_dir)
         self.fabric.barrier()
 
+    def init_weights(self, path: str | Path) -> None:
+        """Start from a run's (or shipped model's) codec weights; optimizers start fresh."""
+        from safetensors.torch import load_file
+
+        p = Path(path)
+        weights = p / "model.safetensors" if p.is_dir() else p
+        _unwrap(self.codec).load_state_dict(load_file(str(weights)))
+
     def resume(self) -> bool:
         if not self.ckpt_path.exists():
             return False
