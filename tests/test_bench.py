@@ -129,6 +129,31 @@ def test_unreadable_input_becomes_error_rows(tmp_path):
     assert rows and all(r["error"] and "bad.wav" in r["error"] for r in rows)
 
 
+class EncodeOnly(speechtok.Tokenizer):
+    """Like S3Tokenizer: codes, no decoder."""
+
+    name, version, sample_rate, frame_rate, codebook_sizes, can_decode = "enc-only", "1", 16000, 50.0, (16,), False
+
+    def _encode(self, wav):
+        frames = wav[: len(wav) // 320 * 320].reshape(-1, 320)
+        return np.clip((np.abs(frames).mean(1) * 64).astype(np.int64), 0, 15)[None]
+
+    def _decode(self, codes, num_samples, tokens):
+        raise NotImplementedError
+
+
+def test_encode_only_tokenizer_keeps_token_stats_and_skips_reconstruction(two_clips, tmp_path):
+    from speechtok.data.manifest import list_inputs
+
+    out = tmp_path / "b"
+    run_bench(BenchConfig(tokenizers=["enc-only"], out=out, metrics=["si_sdr"], jobs=1), list_inputs(two_clips),
+              load=lambda n: EncodeOnly())
+    metrics = {r["metric"] for r in read_rows(out / "rows.jsonl") if r["tokenizer"] == "enc-only"}
+    assert {"kbps", "tokens_per_s", "entropy_kbps", "encode_rtf"} <= metrics
+    assert not metrics & {"si_sdr", "decode_rtf"}
+    assert (out / "report.html").exists()
+
+
 def test_speed_only(tmp_path, capsys):
     rc = main(["bench", "--speed-only", "-t", "pcm16", "-t", "mulaw", "--seconds", "2", "--repeats", "1",
                "--threads", "1", "--out", str(tmp_path)])
