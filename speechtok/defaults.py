@@ -1,8 +1,9 @@
 """Defaults that more than one part of speechtok uses, kept in one place."""
 
-#: What `speechtok encode`/`demo` use when no tokenizer is named. A classic codec until our
-#: own model ("speechtok-base") is trained and shipped.
-DEFAULT_TOKENIZER = "opus@6kbps"
+#: What `speechtok encode`/`tokenize`/`demo` use when no tokenizer is named: our shipped codec,
+#: all six codebooks (3 kbps at 50 Hz). Lower bitrates: "speechtok-base@1.5kbps" etc.
+DEFAULT_TOKENIZER = "speechtok-base"
 
-#: Classic codecs `speechtok demo` compares the default tokenizer against.
-DEMO_COMPARE = ("opus@6kbps", "codec2@3200")
+#: Tokenizers `speechtok demo` compares the default against: a lower bitrate of our own and the
+#: classic codecs it must beat.
+DEMO_COMPARE = ("speechtok-base@1.5kbps", "opus@6kbps", "codec2@3200")
