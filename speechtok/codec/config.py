@@ -28,6 +28,7 @@ class QuantizerConfig:
     codebook_size: int = 1024  # rvq / vq
     num_quantizers: int = 6  # rvq / fsq (residual FSQ when > 1)
     codebook_dim: int = 8  # rvq / vq: low-dimensional codes (factorised, better codebook usage)
+    projection: str = "per_codebook"  # rvq: per_codebook (DAC-style) or shared (one projection for all)
     levels: list[int] = field(default_factory=lambda: [8, 5, 5, 5])  # fsq
     dropout: bool = True  # quantizer dropout: one model, several bitrates
     kmeans_init: bool = True

@@ -1,6 +1,11 @@
 """Quantizers from vector-quantize-pytorch behind one small interface.
 
 ``rvq``: residual VQ (k-means init, EMA codebooks, dead-code replacement, quantizer dropout).
+         ``projection: per_codebook`` (default) gives every codebook its own low-dimensional
+         in/out projection of the full residual (DAC's factorised codes); ``shared`` projects the
+         latent once to ``codebook_dim`` and quantizes residuals there (vector-quantize-pytorch's
+         ResidualVQ), which caps what all codebooks together can carry at ``codebook_dim`` floats
+         per frame: extra codebooks then add little.
 ``fsq``: finite scalar quantization (residual FSQ when num_quantizers > 1); no codebook to collapse.
 ``vq``:  one large codebook.
 """
@@ -13,6 +18,43 @@ import torch
 from torch import nn
 
 from .config import QuantizerConfig
+
+
+class FactorizedResidualVQ(nn.Module):
+    """Residual VQ over library `VectorQuantize` layers, each with its own projection."""
+
+    def __init__(self, dim: int, num_quantizers: int, dropout: bool, **vq_kwargs):
+        super().__init__()
+        from vector_quantize_pytorch import VectorQuantize
+
+        self.layers = nn.ModuleList(VectorQuantize(dim=dim, **vq_kwargs) for _ in range(num_quantizers))
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None):
+        """x (batch, frames, dim) -> (quantized, codes (batch, frames, K) with -1 for dropped
+        codebooks, summed commitment loss). Training with dropout uses a random number of
+        codebooks (the same for the whole batch), so one model serves every bitrate."""
+        n = len(self.layers)
+        if self.training and self.dropout and n > 1:
+            n = int(torch.randint(1, n + 1, (1,)).item())
+        residual, out, loss = x, torch.zeros_like(x), x.new_zeros(())
+        codes = []
+        for layer in self.layers[:n]:
+            q, idx, l = layer(residual, mask=mask)
+            residual = residual - q.detach()
+            out = out + q
+            loss = loss + l.sum()
+            codes.append(idx)
+        codes += [torch.full_like(codes[0], -1)] * (len(self.layers) - n)
+        return out, torch.stack(codes, dim=-1), loss
+
+    def get_output_from_indices(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (batch, frames, k), k <= K, -1 = not used -> (batch, frames, dim)."""
+        out = 0
+        for layer, idx in zip(self.layers, codes.unbind(-1)):
+            used = (idx >= 0).unsqueeze(-1)
+            out = out + layer.get_output_from_indices(idx.clamp_min(0)) * used
+        return out
 
 
 class Quantizer(nn.Module):
@@ -28,7 +70,19 @@ class Quantizer(nn.Module):
             decay=cfg.decay,
             commitment_weight=cfg.commitment_weight,
         )
-        if cfg.kind == "rvq":
+        if cfg.kind == "rvq" and cfg.projection == "per_codebook":
+            self.impl = FactorizedResidualVQ(
+                dim,
+                cfg.num_quantizers,
+                dropout=cfg.dropout,
+                codebook_size=cfg.codebook_size,
+                codebook_dim=cfg.codebook_dim,
+                **vq_kwargs,
+            )
+            self.codebook_sizes = (cfg.codebook_size,) * cfg.num_quantizers
+        elif cfg.kind == "rvq":
+            if cfg.projection != "shared":
+                raise ValueError(f"quantizer.projection must be per_codebook or shared, not {cfg.projection!r}")
             self.impl = ResidualVQ(
                 dim=dim,
                 num_quantizers=cfg.num_quantizers,
@@ -56,6 +110,21 @@ class Quantizer(nn.Module):
                 self.codebook_sizes = (size,)
         else:
             raise ValueError(f"unknown quantizer kind {cfg.kind!r}")
+
+    def first_codebook_st(self, latents: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Straight-through first-codebook vectors (batch, frames, codebook_dim): the chosen
+        code's value, with the gradient going to the encoder (for semantic distillation)."""
+        if self.cfg.kind != "rvq":
+            raise ValueError("semantic distillation of the first codebook needs quantizer.kind: rvq")
+        idx = codes[..., :1].clamp_min(0)
+        if isinstance(self.impl, FactorizedResidualVQ):
+            layer = self.impl.layers[0]
+            z = layer.project_in(latents)
+            chosen = layer.get_codes_from_indices(idx[..., 0])
+        else:
+            z = self.impl.project_in(latents)
+            chosen = self.impl.get_codes_from_indices(idx)[0]
+        return z + (chosen - z).detach()
 
     @property
     def num_codebooks(self) -> int:

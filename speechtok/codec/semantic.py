@@ -39,15 +39,8 @@ class PhoneHead(nn.Module):
 
 
 def first_codebook_st(codec, latents: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Straight-through first-codebook vectors: value of the chosen code, gradient to the encoder.
-    latents (batch, frames, latent_dim), codes (batch, frames, K) -> (batch, frames, codebook_dim)."""
-    q = codec.quantizer
-    if q.cfg.kind != "rvq":
-        raise ValueError("the phones objective needs quantizer.kind: rvq (it reads the first codebook)")
-    rvq = q.impl
-    z = rvq.project_in(latents)
-    chosen = rvq.get_codes_from_indices(codes[..., :1].clamp_min(0))[0]
-    return z + (chosen - z).detach()
+    """latents (batch, frames, latent_dim), codes (batch, frames, K) -> (batch, frames, codebook_dim)."""
+    return codec.quantizer.first_codebook_st(latents, codes)
 
 
 class SemanticObjectives(nn.Module):

@@ -20,6 +20,7 @@ _FAMILIES: dict[str, str] = {
     "speechtok.tokenizers.opus": "resolve",
     "speechtok.tokenizers.codec2": "resolve",
     "speechtok.codec.pretrained": "resolve",
+    "speechtok.semantic.mfcc_kmeans": "resolve",
     "speechtok.tokenizers.external": "resolve",
 }
 _EXTRA: list[tuple[Callable[[str], Tokenizer | None], Callable[[], list[str]]]] = []

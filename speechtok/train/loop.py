@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import time
 from pathlib import Path
 
@@ -38,6 +39,16 @@ from .data import SegmentSampler, load_manifest_audio
 def _unwrap(module):
     """The user's module inside Fabric's wrapper."""
     return getattr(module, "module", module)
+
+
+def _numpy_rng_state() -> dict:
+    """NumPy's RNG state in plain types, so checkpoints load with torch's weights_only."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)}
+
+
+def _numpy_rng_restore(s: dict):
+    return (s["name"], s["keys"].numpy().astype(np.uint32), s["pos"], s["has_gauss"], s["cached"])
 
 
 def lr_at(step: int, base: float, warmup: int, total: int, time_progress: float = 0.0) -> float:
@@ -155,7 +166,17 @@ class Trainer:
         return self.run_dir / "checkpoints" / "last.ckpt"
 
     def state(self) -> dict:
-        state = {"codec": self.codec, "disc": self.disc, "opt_g": self.opt_g, "opt_d": self.opt_d, "step": self.step}
+        state = {
+            "codec": self.codec,
+            "disc": self.disc,
+            "opt_g": self.opt_g,
+            "opt_d": self.opt_d,
+            "step": self.step,
+            # quantizer dropout and dead-code replacement draw random numbers: keep the stream
+            "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_rng_state(), "python": random.getstate()},
+        }
+        if torch.cuda.is_available():
+            state["rng"]["cuda"] = torch.cuda.get_rng_state_all()
         if self.semantic is not None:
             state["semantic"] = self.semantic
         return state
@@ -181,8 +202,16 @@ class Trainer:
         if not self.ckpt_path.exists():
             return False
         state = self.state()
-        rest = self.fabric.load(self.ckpt_path, state)
-        self.step = int(rest.get("step", state["step"]))
+        rest = self.fabric.load(self.ckpt_path, state)  # fills `state` in place
+        loaded = {**state, **rest}
+        self.step = int(loaded["step"])
+        rng = loaded.get("rng") or {}
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+            np.random.set_state(_numpy_rng_restore(rng["numpy"]))
+            random.setstate(rng["python"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
         return True
 
     # ---- one step ----------------------------------------------------------------------------
