@@ -20,3 +20,11 @@ def speech_paths() -> list[Path]:
 def speech_clips(speech_paths) -> list[tuple[str, "np.ndarray", int]]:  # noqa: F821
     """``(name, audio float32 (samples,), sample_rate)`` for each clip."""
     return [(p.stem, *load_audio(p)) for p in speech_paths]
+
+
+# Tests never reach the network: with the Hugging Face hub offline, a model that is not on disk
+# fails at once with a clear error instead of retrying connections for minutes.
+import os  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -219,9 +219,14 @@ def _fmt(v) -> str:
 
 def _list(args) -> int:
     from .. import available, load
+    from ..tokenizers import external
 
+    hub = set(external.names())  # loading these fetches weights: list them, do not load them
     rows = []
     for name in available():
+        if name in hub:
+            rows.append({"name": name, "error": "other project's model; weights come from the Hugging Face hub on first load"})
+            continue
         try:
             tok = load(name)
         except SpeechtokError as e:  # e.g. a system library that is not installed
@@ -237,7 +242,7 @@ def _list(args) -> int:
         return 0
     table = [
         [r["name"], r["sample_rate"], float(r["frame_rate"]), _codebooks_text(r["codebook_sizes"]), r["kbps"]]
-        if "error" not in r else [r["name"], "-", "-", "unavailable: " + r["error"], "-"]
+        if "error" not in r else [r["name"], "-", "-", r["error"] if r["name"] in hub else "unavailable: " + r["error"], "-"]
         for r in rows
     ]
     print(_table(["tokenizer", "sample rate", "frame rate", "codebooks", "nominal kbps"], table))
