@@ -8,6 +8,17 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
 
+def _run_convs(x: torch.Tensor, convs: nn.ModuleList, post: nn.Module):
+    """Conv stack with leaky ReLUs -> (flattened logits, every layer's output for feature matching)."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
+        feats.append(x)
+    x = post(x)
+    feats.append(x)
+    return x.flatten(1), feats
+
+
 class PeriodDiscriminator(nn.Module):
     """Folds the waveform into (samples / period, period) and applies 2-D convs along time."""
 
@@ -25,14 +36,7 @@ class PeriodDiscriminator(nn.Module):
         """x: (batch, samples) -> (logits, [feature maps])."""
         b, t = x.shape
         x = F.pad(x, (0, (-t) % self.period), mode="reflect")
-        x = x.view(b, 1, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _run_convs(x.view(b, 1, -1, self.period), self.convs, self.post)
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -55,14 +59,7 @@ class ResolutionDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor):
         spec = torch.stft(x.float(), self.n_fft, self.hop, window=self.window, return_complex=True)
-        x = torch.log(spec.abs().clamp_min(1e-5)).unsqueeze(1)  # (batch, 1, freq, frames)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _run_convs(torch.log(spec.abs().clamp_min(1e-5)).unsqueeze(1), self.convs, self.post)  # (batch, 1, freq, frames)
 
 
 class Discriminators(nn.Module):
