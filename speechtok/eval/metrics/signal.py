@@ -36,9 +36,10 @@ def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    import librosa
+    # the same Slaney filterbank the codec trains with (equal to librosa.filters.mel's default)
+    from ...codec.loss import mel_filterbank
 
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2)
+    return mel_filterbank(sample_rate, n_fft, n_mels)
 
 
 def log_mel(x: np.ndarray, sample_rate: int, n_fft: int = 1024, hop: int = 256, n_mels: int = 80) -> np.ndarray:
