@@ -3,15 +3,16 @@
     loss:
       semantic:
         phones: {weight: 1.0, alignments: data/asterisk/alignments/en.jsonl}   # (a) SpeechTokenizer-style
-        invariance: {weight: 1.0, snr_db: [10, 30], gain_db: 6}              # (c) augmentation invariance
+        invariance: {weight: 1.0, snr_db: [10, 30], gain_db: 6, speed: 0.1}  # (c) augmentation invariance
         asr_encoder: {weight: 1.0, checkpoint: PATH}                          # (b) LM-SPT-style
 
 (a) The first codebook's quantized output (straight-through) predicts the frame's phone
     (cross-entropy; frames without a label are ignored), so codebook 1 carries content.
 (b) The decoded audio, passed through a frozen phone-CTC encoder (our offline ASR teacher),
     must match the original's encoding (L1 on features).
-(c) Latents of the utterance under noise and gain must match the clean latents (before
-    quantization), so tokens are stable under nuisance changes.
+(c) Latents of the utterance under noise, gain and speed perturbation (±10%, pitch and tempo
+    together; the perturbed latents are warped back onto the clean frames) must match the clean
+    latents (before quantization), so tokens are stable under nuisance changes.
 """
 
 from __future__ import annotations
@@ -84,8 +85,17 @@ class SemanticObjectives(nn.Module):
             gain = 10 ** ((torch.rand(b, 1, device=wav.device) * 2 - 1) * float(o.get("gain_db", 6.0)) / 20)
             power = wav.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-8)
             noisy = gain * (wav + torch.randn_like(wav) * torch.sqrt(power / 10 ** (snr / 10)))
+            speed = float(o.get("speed", 0.1))
+            if speed > 0:  # speed perturbation (pitch and tempo together, like sox `speed`)
+                factor = 1.0 + (2 * torch.rand(()).item() - 1) * speed
+                hop = codec.hop
+                n = max(hop, int(round(wav.shape[-1] / factor / hop)) * hop)
+                noisy = F.interpolate(noisy[:, None], size=n, mode="linear", align_corners=False)[:, 0]
             target = latents.detach()
-            loss = F.mse_loss(codec.encoder(noisy), target) / target.var().clamp_min(1e-6)
+            perturbed = codec.encoder(noisy)
+            if perturbed.shape[1] != target.shape[1]:  # warp back onto the clean frames
+                perturbed = F.interpolate(perturbed.transpose(1, 2), size=target.shape[1], mode="linear", align_corners=False).transpose(1, 2)
+            loss = F.mse_loss(perturbed, target) / target.var().clamp_min(1e-6)
             out["invariance"] = (o["weight"], loss)
         if self.asr is not None:
             o = self.spec["asr_encoder"]
