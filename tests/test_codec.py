@@ -180,8 +180,10 @@ def test_resume_continues_with_same_step_and_optimizer_state(tmp_path):
     a = _trainer(tmp_path, cfg, "a")
     a.fit()
     a.save_checkpoint()
-    b = _trainer(tmp_path, _run_cfg(tmp_path, steps=6), "a")
+    rng_at_save = torch.get_rng_state()
+    b = _trainer(tmp_path, _run_cfg(tmp_path, steps=6), "a")  # its set-up reseeds the global RNG
     assert b.resume() and b.step == 4
+    assert torch.equal(torch.get_rng_state(), rng_at_save)  # the random stream is restored too
     sa, sb = a.opt_g.state_dict(), b.opt_g.state_dict()
     assert sa["state"].keys() == sb["state"].keys()
     for k in sa["state"]:
@@ -190,7 +192,9 @@ def test_resume_continues_with_same_step_and_optimizer_state(tmp_path):
         torch.testing.assert_close(pa, pb)
     # the next step after resume is the step an uninterrupted run would take: same batch, same update
     a.cfg.train.steps = b.cfg.train.steps = 6
-    la, lb = a.train_step(a.sampler.batch(4, 4)), b.train_step(b.sampler.batch(4, 4))
+    la = a.train_step(a.sampler.batch(4, 4))
+    torch.set_rng_state(rng_at_save)  # both trainers share this process's RNG: give b the same start
+    lb = b.train_step(b.sampler.batch(4, 4))
     assert la["loss"] == pytest.approx(lb["loss"], rel=1e-5)
 
 
@@ -215,3 +219,15 @@ def test_bad_run_folder_is_a_clear_error(tmp_path):
     (tmp_path / "config.yaml").write_text("model: {frame_rate: 50}\n")
     with pytest.raises(speechtok.SpeechtokError, match="no model.safetensors"):
         load_run(tmp_path)
+
+
+def test_codebooks_are_initialised_from_many_vectors_with_dropout_off(tmp_path):
+    torch.manual_seed(0)
+    cfg = _run_cfg(tmp_path, steps=1)
+    tr = _trainer(tmp_path, cfg)
+    tr.init_codebooks()
+    layers = tr.codec.quantizer.impl.layers
+    assert all(bool(layer._codebook.initted) for layer in layers)  # every codebook, despite dropout
+    assert tr.codec.quantizer.impl.dropout  # and dropout is back on for training
+    embed = layers[0]._codebook.embed[0]
+    assert len(torch.unique(embed, dim=0)) == embed.shape[0]  # no duplicate codes

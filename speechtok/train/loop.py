@@ -289,6 +289,26 @@ class Trainer:
         codec.train()
         return {k: float(np.mean(v)) for k, v in sums.items()}
 
+    @torch.no_grad()
+    def init_codebooks(self, vectors_per_code: int = 4, max_batch: int = 512) -> None:
+        """k-means-initialise every codebook from many segments at once, with quantizer dropout off,
+        instead of from the first training batch only (which may hold fewer vectors than codes)."""
+        codec = _unwrap(self.codec)
+        q = codec.quantizer
+        if q.cfg.kind == "fsq" or not q.cfg.kmeans_init:
+            return
+        frames = self.sampler.segment // codec.hop
+        n = min(max_batch, -(-vectors_per_code * max(q.codebook_sizes) // frames))
+        impl = q.impl
+        saved = {a: getattr(impl, a) for a in ("dropout", "quantize_dropout") if hasattr(impl, a)}
+        for a in saved:
+            setattr(impl, a, False)
+        batch = self.sampler.batch(-1, n)
+        wav = batch[0] if isinstance(batch, tuple) else batch
+        codec.quantizer(codec.encoder(wav.to(self.fabric.device)))  # one pass: k-means sees all of it
+        for a, v in saved.items():
+            setattr(impl, a, v)
+
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self) -> int:
         t = self.cfg.train
@@ -297,6 +317,8 @@ class Trainer:
         if self.fabric.is_global_zero:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_yaml(self.cfg, self.run_dir / "config.yaml")
+        if self.step == 0:
+            self.init_codebooks()
         start = self.started = time.time()
         bar = tqdm(total=t.steps, initial=self.step, desc="train", disable=not (self.progress and self.fabric.is_global_zero), dynamic_ncols=True)
         per_rank = max(1, t.batch_size // self.fabric.world_size)
