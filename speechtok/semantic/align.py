@@ -199,3 +199,25 @@ def align_manifest(utterances: Iterable, cache: str | os.PathLike, progress: boo
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             f.flush()
     return read_alignments(cache)
+
+
+def main(argv=None) -> int:
+    """``python -m speechtok.semantic.align MANIFEST... --out ALIGNMENTS.jsonl`` (resumable)."""
+    import argparse
+
+    from ..data.manifest import list_inputs
+
+    p = argparse.ArgumentParser(prog="python -m speechtok.semantic.align",
+                                description="Forced-align the English utterances of manifests (pocketsphinx); resumable.")
+    p.add_argument("manifests", nargs="+", help="manifests (.jsonl) or folders; English utterances with text are aligned")
+    p.add_argument("--out", required=True, help="alignment cache (.jsonl), appended to")
+    p.add_argument("--retry-errors", action="store_true")
+    args = p.parse_args(argv)
+    utts = [u for m in args.manifests for u in list_inputs(m)]
+    rows = align_manifest(utts, args.out, retry_errors=args.retry_errors)
+    print(f"{len(rows)} aligned utterances in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

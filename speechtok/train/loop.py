@@ -155,7 +155,10 @@ class Trainer:
         path = self.semantic.spec["phones"].get("alignments", "data/asterisk/alignments/en.jsonl")
         rows = read_alignments(path)
         if not rows:
-            raise ValueError(f"{path}: no forced alignments for the phones objective (see docs/semantic.md)")
+            raise ValueError(
+                f"{path}: no forced alignments for the phones objective; make them with "
+                f"python -m speechtok.semantic.align {self.cfg.data.train} --out {path}"
+            )
         tracks = [phone_label_track(rows[i], len(w)) if i in rows else None for i, w in zip(ids, wavs)]
         print(f"phones objective: {sum(t is not None for t in tracks)} of {len(ids)} training utterances aligned")
         return tracks
