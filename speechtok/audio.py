@@ -126,15 +126,10 @@ def write_audio_atomic(path: str | os.PathLike, audio: np.ndarray, sample_rate: 
     """Write a 16-bit wav to a temporary name beside ``path``, then rename it into place."""
     import soundfile as sf
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    try:
-        sf.write(str(tmp), np.clip(audio, -1.0, 1.0), int(sample_rate), subtype="PCM_16", format="WAV")
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from .fsutil import write_atomic
+
+    clipped = np.clip(audio, -1.0, 1.0)
+    write_atomic(path, lambda tmp: sf.write(str(tmp), clipped, int(sample_rate), subtype="PCM_16", format="WAV"))
 
 
 def is_audio_path(path: Path) -> bool:

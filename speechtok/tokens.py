@@ -193,17 +193,10 @@ class Tokens:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically (temporary name, then rename). Returns the path written."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(self.to_bytes())
-            os.replace(tmp, p)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return p
+        from .fsutil import write_atomic
+
+        data = self.to_bytes()
+        return write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Tokens":

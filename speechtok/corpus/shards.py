@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..fsutil import write_atomic
 from ..tokens import Tokens
 
 SCHEMA = pa.schema(
@@ -117,17 +118,8 @@ def tokens_from_row(row: dict) -> Tokens:
 
 
 def _write_atomic(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename into place; a crash leaves only a ``.tmp`` file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Call ``write(tmp_path)`` then rename into place (flushed to disk); a crash leaves only a ``.tmp`` file."""
+    write_atomic(path, write, fsync=True)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

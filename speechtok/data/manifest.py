@@ -92,24 +92,19 @@ def write_manifest(path: str | os.PathLike, utterances, relative_to: str | os.Pa
     Paths are written as given, unless ``relative_to`` is set (usually the manifest's own
     folder): then paths inside that folder are written relative to it, so the folder can move.
     """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    from ..fsutil import write_atomic
+
     root = Path(relative_to).resolve() if relative_to is not None else None
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for u in utterances:
-                row = u.to_dict() if isinstance(u, Utterance) else dict(u)
-                if root is not None:
-                    try:
-                        row["path"] = Path(row["path"]).resolve().relative_to(root).as_posix()
-                    except ValueError:
-                        pass  # outside the folder: keep it absolute
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    lines = []
+    for u in utterances:
+        row = u.to_dict() if isinstance(u, Utterance) else dict(u)
+        if root is not None:
+            try:
+                row["path"] = Path(row["path"]).resolve().relative_to(root).as_posix()
+            except ValueError:
+                pass  # outside the folder: keep it absolute
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    write_atomic(path, lambda tmp: tmp.write_text("".join(lines), encoding="utf-8"))
 
 
 def list_inputs(source: str | os.PathLike) -> list[Utterance]:

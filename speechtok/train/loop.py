@@ -64,14 +64,11 @@ def export_weights(codec: Codec, cfg: RunConfig, run_dir: Path) -> None:
     """Write config.yaml + model.safetensors atomically (what `speechtok.load(run_dir)` reads)."""
     from safetensors.torch import save_file
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".model.safetensors.tmp{os.getpid()}"
+    from ..fsutil import write_atomic
+
     state = {k: v.detach().float().cpu().contiguous() for k, v in codec.state_dict().items()}
-    save_file(state, str(tmp), metadata={"format": "speechtok-codec", "name": cfg.name})
-    ctmp = run_dir / f".config.yaml.tmp{os.getpid()}"
-    save_yaml(cfg, ctmp)
-    os.replace(ctmp, run_dir / "config.yaml")
-    os.replace(tmp, run_dir / "model.safetensors")
+    write_atomic(run_dir / "config.yaml", lambda tmp: save_yaml(cfg, tmp))
+    write_atomic(run_dir / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "speechtok-codec", "name": cfg.name}))
 
 
 class Trainer:
