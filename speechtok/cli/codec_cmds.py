@@ -83,7 +83,7 @@ def _process(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None],
             failed.append(src)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             tqdm.write(f"speechtok {verb}: {msg if str(src) in msg else f'{src}: {msg}'}", file=sys.stderr)
-    note = f" (already there; --overwrite redoes them)" if skipped else ""
+    note = " (already there; --overwrite redoes them)" if skipped else ""
     print(f"{verb}: {done} written, {skipped} skipped{note}, {len(failed)} failed", file=sys.stderr)
     if failed:
         return 2 if single else 1

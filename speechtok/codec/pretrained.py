@@ -12,7 +12,7 @@ import torch
 
 from ..errors import SpeechtokError
 from ..tokenizers.base import Tokenizer
-from .config import codec_config_from_dict, load_run_config
+from .config import load_run_config
 from .model import Codec
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"

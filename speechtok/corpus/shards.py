@@ -14,7 +14,6 @@ its error ids are exactly the ids the plan gave it.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
