@@ -25,7 +25,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q beartype accelerate onnx
 	touch $@
 
-venv: system $(BIN)/.installed
+# librosa's numba kernels (F0) compile and cache on first use; doing it once here, in one
+# process, keeps parallel metric workers from writing the same cache files at once (a crash seen
+# in a fresh venv)
+$(BIN)/.numba-warm: $(BIN)/.installed
+	$(BIN)/python -c "import numpy as np, librosa; x = np.sin(np.arange(16000) * 0.1).astype('float32'); librosa.yin(x, fmin=50, fmax=500, sr=16000); librosa.pyin(x, fmin=50, fmax=500, sr=16000)"
+	touch $@
+
+venv: system $(BIN)/.installed $(BIN)/.numba-warm
 
 demo: venv
 	$(BIN)/speechtok demo
