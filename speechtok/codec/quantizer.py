@@ -141,7 +141,7 @@ class Quantizer(nn.Module):
             q, codes, loss = self.impl(latents, mask=mask)
             return q, codes.unsqueeze(-1), loss.sum()
         zero = latents.new_zeros(())
-        if isinstance(self.impl, nn.Module) and self.cfg.num_quantizers > 1:
+        if self.cfg.num_quantizers > 1:  # residual FSQ
             q, codes = self.impl(latents)
             return q, codes, zero
         q, codes = self.impl(latents)

@@ -26,6 +26,10 @@ class StreamingCodec:
         self.dec_state: dict = {}
         self.pending: torch.Tensor | None = None  # samples short of a whole frame
 
+    @property
+    def codebooks(self) -> int:
+        return self.num_codebooks or self.codec.quantizer.num_codebooks
+
     @torch.no_grad()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
         """wav (batch, samples), any length -> codes (batch, K, frames) for the whole frames so far."""
@@ -35,7 +39,7 @@ class StreamingCodec:
         n = wav.shape[-1] // hop * hop
         self.pending = wav[:, n:]
         if n == 0:
-            return wav.new_zeros(wav.shape[0], self.codec.quantizer.num_codebooks if not self.num_codebooks else self.num_codebooks, 0, dtype=torch.long)
+            return torch.zeros(wav.shape[0], self.codebooks, 0, dtype=torch.long)
         latents = self.codec.encoder.stream(wav[:, :n], self.enc_state)
         return self.codec.quantizer.encode(latents, self.num_codebooks).transpose(1, 2)
 
@@ -43,8 +47,7 @@ class StreamingCodec:
     def encode_flush(self) -> torch.Tensor:
         """The last, zero-padded frame (as whole-file encoding pads the end)."""
         if self.pending is None or self.pending.shape[-1] == 0:
-            k = self.num_codebooks or self.codec.quantizer.num_codebooks
-            return torch.zeros(1, k, 0, dtype=torch.long)
+            return torch.zeros(1, self.codebooks, 0, dtype=torch.long)
         last = torch.nn.functional.pad(self.pending, (0, self.codec.hop - self.pending.shape[-1]))
         self.pending = None
         return self.encode(last)
