@@ -39,6 +39,14 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.config.exists():
         raise SpeechtokError(f"{args.config}: no such config file")
+    from ..codec.config import read_design
+
+    try:
+        design = read_design(args.config)
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    if design == "sourcefilter":
+        return run_sourcefilter(args)
     try:
         cfg = load_run_config(args.config, args.overrides)
     except ValueError as e:
@@ -70,4 +78,38 @@ def run(args: argparse.Namespace) -> int:
         print(f"initialised from {args.init}")
     trainer.fit()
     print(f"done: step {trainer.step}; weights in {run_dir}/model.safetensors (speechtok.load({str(run_dir)!r}))")
+    return 0
+
+
+def run_sourcefilter(args: argparse.Namespace) -> int:
+    """The source-filter codec's recipe: analysis cache, k-means codebooks, refiner (resumable)."""
+    from ..codec.sourcefilter.tokenizer import load_sf_config
+    from ..codec.sourcefilter.train import run_training
+    from ..errors import SpeechtokError
+
+    try:
+        cfg = load_sf_config(args.config, args.overrides)
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    if args.max_minutes is not None:
+        cfg.train.refiner_minutes = args.max_minutes
+    if args.devices is not None:
+        cfg.train.devices = int(args.devices)
+    if args.accelerator is not None:
+        cfg.train.accelerator = args.accelerator
+    if args.workers and args.workers > 1:
+        cfg.train.workers = args.workers
+    for f in (cfg.data.train, cfg.data.valid):
+        if not Path(f).exists():
+            raise SpeechtokError(f"{f}: manifest not found (make one with `speechtok data asterisk`)")
+    run_dir = args.out or Path("runs") / args.config.stem
+    if (run_dir / "model.safetensors").exists() and not args.resume:
+        raise SpeechtokError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose --out")
+    report = run_training(cfg, run_dir, progress=not args.no_progress)
+    if report.get("valid_mse_per_stage"):
+        print("validation feature error per stage:", ", ".join(f"{e:.4f}" for e in report["valid_mse_per_stage"]))
+    if "refiner" in report:
+        r = report["refiner"]
+        print(f"refiner: {r['steps']} steps, enabled={r['enabled']} (error {', '.join(f'{e:.4f}' for e in r['valid_mse_per_stage'])})")
+    print(f"done; the run folder is a tokenizer: speechtok.load({str(run_dir)!r})")
     return 0

@@ -162,6 +162,28 @@ _SUBCONFIGS = {
 }
 
 
+def register_configs(*classes) -> None:
+    """Make more config dataclasses buildable from YAML by ``build_config`` (other codec designs)."""
+    _SUBCONFIGS.update({c.__name__: c for c in classes})
+
+
+def build_config(cls, data: dict | None, where: str):
+    """dict -> dataclass ``cls`` (recursively; unknown keys are errors)."""
+    return _build(cls, data, where)
+
+
+def read_design(path: str | Path) -> str:
+    """Which codec design a run config describes: ``sourcefilter`` or ``endtoend``."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: cannot read config ({e})") from None
+    design = data.get("design", "endtoend") if isinstance(data, dict) else "endtoend"
+    if design not in ("sourcefilter", "endtoend"):
+        raise ValueError(f"{path}: design must be sourcefilter or endtoend, not {design!r}")
+    return design
+
+
 def codec_config_from_dict(data: dict, where: str = "model") -> CodecConfig:
     cfg = _build(CodecConfig, data, where)
     cfg.validate()
@@ -200,6 +222,8 @@ def load_run_config(path: str | Path, overrides: list[str] | None = None) -> Run
     if not isinstance(data, dict):
         raise ValueError(f"{p}: a config must be a mapping at the top level")
     data = apply_overrides(data, overrides or [])
+    if data.pop("design", "endtoend") != "endtoend":
+        raise ValueError(f"{p}: not an end-to-end codec config (see speechtok.codec.sourcefilter)")
     try:
         return run_config_from_dict(data, where=str(p))
     except (TypeError, ValueError) as e:

@@ -12,7 +12,7 @@ import torch
 
 from ..errors import SpeechtokError
 from ..tokenizers.base import Tokenizer
-from .config import load_run_config
+from .config import load_run_config, read_design
 from .model import Codec
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
@@ -89,14 +89,37 @@ def _read_run(path: Path) -> tuple[Codec, str, str]:
     return codec.eval(), cfg.name, digest
 
 
-def load_run(path: str | Path, num_codebooks: int | None = None) -> CodecTokenizer:
-    codec, name, digest = _read_run(Path(path))
+def _design(folder: Path) -> str:
+    config = folder / "config.yaml"
+    if not config.exists():
+        return "endtoend"  # _read_run names what is missing
+    try:
+        return read_design(config)
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+
+
+def load_run(path: str | Path, num_codebooks: int | None = None) -> Tokenizer:
+    path = Path(path)
+    if _design(path if path.is_dir() else path.parent) == "sourcefilter":
+        from .sourcefilter.tokenizer import SourceFilterTokenizer, read_sf_run
+
+        codec, cfg, digest = read_sf_run(path)
+        return SourceFilterTokenizer(codec, cfg.name, f"{cfg.name}+{digest}", num_codebooks - 1 if num_codebooks else None)
+    codec, name, digest = _read_run(path)
     return CodecTokenizer(codec, name, f"{name}+{digest}", num_codebooks)
 
 
 @lru_cache(maxsize=8)
 def _shipped(base: str) -> tuple[Codec, str, str]:
     return _read_run(MODELS_DIR / base)
+
+
+@lru_cache(maxsize=8)
+def _shipped_sf(base: str):
+    from .sourcefilter.tokenizer import read_sf_run
+
+    return read_sf_run(MODELS_DIR / base)
 
 
 def _kbps_to_codebooks(codec: Codec, kbps: float, name: str) -> int:
@@ -113,6 +136,12 @@ def names() -> list[str]:
     if MODELS_DIR.exists():
         for d in sorted(MODELS_DIR.iterdir()):
             if (d / "config.yaml").exists() and (d / "model.safetensors").exists():
+                if _design(d) == "sourcefilter":
+                    from .sourcefilter.tokenizer import kbps_options, load_sf_config
+
+                    out.append(d.name)
+                    out.extend(f"{d.name}@{k:g}kbps" for k in kbps_options(load_sf_config(d / "config.yaml").model))
+                    continue
                 cfg = load_run_config(d / "config.yaml").model
                 per = cfg.frame_rate * np.log2(cfg.quantizer.codebook_size if cfg.quantizer.kind != "fsq" else np.prod(cfg.quantizer.levels)) / 1000
                 out.append(d.name)
@@ -126,6 +155,12 @@ def resolve(name: str):
     m = _SUFFIX.match(name)
     if not m or not (MODELS_DIR / m["base"] / "config.yaml").exists():
         return None
+    if _design(MODELS_DIR / m["base"]) == "sourcefilter":
+        from .sourcefilter.tokenizer import SourceFilterTokenizer, stages_for_kbps
+
+        sf, _, digest = _shipped_sf(m["base"])
+        k = stages_for_kbps(sf, float(m["rate"]), name) if m["rate"] else None
+        return SourceFilterTokenizer(sf, name, f"{m['base']}+{digest}", k)
     codec, model_name, digest = _shipped(m["base"])
     k = _kbps_to_codebooks(codec, float(m["rate"]), name) if m["rate"] else None
     return CodecTokenizer(codec, name, f"{m['base']}+{digest}", k)

@@ -1,0 +1,128 @@
+"""Speech -> source-filter parameters at the token frame rate (no training).
+
+F0 and voicing: WORLD's DIO + StoneMask (pyworld) on a 5 ms grid with a wide ``allowed_range``.
+Why DIO and not Harvest: Harvest is the better tracker (it is our reference) but runs at about
+8x real time on one core, DIO at about 140x. DIO's default voicing (allowed_range 0.1) drops
+about 30% of the frames Harvest calls voiced; 0.4 drops about 6% (measured by
+``benchmarks/sourcefilter/tracker.py``), and a frame called voiced by mistake costs little here
+because the aperiodicity of that frame then sends its energy through the noise path.
+
+Envelope: CheapTrick, sampled at ``envelope_subframes`` points per token frame, as a
+frequency-warped cepstrum. Aperiodicity: D4C at the frame centre, averaged in dB over a few
+bands.
+
+Frame ``i`` covers samples ``[i * hop, (i + 1) * hop)``; every parameter of that frame is measured
+inside it, so the frame grid is the same for every design and rate.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .envelope import to_cepstrum
+
+with warnings.catch_warnings():  # pyworld imports pkg_resources, deprecated by setuptools
+    warnings.simplefilter("ignore")
+    import pyworld
+
+FFT_SIZE = 1024  # CheapTrick/D4C and the synthesizer share this spectrum size at 16 kHz
+N_BINS = FFT_SIZE // 2 + 1
+
+
+@dataclass
+class Frames:
+    """Parameters of ``T`` token frames.
+
+    f0: (T,) Hz, 0 = unvoiced; cep: (T, subframes, order) warped cepstrum of the log amplitude
+    envelope; bap: (T, bands) band aperiodicity in dB (<= 0).
+    """
+
+    f0: np.ndarray
+    cep: np.ndarray
+    bap: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.f0)
+
+
+def band_edges(sample_rate: int, bands: int) -> np.ndarray:
+    """Band edges in Hz, equally spaced on the mel scale."""
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    imel = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
+    return imel(np.linspace(0, mel(sample_rate / 2), bands + 1))
+
+
+def band_matrix(sample_rate: int, bands: int) -> np.ndarray:
+    """(bins, bands) averaging matrix over each band's rfft bins."""
+    f = np.linspace(0, sample_rate / 2, N_BINS)
+    edges = band_edges(sample_rate, bands)
+    m = np.zeros((N_BINS, bands), np.float32)
+    for b in range(bands):
+        sel = (f >= edges[b]) & ((f < edges[b + 1]) | (b == bands - 1))
+        m[sel, b] = 1.0 / max(sel.sum(), 1)
+    return m
+
+
+def bands_to_bins(bap_db: np.ndarray, sample_rate: int, n_bins: int = N_BINS) -> np.ndarray:
+    """(..., bands) dB -> (..., n_bins) linear aperiodicity, interpolated between band centres."""
+    edges = band_edges(sample_rate, bap_db.shape[-1])
+    centres = (edges[:-1] + edges[1:]) / 2
+    f = np.linspace(0, sample_rate / 2, n_bins)
+    # piecewise-linear interpolation as a matrix (bands, bins)
+    idx = np.searchsorted(centres, f).clip(1, len(centres) - 1)
+    w = ((f - centres[idx - 1]) / (centres[idx] - centres[idx - 1])).clip(0, 1)
+    m = np.zeros((len(centres), n_bins), np.float32)
+    m[idx - 1, np.arange(n_bins)] += 1 - w
+    m[idx, np.arange(n_bins)] += w
+    return np.exp((bap_db @ m).astype(np.float32) * np.float32(np.log(10) / 20))
+
+
+def track_f0(wav64: np.ndarray, sample_rate: int, f0_min: float, f0_max: float, allowed_range: float):
+    """(samples,) float64 -> (f0 on a 5 ms grid, its times in s)."""
+    f0, t = pyworld.dio(
+        wav64, sample_rate, f0_floor=f0_min, f0_ceil=f0_max, frame_period=5.0, allowed_range=allowed_range
+    )
+    return pyworld.stonemask(wav64, f0, t, sample_rate), t
+
+
+def f0_at(f0: np.ndarray, t: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """F0 at arbitrary times: log-linear inside voiced runs, 0 where the nearest grid point is unvoiced."""
+    v = f0 > 0
+    if not v.any():
+        return np.zeros(len(times))
+    lf = np.interp(t, t[v], np.log(f0[v]))
+    near = np.clip(np.round(np.interp(times, t, np.arange(len(t)))).astype(int), 0, len(t) - 1)
+    return np.where(v[near], np.exp(np.interp(times, t, lf)), 0.0)
+
+
+def analyze(
+    wav: np.ndarray,
+    sample_rate: int,
+    hop: int,
+    subframes: int,
+    order: int,
+    alpha: float,
+    bands: int,
+    f0_min: float,
+    f0_max: float,
+    allowed_range: float,
+) -> Frames:
+    """(samples,) float -> Frames for ``ceil(samples / hop)`` token frames."""
+    x = np.asarray(wav, np.float64)
+    T = max(1, -(-len(x) // hop))
+    x = np.pad(x, (0, T * hop - len(x)))
+    f0_grid, t_grid = track_f0(x, sample_rate, f0_min, f0_max, allowed_range)
+    # frame pitch: at the frame centre
+    centres = (np.arange(T) * hop + hop / 2) / sample_rate
+    f0 = f0_at(f0_grid, t_grid, centres)
+    # envelope at subframe centres
+    sub = (np.arange(T * subframes) * (hop / subframes) + hop / subframes / 2) / sample_rate
+    f0_sub = f0_at(f0_grid, t_grid, sub)
+    sp = pyworld.cheaptrick(x, f0_sub, sub, sample_rate, fft_size=FFT_SIZE, f0_floor=f0_min)
+    cep = to_cepstrum(0.5 * np.log(sp + 1e-12), order, alpha).reshape(T, subframes, order)
+    ap = pyworld.d4c(x, f0, centres, sample_rate, fft_size=FFT_SIZE)
+    bap = 20 * np.log10(np.clip(ap, 1e-3, 1.0)) @ band_matrix(sample_rate, bands)
+    return Frames(f0=f0.astype(np.float32), cep=cep.astype(np.float32), bap=bap.astype(np.float32))

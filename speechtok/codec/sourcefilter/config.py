@@ -1,0 +1,78 @@
+"""Configuration of the source-filter codec (YAML <-> dataclasses; defaults live here only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class AnalysisConfig:
+    f0_min: float = 60.0
+    f0_max: float = 600.0
+    allowed_range: float = 0.4  # DIO voicing threshold (0.1 = WORLD's default; see analysis.py)
+    envelope_subframes: int = 2  # envelope samples per token frame (2 at 50 Hz = every 10 ms)
+    cep_order: int = 24  # warped-cepstrum coefficients per envelope sample
+    alpha: float = 0.42  # frequency warping (0.42 ~ mel at 16 kHz)
+    ap_bands: int = 5  # aperiodicity bands (mel-spaced)
+    segment_seconds: float = 1.0  # the encoder analyses fixed segments, so streaming == whole file
+    context_seconds: float = 0.1  # audio either side of a segment that its analysis sees
+
+
+@dataclass
+class QuantConfig:
+    pitch_levels: int = 128  # 1 unvoiced symbol + 127 log-F0 steps (7 bits)
+    codebook_size: int = 2048  # envelope/aperiodicity residual k-means codebooks
+    num_stages: int = 3
+    bap_scale: float = 20.0  # dB of band aperiodicity per unit of feature distance
+    kmeans_iters: int = 20
+
+
+@dataclass
+class RefinerConfig:
+    enabled: bool = False  # set by training only when it measurably beats the backbone
+    channels: int = 256
+    kernel_size: int = 5
+    layers: int = 4
+
+
+@dataclass
+class SynthConfig:
+    block: int = 80  # synthesis block (5 ms at 16 kHz)
+    n_fft: int = 512  # filter length per block: the envelope's minimum-phase responses are short
+    seed: int = 1234  # the noise excitation (a fixed function of the sample index)
+    gain_db: float = -1.5  # output level correction of pulse/noise excitation vs CheapTrick's scale
+
+
+@dataclass
+class SourceFilterConfig:
+    sample_rate: int = 16000
+    frame_rate: float = 50.0
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
+    refiner: RefinerConfig = field(default_factory=RefinerConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+
+    @property
+    def hop(self) -> int:
+        return int(round(self.sample_rate / self.frame_rate))
+
+    def validate(self) -> None:
+        if self.sample_rate != 16000:
+            raise ValueError("the source-filter codec runs at 16 kHz (sample_rate: 16000)")
+        if self.sample_rate % self.frame_rate or self.hop % self.synth.block:
+            raise ValueError(f"frame_rate {self.frame_rate} must give a hop that is a multiple of {self.synth.block} samples")
+        if self.hop % self.analysis.envelope_subframes:
+            raise ValueError("envelope_subframes must divide the frame hop")
+        a, q = self.analysis, self.quant
+        if not 0 < a.f0_min < a.f0_max:
+            raise ValueError("analysis: need 0 < f0_min < f0_max")
+        for name, v in (("cep_order", a.cep_order), ("ap_bands", a.ap_bands), ("envelope_subframes", a.envelope_subframes),
+                        ("codebook_size", q.codebook_size), ("num_stages", q.num_stages), ("kmeans_iters", q.kmeans_iters)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        if a.segment_seconds <= 0 or a.context_seconds < 0:
+            raise ValueError("analysis.segment_seconds must be > 0 and context_seconds >= 0")
+
+    @property
+    def feature_dim(self) -> int:
+        return self.analysis.envelope_subframes * self.analysis.cep_order + self.analysis.ap_bands

@@ -1,0 +1,140 @@
+"""The source-filter codec: analysis -> tokens -> (refinement) -> synthesis.
+
+Codes of one utterance are ``[codebook, frame]``: codebook 0 is the pitch stream
+(``PitchQuantizer``), codebooks 1.. the residual k-means stages of the envelope + aperiodicity
+vector. Using fewer envelope stages lowers the bitrate (each prefix of stages is a quantizer).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .analysis import Frames, analyze, bands_to_bins
+from .config import SourceFilterConfig
+from .envelope import from_cepstrum
+from .quantize import PitchQuantizer, ResidualKMeans
+from .refine import Refiner
+from .synthesis import SynthState, Synthesizer
+
+
+class SourceFilterCodec(torch.nn.Module):
+    def __init__(self, cfg: SourceFilterConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        a, q = cfg.analysis, cfg.quant
+        self.pitch = PitchQuantizer(q.pitch_levels, a.f0_min, a.f0_max)
+        self.rvq = ResidualKMeans(cfg.feature_dim, q.codebook_size, q.num_stages)
+        self.register_buffer("cep_mean", torch.zeros(a.envelope_subframes * a.cep_order))
+        self.register_buffer("bap_mean", torch.zeros(a.ap_bands))
+        self.refiner = Refiner(cfg.feature_dim, cfg.quant.pitch_levels, cfg.refiner)
+        self.synth = Synthesizer(cfg.sample_rate, cfg.synth.block, cfg.synth.n_fft, cfg.synth.seed)
+
+    # ---- facts ------------------------------------------------------------------------------
+    @property
+    def hop(self) -> int:
+        return self.cfg.hop
+
+    @property
+    def codebook_sizes(self) -> tuple[int, ...]:
+        return (self.cfg.quant.pitch_levels,) + (self.cfg.quant.codebook_size,) * self.cfg.quant.num_stages
+
+    @property
+    def segment_frames(self) -> int:
+        return max(1, int(round(self.cfg.analysis.segment_seconds * self.cfg.frame_rate)))
+
+    @property
+    def context_samples(self) -> int:
+        return int(np.ceil(self.cfg.analysis.context_seconds * self.cfg.sample_rate / self.hop)) * self.hop
+
+    # ---- analysis ---------------------------------------------------------------------------
+    def analyze_segment(self, padded: np.ndarray) -> Frames:
+        """Audio of one segment with ``context_samples`` either side (zeros beyond the file) ->
+        the segment's frames."""
+        a = self.cfg.analysis
+        fr = analyze(padded, self.cfg.sample_rate, self.hop, a.envelope_subframes, a.cep_order, a.alpha,
+                     a.ap_bands, a.f0_min, a.f0_max, a.allowed_range)
+        c = self.context_samples // self.hop
+        n = (len(padded) - 2 * self.context_samples) // self.hop
+        return Frames(fr.f0[c : c + n], fr.cep[c : c + n], fr.bap[c : c + n])
+
+    def analyze(self, wav: np.ndarray) -> Frames:
+        """(samples,) -> Frames, ``ceil(samples / hop)`` of them, segment by segment."""
+        hop, S, C = self.hop, self.segment_frames, self.context_samples
+        T = max(1, -(-len(wav) // hop))
+        nseg = -(-T // S)
+        x = np.zeros(C + nseg * S * hop + C, np.float64)
+        x[C : C + len(wav)] = wav
+        parts = [self.analyze_segment(x[k * S * hop : (k + 1) * S * hop + 2 * C]) for k in range(nseg)]
+        return Frames(*(np.concatenate([getattr(p, f) for p in parts])[:T] for f in ("f0", "cep", "bap")))
+
+    # ---- features <-> codes -------------------------------------------------------------------
+    def features(self, fr: Frames) -> torch.Tensor:
+        """Frames -> (T, feature_dim) vectors the codebooks quantize."""
+        cep = torch.from_numpy(fr.cep.reshape(len(fr), -1)) - self.cep_mean
+        bap = (torch.from_numpy(fr.bap) - self.bap_mean) / self.cfg.quant.bap_scale
+        return torch.cat([cep, bap], 1).float()
+
+    def unfeatures(self, f0: np.ndarray, feats: torch.Tensor) -> Frames:
+        a = self.cfg.analysis
+        n = a.envelope_subframes * a.cep_order
+        cep = (feats[:, :n] + self.cep_mean).numpy().reshape(len(f0), a.envelope_subframes, a.cep_order)
+        bap = (feats[:, n:] * self.cfg.quant.bap_scale + self.bap_mean).clamp(max=0).numpy()
+        return Frames(np.asarray(f0, np.float32), cep, bap)
+
+    def quantize(self, fr: Frames, stages: int | None = None) -> np.ndarray:
+        """Frames -> int64 codes (1 + stages, T)."""
+        env = self.rvq.encode(self.features(fr), stages).numpy()
+        return np.concatenate([self.pitch.encode(fr.f0)[None], env]).astype(np.int64)
+
+    @torch.no_grad()
+    def dequantize(self, codes: np.ndarray, refine: bool | None = None) -> Frames:
+        codes = np.asarray(codes, np.int64)
+        f0 = self.pitch.decode(codes[0])
+        feats = self.rvq.decode(torch.from_numpy(codes[1:]))
+        if (self.cfg.refiner.enabled if refine is None else refine) and codes.shape[0] > 1:
+            feats = self.refiner.correct(feats, torch.from_numpy(codes[0]), codes.shape[0] - 1)
+        return self.unfeatures(f0, feats)
+
+    def encode(self, wav: np.ndarray, stages: int | None = None) -> np.ndarray:
+        return self.quantize(self.analyze(wav), stages)
+
+    # ---- synthesis --------------------------------------------------------------------------
+    def controls(self, fr: Frames, first_frame: int, j0: int, j1: int):
+        """Per-block synthesizer controls for blocks ``j0..j1`` (absolute indices) from frames
+        ``first_frame..`` : (f0 (J,), log envelope (J, bins), aperiodicity (J, bins)).
+
+        Values are interpolated linearly between frame (or envelope subframe) centres, log-F0
+        inside voiced runs; a block takes the voicing of its nearest frame."""
+        hop, B, S = self.hop, self.cfg.synth.block, self.cfg.analysis.envelope_subframes
+        T = len(fr)
+        t_blk = np.arange(j0, j1) * B + B / 2
+        t_frm = (first_frame + np.arange(T)) * hop + hop / 2
+        t_sub = ((first_frame * S + np.arange(T * S)) * (hop / S) + hop / S / 2)
+        voiced = fr.f0 > 0
+        near = np.clip(np.round(np.interp(t_blk, t_frm, np.arange(T))).astype(int), 0, T - 1)
+        # log-F0 at an unvoiced frame: its voiced neighbour's (previous first), so a block only
+        # ever depends on the frames next to it (streaming needs that; whole-file gives the same)
+        lf = np.log(np.where(voiced, fr.f0, 1.0))
+        prev_v = np.concatenate([[False], voiced[:-1]])
+        next_v = np.concatenate([voiced[1:], [False]])
+        prev_lf = np.concatenate([[0.0], lf[:-1]])
+        next_lf = np.concatenate([lf[1:], [0.0]])
+        lf = np.where(voiced, lf, np.where(prev_v, prev_lf, np.where(next_v, next_lf, 0.0)))
+        f0 = np.where(voiced[near], np.exp(np.interp(t_blk, t_frm, lf)), 0.0)
+        cep = fr.cep.reshape(T * S, -1)
+        cep_b = np.stack([np.interp(t_blk, t_sub, cep[:, m]) for m in range(cep.shape[1])], 1)
+        bap_b = np.stack([np.interp(t_blk, t_frm, fr.bap[:, b]) for b in range(fr.bap.shape[1])], 1)
+        n_bins = self.synth.n_bins  # the cepstrum is evaluated straight at the synthesizer's bins
+        log_env = from_cepstrum(cep_b, n_bins, self.cfg.analysis.alpha) + self.cfg.synth.gain_db / 20 * np.log(10)
+        return f0, log_env, bands_to_bins(bap_b, self.cfg.sample_rate, n_bins)
+
+    def render(self, fr: Frames, num_samples: int | None = None) -> np.ndarray:
+        """Frames -> waveform (whole utterance)."""
+        J = len(fr) * self.hop // self.cfg.synth.block
+        wav = self.synth.render(*self.controls(fr, 0, 0, J), state=SynthState(), final=False)
+        return wav[:num_samples] if num_samples else wav
+
+    def decode(self, codes: np.ndarray, num_samples: int | None = None, refine: bool | None = None) -> np.ndarray:
+        return self.render(self.dequantize(codes, refine), num_samples)

@@ -1,0 +1,120 @@
+"""Parameters -> integer codes: a pitch codebook and residual k-means codebooks.
+
+* ``PitchQuantizer``: symbol 0 = unvoiced, symbols 1..levels-1 = log-F0 on a uniform grid
+  between ``f0_min`` and ``f0_max`` (fixed, not learned: a grid fitted to four training voices
+  would not cover an unseen speaker's range).
+* ``ResidualKMeans``: residual VQ whose codebooks are fitted stage by stage with k-means on the
+  normalised feature vectors. Stage ``k`` is fitted on what stages ``< k`` left, so every prefix of
+  the stages is itself a working quantizer (quantizer dropout for free: one model, several rates).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+class PitchQuantizer:
+    def __init__(self, levels: int, f0_min: float, f0_max: float):
+        if levels < 3:
+            raise ValueError("pitch levels must be >= 3 (unvoiced + at least two F0 steps)")
+        self.levels, self.f0_min, self.f0_max = levels, f0_min, f0_max
+        self.lo, self.hi = math.log(f0_min), math.log(f0_max)
+        self.step = (self.hi - self.lo) / (levels - 2)  # log-F0 per symbol
+
+    @property
+    def bits(self) -> float:
+        return math.log2(self.levels)
+
+    def encode(self, f0: np.ndarray) -> np.ndarray:
+        f0 = np.asarray(f0, np.float64)
+        voiced = f0 > 0
+        q = np.round((np.log(np.where(voiced, f0, 1.0)).clip(self.lo, self.hi) - self.lo) / self.step)
+        return np.where(voiced, q.astype(np.int64) + 1, 0)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.asarray(codes)
+        f0 = np.exp(self.lo + (codes - 1).clip(0, None) * self.step)
+        return np.where(codes > 0, f0, 0.0).astype(np.float32)
+
+
+def _nearest(x: torch.Tensor, centroids: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+    """Index of the nearest centroid for each row of x (squared Euclidean)."""
+    c2 = (centroids**2).sum(1)
+    out = []
+    for s in range(0, len(x), chunk):
+        xs = x[s : s + chunk]
+        out.append((c2[None, :] - 2 * xs @ centroids.T).argmin(1))
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+def kmeans(x: torch.Tensor, k: int, iters: int = 20, seed: int = 0) -> torch.Tensor:
+    """Plain Lloyd k-means with k-means++-style seeding on a subsample; empty clusters re-seeded
+    from the points farthest from their centroid."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(x)
+    if n < k:
+        raise ValueError(f"k-means needs at least {k} vectors, got {n}: give it more training audio")
+    # seeding: D^2 sampling on a subsample (cheap and far better than uniform picks)
+    sub = x[torch.randperm(n, generator=g)[: min(n, 20 * k)]]
+    cent = [sub[torch.randint(len(sub), (1,), generator=g)].squeeze(0)]
+    d2 = ((sub - cent[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        i = torch.multinomial(d2 + 1e-12, 1, generator=g)
+        cent.append(sub[i].squeeze(0))
+        d2 = torch.minimum(d2, ((sub - sub[i]) ** 2).sum(1))
+    c = torch.stack(cent)
+    for _ in range(iters):
+        a = _nearest(x, c)
+        sums = torch.zeros_like(c).index_add_(0, a, x)
+        counts = torch.bincount(a, minlength=k).to(x.dtype)
+        empty = counts == 0
+        c = torch.where(empty[:, None], c, sums / counts.clamp(min=1)[:, None])
+        if empty.any():
+            err = ((x - c[a]) ** 2).sum(1)
+            far = err.topk(int(empty.sum())).indices
+            c[empty] = x[far]
+    return c
+
+
+class ResidualKMeans(torch.nn.Module):
+    """``num_stages`` codebooks of ``codebook_size`` vectors of ``dim``; buffers only (no gradients)."""
+
+    def __init__(self, dim: int, codebook_size: int, num_stages: int):
+        super().__init__()
+        self.dim, self.codebook_size, self.num_stages = dim, codebook_size, num_stages
+        self.register_buffer("codebooks", torch.zeros(num_stages, codebook_size, dim))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor, iters: int = 20, seed: int = 0, progress=None) -> list[float]:
+        """x (n, dim) normalised features. Returns the mean squared error left after each stage."""
+        residual = x.clone()
+        errors = []
+        for s in range(self.num_stages):
+            self.codebooks[s] = kmeans(residual, self.codebook_size, iters, seed + s)
+            residual = residual - self.codebooks[s][_nearest(residual, self.codebooks[s])]
+            errors.append(float((residual**2).mean()))
+            if progress:
+                progress(s, errors[-1])
+        return errors
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, stages: int | None = None) -> torch.Tensor:
+        """(n, dim) -> (stages, n) codes."""
+        residual = x.clone()
+        codes = []
+        for s in range(stages or self.num_stages):
+            c = _nearest(residual, self.codebooks[s])
+            residual = residual - self.codebooks[s][c]
+            codes.append(c)
+        return torch.stack(codes)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """(stages, n) -> (n, dim): the sum of the chosen vectors of the stages given."""
+        out = torch.zeros(codes.shape[1], self.dim)
+        for s in range(codes.shape[0]):
+            out += self.codebooks[s][codes[s]]
+        return out

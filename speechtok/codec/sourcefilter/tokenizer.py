@@ -1,0 +1,127 @@
+"""The source-filter codec as a `Tokenizer`, and its run folders (config.yaml + model.safetensors)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from ...errors import SpeechtokError
+from ...tokenizers.base import Tokenizer
+from ..config import apply_overrides, build_config, register_configs
+from .config import AnalysisConfig, QuantConfig, RefinerConfig, SourceFilterConfig, SynthConfig
+from .model import SourceFilterCodec
+from .train import SFData, SFRunConfig, SFTrainConfig
+
+register_configs(SourceFilterConfig, AnalysisConfig, QuantConfig, RefinerConfig, SynthConfig, SFData, SFTrainConfig, SFRunConfig)
+
+#: what each codebook of a source-filter token array is (Tokens.extra["streams"])
+PITCH, ENVELOPE = "pitch", "envelope"
+
+
+def load_sf_config(path: str | Path, overrides: list[str] | None = None) -> SFRunConfig:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{p}: cannot read config ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: a config must be a mapping at the top level")
+    data = apply_overrides(data, overrides or [])
+    try:
+        cfg = build_config(SFRunConfig, data, str(p))
+        cfg.model.validate()
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{p}: {e}") from None
+    return cfg
+
+
+class SourceFilterTokenizer(Tokenizer):
+    """Codebook 0 is pitch (``Tokens.extra["streams"]`` says so); the rest are envelope stages.
+    ``stages`` < the model's selects a lower bitrate."""
+
+    def __init__(self, codec: SourceFilterCodec, name: str, version: str, stages: int | None = None):
+        self.codec = codec.eval()
+        self.name, self.version = name, version
+        self.sample_rate = codec.cfg.sample_rate
+        self.frame_rate = float(codec.cfg.frame_rate)
+        k = stages or codec.cfg.quant.num_stages
+        if not 1 <= k <= codec.cfg.quant.num_stages:
+            raise ValueError(f"{name}: stages must be in 1..{codec.cfg.quant.num_stages}")
+        self.stages = k
+        self.codebook_sizes = tuple(codec.codebook_sizes[: 1 + k])
+
+    @property
+    def streams(self) -> list[str]:
+        return [PITCH] + [ENVELOPE] * self.stages
+
+    def _make_tokens(self, codes, num_samples, sample_rate, extra=None):
+        return super()._make_tokens(codes, num_samples, sample_rate, {"streams": self.streams, **(extra or {})})
+
+    def _encode(self, wav: np.ndarray) -> np.ndarray:
+        return self.codec.encode(wav, self.stages)
+
+    def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
+        return self.codec.decode(codes, num_samples)
+
+
+def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    weights, config = folder / "model.safetensors", folder / "config.yaml"
+    for f, what in ((config, "config.yaml"), (weights, "model.safetensors")):
+        if not f.exists():
+            raise SpeechtokError(f"{folder}: not a speechtok run folder (no {what})")
+    try:
+        cfg = load_sf_config(config)
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    codec = SourceFilterCodec(cfg.model)
+    try:
+        state = load_file(str(weights))
+    except Exception as e:
+        raise SpeechtokError(f"{weights}: cannot read weights ({e})") from None
+    state = {k: v.float() for k, v in state.items()}
+    missing, unexpected = codec.load_state_dict(state, strict=False)
+    missing = [m for m in missing if not (m.startswith("refiner.") and not cfg.model.refiner.enabled)]
+    if missing or unexpected:
+        raise SpeechtokError(f"{weights}: weights do not match {config} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    return codec.eval(), cfg, digest
+
+
+def save_sf_run(codec: SourceFilterCodec, cfg: SFRunConfig, folder: str | Path) -> None:
+    """config.yaml + model.safetensors (the refiner's weights only when it is enabled)."""
+    from dataclasses import asdict
+
+    from safetensors.torch import save_file
+
+    from ...fsutil import write_atomic
+
+    folder = Path(folder)
+    state = {k: v.detach().contiguous() for k, v in codec.state_dict().items()
+             if cfg.model.refiner.enabled or not k.startswith("refiner.")}
+    write_atomic(folder / "model.safetensors", lambda p: save_file(state, str(p)))
+    write_atomic(folder / "config.yaml", lambda p: p.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False)))
+
+
+def stages_for_kbps(codec: SourceFilterCodec, kbps: float, name: str) -> int:
+    q = codec.cfg.quant
+    rates = [codec.cfg.frame_rate * (np.log2(q.pitch_levels) + k * np.log2(q.codebook_size)) / 1000
+             for k in range(1, q.num_stages + 1)]
+    for k, r in enumerate(rates, 1):
+        if abs(r - kbps) < 0.03:
+            return k
+    raise SpeechtokError(f"{name}: this model offers {', '.join(f'{r:g}' for r in rates)} kbps")
+
+
+def kbps_options(cfg: SourceFilterConfig) -> list[float]:
+    q = cfg.quant
+    return [round(cfg.frame_rate * (np.log2(q.pitch_levels) + k * np.log2(q.codebook_size)) / 1000, 4)
+            for k in range(1, q.num_stages + 1)]
+

@@ -1,0 +1,301 @@
+"""Training the source-filter codec: analysis cache -> k-means codebooks -> refiner -> run folder.
+
+Every step is resumable: the analysis of the training audio is cached in ``RUN/cache`` in
+shards (a killed job redoes at most one shard), the codebooks are saved once fitted, and the
+refiner checkpoints every few hundred steps. ``run_training(cfg, run_dir)`` is what
+``speechtok train configs/sourcefilter-*.yaml`` calls.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ...audio import load_audio
+from ...data.manifest import read_manifest
+from ...errors import SpeechtokError
+from ...fsutil import write_atomic
+from .analysis import Frames
+from .config import SourceFilterConfig
+from .model import SourceFilterCodec
+
+SHARD = 64  # utterances per analysis cache shard
+
+
+@dataclass
+class SFTrainConfig:
+    refiner_minutes: float = 0.0  # wall time for the refiner (0 = no refiner)
+    refiner_steps: int = 0  # > 0: train the refiner for this many steps instead (tests, exact runs)
+    refiner_batch: int = 16
+    refiner_segment: int = 100  # frames per training segment
+    refiner_lr: float = 1e-3
+    devices: int = 1  # >1: that many CPU processes (gloo), or GPUs with accelerator gpu
+    accelerator: str = "cpu"
+    seed: int = 0
+    workers: int = 1  # analysis processes
+    max_valid: int = 24  # validation utterances for the refiner decision
+
+
+@dataclass
+class SFData:
+    train: str = "data/asterisk/train.jsonl"
+    valid: str = "data/asterisk/valid.jsonl"
+
+
+@dataclass
+class SFRunConfig:
+    design: str = "sourcefilter"
+    name: str = "speechtok-sf-run"
+    model: SourceFilterConfig = field(default_factory=SourceFilterConfig)
+    data: SFData = field(default_factory=SFData)
+    train: SFTrainConfig = field(default_factory=SFTrainConfig)
+
+
+def _analyze_one(args):
+    cfg, path = args
+    torch.set_num_threads(1)
+    codec = SourceFilterCodec(cfg)
+    wav, _ = load_audio(path, cfg.sample_rate)
+    fr = codec.analyze(wav)
+    return fr.f0, fr.cep, fr.bap
+
+
+def analysis_cache(cfg: SFRunConfig, manifest: str, cache: Path, progress: bool = True) -> Frames:
+    """Frames of every utterance of ``manifest``, concatenated; computed once, cached by shard."""
+    utts = read_manifest(manifest)
+    if not utts:
+        raise SpeechtokError(f"{manifest}: the manifest lists no audio")
+    cache.mkdir(parents=True, exist_ok=True)
+    # the cache is only valid for the analysis settings that made it
+    from dataclasses import asdict
+
+    key = json.dumps({"analysis": asdict(cfg.model.analysis), "hop": cfg.model.hop, "sr": cfg.model.sample_rate}, sort_keys=True)
+    key_file = cache / "analysis.json"
+    if key_file.exists() and key_file.read_text() != key:
+        raise SpeechtokError(f"{cache}: analysis cache made with other settings ({key_file}); delete the folder or use another --out")
+    if not key_file.exists():
+        write_atomic(key_file, lambda p: p.write_text(key))
+    n_shards = math.ceil(len(utts) / SHARD)
+    parts, lengths = [], []
+    bar = tqdm(total=len(utts), desc=f"analysing {Path(manifest).name}", unit="utt", disable=not progress)
+    pool = None
+    for s in range(n_shards):
+        f = cache / f"{Path(manifest).stem}-{s:04d}.npz"
+        batch = utts[s * SHARD : (s + 1) * SHARD]
+        if not f.exists():
+            jobs = [(cfg.model, u.path) for u in batch]
+            if cfg.train.workers > 1:
+                if pool is None:
+                    import multiprocessing as mp
+
+                    pool = mp.get_context("spawn").Pool(cfg.train.workers)
+                out = pool.map(_analyze_one, jobs)
+            else:
+                out = [_analyze_one(j) for j in jobs]
+            lens = np.array([len(o[0]) for o in out])
+            write_atomic(f, lambda p: np.savez(open(p, "wb"), f0=np.concatenate([o[0] for o in out]),
+                                               cep=np.concatenate([o[1] for o in out]),
+                                               bap=np.concatenate([o[2] for o in out]), lengths=lens))
+        z = np.load(f)
+        parts.append(Frames(z["f0"], z["cep"], z["bap"]))
+        lengths.extend(z["lengths"].tolist())
+        bar.update(len(batch))
+    bar.close()
+    if pool is not None:
+        pool.close()
+    fr = Frames(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("f0", "cep", "bap")))
+    fr.lengths = np.array(lengths)  # type: ignore[attr-defined]
+    return fr
+
+
+def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True) -> list[float]:
+    """Feature means, then the residual k-means stages. Returns the error left after each stage."""
+    codec.cep_mean.copy_(torch.from_numpy(fr.cep.reshape(len(fr), -1).mean(0)))
+    codec.bap_mean.copy_(torch.from_numpy(fr.bap.mean(0)))
+    x = codec.features(fr)
+    bar = tqdm(total=codec.rvq.num_stages, desc="k-means stages", disable=not progress)
+
+    def step(s, err):
+        bar.update(1)
+        bar.set_postfix(mse=f"{err:.4f}")
+
+    errors = codec.rvq.fit(x, iters=codec.cfg.quant.kmeans_iters, seed=0, progress=step)
+    bar.close()
+    return errors
+
+
+# ---- the refiner ------------------------------------------------------------------------------
+def _refiner_tensors(codec: SourceFilterCodec, fr: Frames):
+    """Targets (N, D), pitch codes (N,), envelope codes (stages, N), utterance starts."""
+    x = codec.features(fr)
+    codes = codec.rvq.encode(x)
+    pitch = torch.from_numpy(codec.pitch.encode(fr.f0))
+    starts = np.concatenate([[0], np.cumsum(fr.lengths)[:-1]])
+    return x, pitch, codes, starts
+
+
+def _dequant(codec: SourceFilterCodec, codes: torch.Tensor, k: int) -> torch.Tensor:
+    return codec.rvq.decode(codes[:k])
+
+
+def refiner_mse(codec: SourceFilterCodec, data, refine: bool) -> list[float]:
+    """Mean squared feature error per number of stages, with or without the refiner."""
+    x, pitch, codes, starts = data
+    ends = list(starts[1:]) + [len(x)]
+    out = []
+    for k in range(1, codec.rvq.num_stages + 1):
+        err, n = 0.0, 0
+        deq = _dequant(codec, codes, k)
+        for s, e in zip(starts, ends):
+            y = codec.refiner.correct(deq[s:e], pitch[s:e], k) if refine else deq[s:e]
+            err += float(((y - x[s:e]) ** 2).sum())
+            n += (e - s) * x.shape[1]
+        out.append(err / max(n, 1))
+    return out
+
+
+def _batch(data, rng: np.random.Generator, batch: int, seg: int, stages: int):
+    x, pitch, codes, starts = data
+    n = len(x)
+    idx = rng.integers(0, max(1, n - seg), batch)
+    ks = rng.integers(1, stages + 1, batch)
+    sel = torch.from_numpy(idx[:, None] + np.arange(seg)[None, :])
+    target = x[sel]
+    p = pitch[sel]
+    deq = torch.stack([codes_decode_rows(data, sel[b], int(ks[b])) for b in range(batch)])
+    return deq, p, torch.from_numpy(ks), target
+
+
+def codes_decode_rows(data, rows: torch.Tensor, k: int) -> torch.Tensor:
+    _, _, codes, _ = data
+    cb = _CODEBOOKS["cb"]
+    out = torch.zeros(len(rows), cb.shape[2])
+    for s in range(k):
+        out += cb[s][codes[s, rows]]
+    return out
+
+
+_CODEBOOKS: dict = {}
+
+
+def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConfig, run_dir: Path, progress: bool):
+    """The refiner's training loop, run in every process (Fabric all-reduces the gradients)."""
+    t = cfg.train
+    torch.manual_seed(t.seed)
+    _CODEBOOKS["cb"] = codec.rvq.codebooks
+    model, opt = codec.refiner, torch.optim.AdamW(codec.refiner.parameters(), lr=t.refiner_lr)
+    ckpt = run_dir / "refiner.ckpt"
+    step, elapsed = 0, 0.0
+    if ckpt.exists():  # resume: weights, optimizer, step and the time already spent
+        state = torch.load(ckpt, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+    model, opt = fabric.setup(model, opt)
+    rng = np.random.default_rng((t.seed, fabric.global_rank, step))
+    budget = t.refiner_minutes * 60
+    start = time.time() - elapsed
+    bar = tqdm(desc="refiner", unit="step", initial=step, disable=not progress or fabric.global_rank != 0)
+    losses = []
+    while True:
+        # every rank stops at the same step: rank 0's clock decides
+        over = step >= t.refiner_steps if t.refiner_steps > 0 else time.time() - start >= budget
+        done = torch.tensor(float(over))
+        if fabric.world_size > 1:
+            done = fabric.broadcast(done, src=0)
+        if done.item():
+            break
+        deq, p, ks, target = _batch(train_data, rng, t.refiner_batch, t.refiner_segment, codec.rvq.num_stages)
+        loss = torch.nn.functional.mse_loss(model(deq, p, ks), target)
+        opt.zero_grad()
+        fabric.backward(loss)
+        opt.step()
+        step += 1
+        losses.append(float(loss.detach()))
+        bar.update(1)
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        if step % 500 == 0 and fabric.global_rank == 0:
+            _save_refiner(ckpt, model, opt, step, time.time() - start)
+    bar.close()
+    if fabric.global_rank == 0:
+        _save_refiner(ckpt, model, opt, step, time.time() - start)
+    return step, losses
+
+
+def _save_refiner(ckpt: Path, model, opt, step: int, elapsed: float) -> None:
+    m = model.module if hasattr(model, "module") else model
+    state = {"model": m.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}
+    write_atomic(ckpt, lambda p: torch.save(state, p))
+
+
+def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict:
+    """Train the refiner for ``train.refiner_minutes`` on ``train.devices`` processes; returns its log."""
+    from lightning.fabric import Fabric
+
+    t = cfg.train
+    data = _refiner_tensors(codec, train_fr)
+    devices = t.devices
+    strategy = "ddp" if devices > 1 else "auto"
+    fabric = Fabric(accelerator=t.accelerator, devices=devices, strategy=strategy)
+    fabric.launch()
+    step, losses = _refiner_worker(fabric, codec, data, cfg, run_dir, progress)
+    state = torch.load(run_dir / "refiner.ckpt", weights_only=True)
+    codec.refiner.load_state_dict(state["model"])
+    return {"steps": step, "final_loss": float(np.mean(losses[-100:])) if losses else None, "rank": fabric.global_rank}
+
+
+# ---- the whole recipe -----------------------------------------------------------------------------
+def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict:
+    """Analysis cache -> codebooks -> (refiner) -> run folder. Resumable at every stage."""
+    from .tokenizer import read_sf_run, save_sf_run
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    report_path = run_dir / "training.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    t0 = time.time()
+    train_fr = analysis_cache(cfg, cfg.data.train, run_dir / "cache", progress)
+    valid_fr = analysis_cache(cfg, cfg.data.valid, run_dir / "cache", progress)
+    report["analysis_minutes"] = report.get("analysis_minutes") or round((time.time() - t0) / 60, 2)
+    codebooks_done = run_dir / "codebooks.safetensors"
+    codec = SourceFilterCodec(cfg.model)
+    if codebooks_done.exists():
+        from safetensors.torch import load_file
+
+        codec.load_state_dict(load_file(str(codebooks_done)), strict=False)
+    else:
+        t1 = time.time()
+        errs = fit_codebooks(codec, train_fr, progress)
+        from safetensors.torch import save_file
+
+        state = {k: v.contiguous() for k, v in codec.state_dict().items() if not k.startswith("refiner.")}
+        write_atomic(codebooks_done, lambda p: save_file(state, str(p)))
+        report["kmeans_minutes"] = round((time.time() - t1) / 60, 2)
+        report["train_mse_per_stage"] = errs
+    valid = _refiner_tensors(codec, valid_fr)
+    report["valid_mse_per_stage"] = refiner_mse(codec, valid, refine=False)
+    cfg.model.refiner.enabled = False
+    if cfg.train.refiner_minutes > 0 or cfg.train.refiner_steps > 0:
+        t2 = time.time()
+        log = train_refiner(codec, train_fr, cfg, run_dir, progress)
+        if log["rank"] != 0:
+            return report
+        refined = refiner_mse(codec, valid, refine=True)
+        plain = report["valid_mse_per_stage"]
+        # used only where it measurably helps: at least 2% lower error at every rate
+        cfg.model.refiner.enabled = all(r < 0.98 * p for r, p in zip(refined, plain))
+        report["refiner"] = {**log, "valid_mse_per_stage": refined, "enabled": cfg.model.refiner.enabled,
+                             "minutes": round((time.time() - t2) / 60, 2)}
+    save_sf_run(codec, cfg, run_dir)
+    read_sf_run(run_dir)  # the folder loads
+    write_atomic(report_path, lambda p: p.write_text(json.dumps(report, indent=1)))
+    return report
