@@ -147,6 +147,13 @@ def test_f0_errors_of_a_shifted_vibrato():
     assert same["f0_rmse"] < 1.0 and same["f0_corr"] > 0.99
     up = prosody.f0_errors(ref_f0, voiced, tone(vib * 1.1))  # 10% higher: about 20 Hz off
     assert up["f0_rmse"] == pytest.approx(20.0, rel=0.15) and up["f0_corr"] > 0.95
+    assert same["f0_gpe"] == 0 and up["f0_gpe"] == 0  # 10 % is not a gross error
+    octave = prosody.f0_errors(ref_f0, voiced, tone(vib / 2))
+    assert octave["f0_gpe"] > 0.9  # an octave jump is
+    assert same["vde"] < 0.05
+    silent = np.zeros(SR, np.float32)
+    gone = prosody.f0_errors(ref_f0, voiced, silent + 1e-4 * np.random.default_rng(0).standard_normal(SR).astype(np.float32))
+    assert gone["vde"] > 0.8  # voicing lost everywhere
 
 
 # ---- statistics and selection ----------------------------------------------------------------

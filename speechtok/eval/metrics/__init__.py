@@ -39,7 +39,7 @@ SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("speaker_sim", "speaker", ("speaker_sim",), 16000, "resemblyzer d-vector cosine", "resemblyzer"),
     MetricSpec("asr", "content", ("wer", "cer", "dwer", "dcer"), 16000, "pocketsphinx", "pocketsphinx",
                on_original=True),
-    MetricSpec("f0", "prosody", ("f0_rmse", "f0_corr"), 16000, "librosa yin/pyin", "librosa"),
+    MetricSpec("f0", "prosody", ("f0_rmse", "f0_corr", "f0_gpe", "vde"), 16000, "librosa yin/pyin", "librosa"),
 )
 BY_NAME = {s.name: s for s in SPECS}
 GROUPS = sorted({s.group for s in SPECS})

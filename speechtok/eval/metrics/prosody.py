@@ -1,9 +1,12 @@
-"""Prosody: F0 RMSE (Hz) and Pearson correlation of F0 between original and decoded audio.
+"""Prosody: F0 RMSE (Hz), Pearson correlation, gross pitch error and voicing decision error of
+the decoded audio against the original.
 
 F0 of both signals comes from YIN (``librosa.yin``, 50-500 Hz, frame 1024 / hop 160 at 16 kHz,
 i.e. 10 ms). Frames are compared where the *original* is voiced by pYIN's voicing decision
 (``librosa.pyin``) and loud enough (above -40 dB of its loudest frame), so a codec that loses
-voicing or jumps an octave is penalised rather than excused.
+voicing or jumps an octave is penalised rather than excused. ``f0_gpe``: the share of frames
+voiced in both signals (same rule on each) whose F0 differs by more than 20 %; ``vde``: the
+share of frames whose voiced/unvoiced call differs.
 """
 
 from __future__ import annotations
@@ -53,6 +56,14 @@ def f0_errors(ref_f0: np.ndarray, voiced: np.ndarray, deg: np.ndarray, sample_ra
     rmse = float(np.sqrt(np.mean((a - b) ** 2)))
     corr = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
     out = {"f0_rmse": rmse}
+    deg_voiced = voiced_mask(deg, sample_rate)
+    k = min(len(voiced), len(deg_voiced), len(deg_f0), len(ref_f0))
+    both = voiced[:k] & deg_voiced[:k]
+    out["vde"] = float(np.mean(voiced[:k] != deg_voiced[:k]))
+    if both.sum():
+        out["f0_gpe"] = float(np.mean(np.abs(deg_f0[:k][both] / ref_f0[:k][both] - 1) > 0.2))
+    else:
+        out["f0_gpe"] = ValueError("no frame is voiced in both signals: gross pitch error undefined")
     if np.isfinite(corr):
         out["f0_corr"] = corr
     else:  # a flat contour (e.g. a pure tone) has no correlation; say so instead of inventing one
