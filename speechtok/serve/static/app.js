@@ -303,7 +303,7 @@ $("stream").addEventListener("click", async () => {
       if (pos >= samples.length) { sentAt = performance.now(); ws.send(JSON.stringify({ type: "end" })); return; }
       const part = samples.subarray(pos, pos + chunk);
       pos += chunk;
-      const pcm = Int16Array.from(part, (v) => Math.max(-1, Math.min(1, v)) * 32767);
+      const pcm = Int16Array.from(part, (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
       sentAt = performance.now();
       ws.send(pcm.buffer);
     };
