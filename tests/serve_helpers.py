@@ -1,6 +1,7 @@
 """What the serve tests share: a causal codec registered under a name (the repo's base-50hz
-config with causal: true and random weights: streaming is tested on a real-size model without
-a download), and a tokenizer that blocks until told to go on (for the concurrency limits)."""
+config with causal: true and random weights, its codebooks drawn at random rather than k-means
+initialised so that codes vary: streaming is tested on a real-size model without a download),
+and a tokenizer that blocks until told to go on (for the concurrency limits)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def _resolve(name: str):
     if name == CAUSAL:
         if "codec" not in _codec:
             torch.manual_seed(0)
-            _codec["codec"] = Codec(load_run_config(CONFIG, ["model.causal=true"]).model)
+            codec = Codec(load_run_config(CONFIG, ["model.causal=true", "model.quantizer.kmeans_init=false"]).model)
+            _codec["codec"] = codec.eval()
         return CodecTokenizer(_codec["codec"], CAUSAL, "random-weights", num_codebooks=3)
     if name == BLOCKING:
         return BlockingTokenizer()

@@ -211,7 +211,14 @@ async function showAudio(div, blob, label) {
   canvas.className = "spectrogram";
   canvas.title = "spectrogram (0-8 kHz)";
   div.append(audio, canvas);
-  drawSpectrogram(canvas, await decodeAt(blob, SPEC_RATE));
+  try {
+    drawSpectrogram(canvas, await decodeAt(blob, SPEC_RATE));
+  } catch (err) { // the server may still read what the browser cannot (or refuse it, and say why)
+    const p = document.createElement("p");
+    p.className = "status";
+    p.textContent = "no spectrogram: this browser cannot decode the file";
+    div.append(p);
+  }
 }
 
 async function runOne(name) {
