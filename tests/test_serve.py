@@ -149,14 +149,16 @@ def bad_requests(client, clip):
             404, "post", "/v1/decode", json.dumps(good | {"tokenizer": "opus@8kbps"}).encode(), "application/json"),
         "wrong codebook sizes": (
             422, "post", "/v1/decode", json.dumps(good | {"codebook_sizes": [512] * 15}).encode(), "application/json"),
+        "huge header": (431, "post", "/v1/encode?tokenizer=opus@6kbps", data, "audio/wav", {"X-Big": "a" * 20000}),
+        "many headers": (431, "post", "/v1/encode?tokenizer=opus@6kbps", data, "audio/wav", {f"X-{i}": "b" * 100 for i in range(200)}),
         "wrong method": (405, "get", "/v1/encode?tokenizer=opus@6kbps", None, None),
         "no such page": (404, "get", "/v1/nothing", None, None),
     }
 
 
 def test_every_bad_request_is_a_one_line_4xx(client, clip):
-    for what, (status, method, url, body, ctype) in bad_requests(client, clip).items():
-        kwargs = {} if body is None else {"content": body, "headers": {"Content-Type": ctype}}
+    for what, (status, method, url, body, ctype, *extra) in bad_requests(client, clip).items():
+        kwargs = {} if body is None else {"content": body, "headers": {"Content-Type": ctype} | (extra[0] if extra else {})}
         r = getattr(client, method)(url, **kwargs)
         assert r.status_code == status, f"{what}: {r.status_code} {r.text[:300]}"
         reason = r.json()["error"]

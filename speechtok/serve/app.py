@@ -216,6 +216,7 @@ def create_app(tokenizers: list[str] | dict, limits: Limits | None = None):
         static_url="/_docs-static",
     )
     app.state.service = svc
+    app.add_middleware(HeaderLimit, max_bytes=int(limits.max_header_kb * 1024))
 
     def refused(exc: Refused) -> JSONResponse:
         svc.counts["refused"] += 1
@@ -363,6 +364,28 @@ def create_app(tokenizers: list[str] | dict, limits: Limits | None = None):
         await _stream(ws, svc)
 
     return app
+
+
+class HeaderLimit:
+    """ASGI middleware: requests whose headers together exceed ``max_bytes`` get a 431 (a
+    WebSocket is closed with 1008) before any endpoint sees them."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+            if size > self.max_bytes:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008, "reason": "request headers too large"})
+                    return
+                from fastapi.responses import JSONResponse
+
+                reason = f"request headers of {size} bytes; the limit is {self.max_bytes} bytes"
+                await JSONResponse({"error": reason}, status_code=431)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _shipped_clips() -> dict:
