@@ -5,7 +5,7 @@
 1. Load: for each tokenizer, encode (a 3.5 s shipped clip as wav) and decode (its .stok) at 1, 8
    and 32 concurrent clients (asyncio + httpx), each for --seconds: requests/s, p50/p99
    latency, refused-as-busy (503) and other errors; the server's RSS after loading, after a
-   warm-up pass, after each phase and at the end.
+   warm-up (1 s of each request at the highest concurrency), after each phase and at the end.
 2. Fuzz: --fuzz malformed requests (truncated and corrupted audio, wrong content types, corrupt
    token files with and without a valid checksum, mangled JSON tokens, huge headers, wrong and
    hostile tokenizer names, oversized bodies, odd audio parameters, bad WebSocket streams), sent
@@ -118,14 +118,23 @@ async def load_test(base: str, pid: int, tokenizers: list[str], levels: list[int
             r.raise_for_status()
             stoks[name] = r.content
             (await client.post("/v1/decode", content=r.content, headers={"Content-Type": "application/x-speechtok"})).raise_for_status()
+    requests = {
+        (name, op): make
+        for name in tokenizers
+        for op, make in {
+            "encode": lambda c, n=name: c.post(f"/v1/encode?tokenizer={n}&format=stok", content=wav, headers={"Content-Type": "audio/wav"}),
+            "decode": lambda c, n=name: c.post("/v1/decode", content=stoks[n], headers={"Content-Type": "application/x-speechtok"}),
+        }.items()
+    }
+    # warm-up at the highest concurrency, 1 s each: the allocator's high-water mark for that many
+    # requests in flight is reached here, so growth after it would be a leak
+    for make in requests.values():
+        await phase(base, make, max(levels), 1.0)
     memory = {"after_warm_up_mb": round(rss_mb(pid), 1)}
     rows = []
     for name in tokenizers:
-        requests = {
-            "encode": lambda c, n=name: c.post(f"/v1/encode?tokenizer={n}&format=stok", content=wav, headers={"Content-Type": "audio/wav"}),
-            "decode": lambda c, n=name: c.post("/v1/decode", content=stoks[n], headers={"Content-Type": "application/x-speechtok"}),
-        }
-        for op, make in requests.items():
+        for op in ("encode", "decode"):
+            make = requests[name, op]
             for clients in levels:
                 row = {"tokenizer": name, "op": op} | await phase(base, make, clients, seconds)
                 row["audio_s_per_s"] = round(row["rps"] * clip_s, 1)
@@ -135,6 +144,36 @@ async def load_test(base: str, pid: int, tokenizers: list[str], levels: list[int
                       f"p99 {row['p99_ms']:7.1f} ms  503 {row['busy_503']}  errors {row['errors']}  RSS {row['rss_mb']} MB", flush=True)
     memory["after_load_mb"] = round(rss_mb(pid), 1)
     return rows, memory
+
+
+async def stream_latency(base: str, name: str, chunk_ms: float = 20.0) -> dict:
+    """Stream the clip through ``name`` over the WebSocket, one chunk in flight at a time (as the
+    demo page does): per-chunk round trip (send -> its tokens and audio back) and server compute."""
+    import websockets
+
+    from speechtok.audio import load_audio
+
+    audio, sr = load_audio(CLIP)
+    pcm = np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2")
+    step = int(sr * chunk_ms / 1000)
+    rtts, compute, lags = [], [], []
+    url = base.replace("http://", "ws://") + f"/v1/stream?tokenizer={name}&sample_rate={sr}&format=s16le"
+    async with websockets.connect(url, max_size=2**24) as ws:
+        json.loads(await ws.recv())  # ready
+        for pos in range(0, len(pcm), step):
+            t0 = time.perf_counter()
+            await ws.send(pcm[pos : pos + step].tobytes())
+            m = json.loads(await ws.recv())
+            rtts.append((time.perf_counter() - t0) * 1000)
+            compute.append(m["compute_ms"])
+            lags.append(m["lag_ms"])
+        await ws.send('{"type": "end"}')
+        while json.loads(await ws.recv())["type"] != "done":
+            pass
+    return {"tokenizer": name, "chunk_ms": chunk_ms, "chunks": len(rtts),
+            "rtt_p50_ms": round(float(np.percentile(rtts, 50)), 2), "rtt_p99_ms": round(float(np.percentile(rtts, 99)), 2),
+            "compute_p50_ms": round(float(np.percentile(compute, 50)), 2),
+            "held_back_p50_ms": round(float(np.percentile(lags, 50)), 2)}
 
 
 # ---- fuzz ---------------------------------------------------------------------------------------
@@ -317,6 +356,32 @@ async def fuzz(base: str, n: int, seed: int, streams: int) -> tuple[list, dict]:
     return results, {"by_kind": table, "health_after": health}
 
 
+def direct_baseline(tokenizers: list[str], repeats: int = 5) -> dict:
+    """Median ms of tok.encode / tok.decode called directly (no server), one thread: what a
+    request costs before HTTP, queueing and the wav/.stok conversions."""
+    import torch
+
+    import speechtok
+    from speechtok.audio import load_audio
+
+    torch.set_num_threads(1)
+    audio, sr = load_audio(CLIP)
+    out = {}
+    for name in tokenizers:
+        tok = speechtok.load(name)
+        tokens = tok.encode(audio, sr)
+        enc, dec = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            tok.encode(audio, sr)
+            t1 = time.perf_counter()
+            tok.decode(tokens)
+            enc.append(t1 - t0)
+            dec.append(time.perf_counter() - t1)
+        out[name] = {"encode_ms": round(float(np.median(enc)) * 1000, 1), "decode_ms": round(float(np.median(dec)) * 1000, 1)}
+    return out
+
+
 # ---- main ----------------------------------------------------------------------------------------
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -328,11 +393,14 @@ def main() -> int:
     ap.add_argument("--fuzz", type=int, default=420, help="malformed HTTP requests (default 420)")
     ap.add_argument("--fuzz-streams", type=int, default=30, help="malformed WebSocket streams (default 30)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stream-tokenizers", nargs="*", default=["opus@6kbps"], help="measure WebSocket latency through these")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = ap.parse_args()
 
+    baseline = direct_baseline(args.tokenizers)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    load_before = os.getloadavg()[0]
     t0 = time.time()
     proc = start_server(args.tokenizers, port, args.workers, args.queue)
     try:
@@ -340,6 +408,7 @@ def main() -> int:
         print(f"server up in {time.time() - t0:.1f} s, RSS {memory['after_start_mb']} MB; load test", flush=True)
         rows, mem = asyncio.run(load_test(base, proc.pid, args.tokenizers, args.clients, args.seconds))
         memory |= mem
+        streaming = [asyncio.run(stream_latency(base, n)) for n in args.stream_tokenizers]
         print("fuzz", flush=True)
         fuzz_rows, fuzz_summary = asyncio.run(fuzz(base, args.fuzz, args.seed, args.fuzz_streams))
         memory["after_fuzz_mb"] = round(rss_mb(proc.pid), 1)
@@ -355,7 +424,9 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "clip": f"{CLIP.name} ({sf.info(str(CLIP)).duration:.2f} s)",
         "server": {"workers": args.workers, "queue": args.queue, "tokenizers": args.tokenizers},
-        "load": rows, "memory": memory,
+        "machine_load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        "direct_call_ms": baseline,
+        "load": rows, "memory": memory, "streaming": streaming,
         "fuzz": {"requests": args.fuzz, "streams": args.fuzz_streams, "seed": args.seed, "total": total} | fuzz_summary,
         "wall_s": round(time.time() - t0, 1),
     }
@@ -367,11 +438,17 @@ def main() -> int:
 
 
 def print_tables(r: dict) -> None:
+    print("\ndirect calls, no server (median ms):", ", ".join(
+        f"{n} encode {v['encode_ms']} / decode {v['decode_ms']}" for n, v in r["direct_call_ms"].items()))
+    print(f"machine load average (1 min) before / after: {r['machine_load_average']['before']} / {r['machine_load_average']['after']}")
     print("\n| tokenizer | op | clients | req/s | audio s/s | p50 ms | p99 ms | 503 busy | errors | RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in r["load"]:
         print(f"| {row['tokenizer']} | {row['op']} | {row['clients']} | {row['rps']} | {row['audio_s_per_s']} | "
               f"{row['p50_ms']} | {row['p99_ms']} | {row['busy_503']} | {row['errors']} | {row['rss_mb']} |")
+    for st in r["streaming"]:
+        print(f"\nstreaming {st['tokenizer']}, {st['chunks']} chunks of {st['chunk_ms']:g} ms: round trip p50 {st['rtt_p50_ms']} ms, "
+              f"p99 {st['rtt_p99_ms']} ms; server compute p50 {st['compute_p50_ms']} ms; audio held back p50 {st['held_back_p50_ms']} ms")
     print("\nmemory (RSS MB):", ", ".join(f"{k} {v}" for k, v in r["memory"].items()))
     classes = sorted({c for counts in r["fuzz"]["by_kind"].values() for c in counts})
     print("\n| fuzz kind | " + " | ".join(classes) + " |")

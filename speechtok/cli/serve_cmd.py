@@ -33,6 +33,7 @@ def add_server_args(p) -> None:
     d = Limits()
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=8000, help="default 8000")
+    p.add_argument("--root-path", default="", help="the path prefix a reverse proxy serves this under, e.g. /speechtok")
     g = p.add_argument_group("limits")
     g.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, help=f"largest request body (default {d.max_upload_mb:g})")
     g.add_argument("--max-duration-s", type=float, default=d.max_duration_s, help=f"longest audio in or out (default {d.max_duration_s:g})")
@@ -90,6 +91,6 @@ def run_server(names: list[str], args) -> int:
         # and refuses WebSocket messages larger than a stream message may be
         limit_concurrency=limits.workers + limits.queue + limits.max_streams + 64,
         ws_max_size=int(limits.stream_max_message_kb * 1024) + 1024,
-        timeout_keep_alive=5,
+        timeout_keep_alive=5, root_path=args.root_path,
     )
     return 0
