@@ -167,10 +167,16 @@ class Service:
         tokens = tok.encode(audio, sr)
         return tokens, (time.perf_counter() - t0) * 1000
 
-    def decode_job(self, tok, tokens: Tokens):
+    def decode_job(self, data: bytes, ctype: str):
+        """Parse (a 10 MiB JSON body takes a while: not on the event loop), check, decode."""
         t0 = time.perf_counter()
+        tokens = self.parse_tokens(data, ctype)
+        tok = self.tokenizer(tokens.tokenizer)
+        if not tok.can_decode:
+            raise Refused(422, f"{tok.name} is encode-only: it has no decoder")
+        tok.check_tokens(tokens)
         audio, sr = tok.decode(tokens)
-        return wav_bytes(audio, sr), (time.perf_counter() - t0) * 1000
+        return tokens, tok, wav_bytes(audio, sr), (time.perf_counter() - t0) * 1000
 
     def parse_tokens(self, data: bytes, ctype: str) -> Tokens:
         if ctype == "application/json":
@@ -341,18 +347,7 @@ def create_app(tokenizers: list[str] | dict, limits: Limits | None = None):
         data, ctype = await svc.read_body(
             request, TOKEN_TYPES, f"send a .stok file ({STOK_TYPE}) or tokens as JSON (application/json)"
         )
-        try:
-            tokens = svc.parse_tokens(data, ctype)
-        except TokensFileError as e:
-            raise Refused(422, one_line(e)) from None
-        tok = svc.tokenizer(tokens.tokenizer)
-        if not tok.can_decode:
-            raise Refused(422, f"{tok.name} is encode-only: it has no decoder")
-        try:
-            tok.check_tokens(tokens)
-        except TokensFileError as e:
-            raise Refused(422, one_line(e)) from None
-        wav, ms = await svc.run(svc.decode_job, tok, tokens)
+        tokens, tok, wav, ms = await svc.run(svc.decode_job, data, ctype)
         headers = {"X-Compute-Ms": f"{ms:.1f}"}
         if tokens.tokenizer_version and tokens.tokenizer_version != tok.version:
             headers["X-Speechtok-Warning"] = f"tokens made with {tokens.tokenizer_version}, decoded with {tok.version}"
