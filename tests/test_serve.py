@@ -3,6 +3,7 @@ every bad request is a one-line 4xx, the concurrency limits answer 503, paths ar
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import struct
@@ -107,6 +108,29 @@ def test_any_rate_and_channels_are_accepted(client, tokenizers, clip):
     assert r.status_code == 200 and r.json()["sample_rate"] == 44100
     r = encode(client, "opus@6kbps", wav_of(audio, sr, fmt="FLAC"), ctype="audio/flac")
     assert r.status_code == 200 and r.json()["num_samples"] == len(audio)
+
+
+def test_concurrent_requests_give_what_one_at_a_time_gives(tokenizers, speech_paths):
+    """Several workers share one model: answers must not mix (our codec runs unlocked)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from speechtok.audio import load_audio
+
+    client = TestClient(create_app(tokenizers, Limits(workers=4)))
+    jobs = [(p, name) for p in speech_paths for name in (CAUSAL, "opus@6kbps")] * 2
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda job: encode(client, job[1], job[0].read_bytes(), fmt="stok"), jobs))
+    for (path, name), r in zip(jobs, answers):
+        assert r.status_code == 200
+        assert Tokens.from_bytes(r.content) == tokenizers[name].encode(*load_audio(path)), (path.name, name)
+
+
+def test_unknown_tokenizer_classes_are_called_one_at_a_time(tokenizers):
+    from speechtok.serve.models import call_guard
+
+    assert isinstance(call_guard(tokenizers["opus@6kbps"]), type(contextlib.nullcontext()))
+    assert isinstance(call_guard(tokenizers[CAUSAL]), type(contextlib.nullcontext()))
+    assert isinstance(call_guard(BlockingTokenizer()), type(threading.Lock()))
 
 
 # ---- what is refused -------------------------------------------------------------------------------

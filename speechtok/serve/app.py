@@ -30,7 +30,7 @@ from ..audio import read_audio_bytes, wav_bytes
 from ..errors import AudioError, AudioTooLongError, SpeechtokError, TokensFileError
 from ..tokens import Tokens
 from .limits import Busy, Limits, TimedOut, WorkerPool
-from .models import describe, load_tokenizers
+from .models import call_guard, describe, load_tokenizers
 from .streaming import StreamingUnsupported, open_stream
 
 log = logging.getLogger("speechtok.serve")
@@ -97,6 +97,7 @@ class Service:
 
     def __init__(self, tokenizers: dict, limits: Limits):
         self.tokenizers = tokenizers
+        self.guards = {name: call_guard(tok) for name, tok in tokenizers.items()}
         self.limits = limits
         self.pool = WorkerPool(limits.workers, limits.queue)
         self.stream_pool = ThreadPoolExecutor(max(1, limits.max_streams), thread_name_prefix="speechtok-stream")
@@ -164,7 +165,8 @@ class Service:
     def encode_job(self, tok, data: bytes):
         t0 = time.perf_counter()
         audio, sr = read_audio_bytes(data, "uploaded audio", max_seconds=self.limits.max_duration_s)
-        tokens = tok.encode(audio, sr)
+        with self.guards[tok.name]:
+            tokens = tok.encode(audio, sr)
         return tokens, (time.perf_counter() - t0) * 1000
 
     def decode_job(self, data: bytes, ctype: str):
@@ -175,7 +177,8 @@ class Service:
         if not tok.can_decode:
             raise Refused(422, f"{tok.name} is encode-only: it has no decoder")
         tok.check_tokens(tokens)
-        audio, sr = tok.decode(tokens)
+        with self.guards[tok.name]:
+            audio, sr = tok.decode(tokens)
         return tokens, tok, wav_bytes(audio, sr), (time.perf_counter() - t0) * 1000
 
     def parse_tokens(self, data: bytes, ctype: str) -> Tokens:

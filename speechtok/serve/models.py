@@ -3,7 +3,9 @@ request. A request names one of these; nothing a request says is ever passed to 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,27 @@ def load_tokenizers(names: list[str], warm_up: bool = True) -> dict[str, Tokeniz
     if not out:
         raise SpeechtokError("no tokenizers to serve")
     return out
+
+
+# exact classes (a subclass may add state) whose encode/decode can run in several threads at once:
+# a fresh libopus / libcodec2 state per call, pure numpy, or torch modules in eval mode
+_THREAD_SAFE = {
+    "speechtok.tokenizers.opus.OpusTokenizer",
+    "speechtok.tokenizers.codec2.Codec2Tokenizer",
+    "speechtok.tokenizers.pcm.PCM16Tokenizer",
+    "speechtok.tokenizers.pcm.MuLawTokenizer",
+    "speechtok.codec.pretrained.CodecTokenizer",
+}
+
+
+def call_guard(tok: Tokenizer):
+    """What a worker holds while it calls ``tok``: nothing for tokenizers known to be thread-safe
+    (or that say so with ``thread_safe = True``), else a lock, so that a tokenizer we know
+    nothing about (another project's model) is called one request at a time."""
+    flag = getattr(tok, "thread_safe", None)
+    if flag is None:
+        flag = f"{type(tok).__module__}.{type(tok).__qualname__}" in _THREAD_SAFE
+    return contextlib.nullcontext() if flag else threading.Lock()
 
 
 def describe(tok: Tokenizer) -> dict:
