@@ -3,9 +3,10 @@
     nice -n 10 python benchmarks/serve/loadtest.py --out benchmarks/serve
 
 1. Load: for each tokenizer, encode (a 3.5 s shipped clip as wav) and decode (its .stok) at 1, 8
-   and 32 concurrent clients (asyncio + httpx), each for --seconds: requests/s, p50/p99
-   latency, refused-as-busy (503) and other errors; the server's RSS after loading, after a
-   warm-up (1 s of each request at the highest concurrency), after each phase and at the end.
+   and 32 concurrent clients (asyncio + httpx), each for --seconds, all of it --rounds times:
+   requests/s, p50/p99 latency, refused-as-busy (503) and other errors; the server's RSS after
+   loading, after a warm-up (1 s of each request at the highest concurrency), after each phase
+   and after each round.
 2. Fuzz: --fuzz malformed requests (truncated and corrupted audio, wrong content types, corrupt
    token files with and without a valid checksum, mangled JSON tokens, huge headers, wrong and
    hostile tokenizer names, oversized bodies, odd audio parameters, bad WebSocket streams), sent
@@ -108,7 +109,8 @@ async def phase(base: str, make_request, clients: int, seconds: float) -> dict:
     }
 
 
-async def load_test(base: str, pid: int, tokenizers: list[str], levels: list[int], seconds: float) -> tuple[list, dict]:
+async def load_test(base: str, pid: int, tokenizers: list[str], levels: list[int], seconds: float,
+                    rounds: int) -> tuple[list, dict]:
     wav = CLIP.read_bytes()
     clip_s = sf.info(str(CLIP)).duration
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
@@ -132,17 +134,18 @@ async def load_test(base: str, pid: int, tokenizers: list[str], levels: list[int
         await phase(base, make, max(levels), 1.0)
     memory = {"after_warm_up_mb": round(rss_mb(pid), 1)}
     rows = []
-    for name in tokenizers:
-        for op in ("encode", "decode"):
-            make = requests[name, op]
-            for clients in levels:
-                row = {"tokenizer": name, "op": op} | await phase(base, make, clients, seconds)
-                row["audio_s_per_s"] = round(row["rps"] * clip_s, 1)
-                row["rss_mb"] = round(rss_mb(pid), 1)
-                rows.append(row)
-                print(f"  {name:<16} {op:<6} {clients:>2} clients: {row['rps']:7.1f} req/s  p50 {row['p50_ms']:7.1f} ms  "
-                      f"p99 {row['p99_ms']:7.1f} ms  503 {row['busy_503']}  errors {row['errors']}  RSS {row['rss_mb']} MB", flush=True)
-    memory["after_load_mb"] = round(rss_mb(pid), 1)
+    for round_ in range(1, rounds + 1):  # the same load again: RSS that keeps rising would be a leak
+        for name in tokenizers:
+            for op in ("encode", "decode"):
+                make = requests[name, op]
+                for clients in levels:
+                    row = {"round": round_, "tokenizer": name, "op": op} | await phase(base, make, clients, seconds)
+                    row["audio_s_per_s"] = round(row["rps"] * clip_s, 1)
+                    row["rss_mb"] = round(rss_mb(pid), 1)
+                    rows.append(row)
+                    print(f"  round {round_} {name:<16} {op:<6} {clients:>2} clients: {row['rps']:7.1f} req/s  p50 {row['p50_ms']:7.1f} ms  "
+                          f"p99 {row['p99_ms']:7.1f} ms  503 {row['busy_503']}  errors {row['errors']}  RSS {row['rss_mb']} MB", flush=True)
+        memory[f"after_round_{round_}_mb"] = round(rss_mb(pid), 1)
     return rows, memory
 
 
@@ -387,7 +390,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokenizers", nargs="+", default=["opus@6kbps", "speechtok-base"])
     ap.add_argument("--clients", nargs="+", type=int, default=[1, 8, 32])
-    ap.add_argument("--seconds", type=float, default=3.0, help="per phase (default 3)")
+    ap.add_argument("--seconds", type=float, default=2.0, help="per phase (default 2)")
+    ap.add_argument("--rounds", type=int, default=2, help="run every phase this many times (default 2)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--queue", type=int, default=32)
     ap.add_argument("--fuzz", type=int, default=420, help="malformed HTTP requests (default 420)")
@@ -406,7 +410,7 @@ def main() -> int:
     try:
         memory = {"after_start_mb": round(rss_mb(proc.pid), 1)}
         print(f"server up in {time.time() - t0:.1f} s, RSS {memory['after_start_mb']} MB; load test", flush=True)
-        rows, mem = asyncio.run(load_test(base, proc.pid, args.tokenizers, args.clients, args.seconds))
+        rows, mem = asyncio.run(load_test(base, proc.pid, args.tokenizers, args.clients, args.seconds, args.rounds))
         memory |= mem
         streaming = [asyncio.run(stream_latency(base, n)) for n in args.stream_tokenizers]
         print("fuzz", flush=True)
@@ -441,10 +445,10 @@ def print_tables(r: dict) -> None:
     print("\ndirect calls, no server (median ms):", ", ".join(
         f"{n} encode {v['encode_ms']} / decode {v['decode_ms']}" for n, v in r["direct_call_ms"].items()))
     print(f"machine load average (1 min) before / after: {r['machine_load_average']['before']} / {r['machine_load_average']['after']}")
-    print("\n| tokenizer | op | clients | req/s | audio s/s | p50 ms | p99 ms | 503 busy | errors | RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| round | tokenizer | op | clients | req/s | audio s/s | p50 ms | p99 ms | 503 busy | errors | RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in r["load"]:
-        print(f"| {row['tokenizer']} | {row['op']} | {row['clients']} | {row['rps']} | {row['audio_s_per_s']} | "
+        print(f"| {row['round']} | {row['tokenizer']} | {row['op']} | {row['clients']} | {row['rps']} | {row['audio_s_per_s']} | "
               f"{row['p50_ms']} | {row['p99_ms']} | {row['busy_503']} | {row['errors']} | {row['rss_mb']} |")
     for st in r["streaming"]:
         print(f"\nstreaming {st['tokenizer']}, {st['chunks']} chunks of {st['chunk_ms']:g} ms: round trip p50 {st['rtt_p50_ms']} ms, "
