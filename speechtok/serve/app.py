@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import read_audio_bytes, wav_bytes
-from ..errors import AudioError, AudioTooLongError, SpeechtokError, TokensFileError
+from ..errors import AudioTooLongError, SpeechtokError, TokensFileError
 from ..tokens import Tokens
 from .limits import Busy, Limits, TimedOut, WorkerPool
 from .models import call_guard, describe, load_tokenizers
@@ -105,7 +105,7 @@ class Service:
         self.started = time.time()
         self.counts = {"requests": 0, "refused": 0, "busy": 0, "errors": 0}
 
-    def tokenizer(self, name: str | None, for_what: str = "this"):
+    def tokenizer(self, name: str | None):
         if not name:
             raise Refused(422, f"name a tokenizer: ?tokenizer=NAME, one of {', '.join(self.tokenizers)}")
         tok = self.tokenizers.get(name)
@@ -129,9 +129,7 @@ class Service:
             raise Refused(503, f"the request took longer than {self.limits.request_timeout_s:g} s; try a shorter input") from None
         except AudioTooLongError as e:
             raise Refused(413, one_line(e)) from None
-        except (AudioError, TokensFileError) as e:
-            raise Refused(422, one_line(e)) from None
-        except SpeechtokError as e:
+        except SpeechtokError as e:  # bad audio, a bad token file, ...: the input's fault
             raise Refused(422, one_line(e)) from None
 
     async def read_body(self, request, allowed_types: tuple[str, ...], hint: str) -> tuple[bytes, str]:
