@@ -55,7 +55,9 @@ def browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
-                "--autoplay-policy=no-user-gesture-required"):
+                "--autoplay-policy=no-user-gesture-required",
+                # a fake microphone (a beeping tone) that needs no permission prompt: the Record button's test
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=opts)
     driver.set_script_timeout(30)
@@ -94,11 +96,7 @@ def canvas_has_picture(driver, canvas) -> bool:
 def test_upload_tokenize_listen_and_stream(server, browser, speech_paths):
     clip = speech_paths[0]
     browser.get(server + "/")
-    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tokenizers input")) == len(SERVED))
-    checks = {c.get_attribute("value"): c for c in browser.find_elements(By.CSS_SELECTOR, "#tokenizers input")}
-    for name, box in checks.items():  # choose exactly opus and our (causal) codec
-        if box.is_selected() != (name in ("opus@6kbps", CAUSAL)):
-            box.click()
+    choose(browser, ["opus@6kbps", CAUSAL])
 
     browser.find_element(By.ID, "file").send_keys(str(clip))
     wait(browser, lambda d: "ready" in d.find_element(By.ID, "input-status").text)
@@ -131,6 +129,30 @@ def test_upload_tokenize_listen_and_stream(server, browser, speech_paths):
     assert float(result.find_element(By.CSS_SELECTOR, '[data-figure="latency p50"]').text.split()[0]) > 0
     (streamed,) = audio_durations(browser, "#stream-result")
     assert abs(streamed - durations[0]) < 0.05
+
+
+def choose(browser, names):
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tokenizers input")) == len(SERVED))
+    for box in browser.find_elements(By.CSS_SELECTOR, "#tokenizers input"):
+        if box.is_selected() != (box.get_attribute("value") in names):
+            box.click()
+
+
+def test_record_from_the_microphone(server, browser):
+    browser.get(server + "/")
+    choose(browser, ["opus@6kbps"])
+    record = browser.find_element(By.ID, "record")
+    record.click()
+    wait(browser, lambda d: d.find_element(By.ID, "record").text == "Stop", 10)
+    time.sleep(1.5)
+    record.click()
+    wait(browser, lambda d: d.find_element(By.ID, "input-status").text.startswith("ready: recording.wav"), 20)
+    browser.find_element(By.ID, "run").click()
+    wait(browser, lambda d: d.find_element(By.ID, "run-status").text == "done" or "error" in d.find_element(By.ID, "run-status").get_attribute("class"))
+    cards = browser.find_elements(By.CSS_SELECTOR, "#results .card")
+    assert [c.get_attribute("data-done") for c in cards] == ["1", "1"], [c.text for c in cards]
+    original, decoded = audio_durations(browser, "#results")
+    assert 1.0 < original < 3.0 and abs(decoded - original) < 0.05
 
 
 def test_a_refused_request_shows_its_reason(server, browser, tmp_path):
