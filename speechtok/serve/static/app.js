@@ -226,7 +226,9 @@ async function runOne(name) {
   try {
     const t0 = performance.now();
     const enc = await (await api(`v1/encode?tokenizer=${encodeURIComponent(name)}`, {
-      method: "POST", body: input.blob, headers: { "Content-Type": input.blob.type || "application/octet-stream" },
+      // the server reads the format from the bytes; a browser's guess (e.g. video/webm) only gets in the way
+      method: "POST", body: input.blob,
+      headers: { "Content-Type": input.blob.type.startsWith("audio/") ? input.blob.type : "application/octet-stream" },
     })).json();
     const t1 = performance.now();
     const wav = await (await api("v1/decode", {
