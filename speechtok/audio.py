@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioError
+from .errors import AudioError, AudioTooLongError
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
@@ -99,8 +99,6 @@ def load_audio(path: str | os.PathLike, target_sr: int | None = None) -> tuple[n
     Raises AudioError naming the file for: missing, a folder, empty, not audio, zero-length,
     NaN/inf samples, absurd sample rate.
     """
-    import soundfile as sf
-
     p = Path(path)
     if not p.exists():
         raise AudioError(f"{p}: no such file")
@@ -108,15 +106,46 @@ def load_audio(path: str | os.PathLike, target_sr: int | None = None) -> tuple[n
         raise AudioError(f"{p}: is a folder, not an audio file")
     if p.stat().st_size == 0:
         raise AudioError(f"{p}: empty file (0 bytes)")
+    return _read(str(p), p, target_sr)
+
+
+def read_audio_bytes(data: bytes, where: str = "<bytes>", target_sr: int | None = None,
+                     max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """The bytes of an audio file (an upload) -> ``(mono float32 (samples,), sample_rate)``, with
+    the errors of `load_audio` naming ``where``. ``max_seconds`` refuses longer audio before it
+    is decoded in full (a small compressed file can hold hours of silence)."""
+    import io
+
+    if not data:
+        raise AudioError(f"{where}: empty file (0 bytes)")
+    return _read(io.BytesIO(data), where, target_sr, max_seconds)
+
+
+def _read(source, where, target_sr: int | None, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
     try:
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        with sf.SoundFile(source) as f:
+            sr = f.samplerate
+            check_sample_rate(sr, where)
+            limit = -1
+            if max_seconds is not None:
+                limit = int(max_seconds * sr) + 1
+                if 0 < f.frames < 2**62 and f.frames >= limit:  # the header's count, when it has one
+                    raise AudioTooLongError(f"{where}: {f.frames / sr:.1f} s of audio; the limit is {max_seconds:g} s")
+            data = f.read(frames=limit, dtype="float32", always_2d=True)
+    except AudioError:
+        raise
     except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise AudioError(f"{p}: not a readable audio file ({msg})") from None
+        if msg.startswith("Error opening "):  # libsndfile repeats the source: keep its reason only
+            msg = msg.rsplit(": ", 1)[-1]
+        raise AudioError(f"{where}: not a readable audio file ({msg})") from None
     if data.shape[0] == 0:
-        raise AudioError(f"{p}: zero-length audio (no samples)")
-    check_sample_rate(sr, p)
-    mono = to_mono_float(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0], p)
+        raise AudioError(f"{where}: zero-length audio (no samples)")
+    if max_seconds is not None and data.shape[0] > max_seconds * sr:
+        raise AudioTooLongError(f"{where}: more than {max_seconds:g} s of audio; that is the limit")
+    mono = to_mono_float(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0], where)
     if target_sr and target_sr != sr:
         return resample(mono, sr, target_sr), int(target_sr)
     return mono, int(sr)
@@ -124,12 +153,24 @@ def load_audio(path: str | os.PathLike, target_sr: int | None = None) -> tuple[n
 
 def write_audio_atomic(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
     """Write a 16-bit wav to a temporary name beside ``path``, then rename it into place."""
-    import soundfile as sf
-
     from .fsutil import write_atomic
 
-    clipped = np.clip(audio, -1.0, 1.0)
-    write_atomic(path, lambda tmp: sf.write(str(tmp), clipped, int(sample_rate), subtype="PCM_16", format="WAV"))
+    write_atomic(path, lambda tmp: _write_wav(str(tmp), audio, sample_rate))
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """The bytes of a 16-bit wav file of ``audio`` (float32, clipped to [-1, 1])."""
+    import io
+
+    buf = io.BytesIO()
+    _write_wav(buf, audio, sample_rate)
+    return buf.getvalue()
+
+
+def _write_wav(target, audio: np.ndarray, sample_rate: int) -> None:
+    import soundfile as sf
+
+    sf.write(target, np.clip(audio, -1.0, 1.0), int(sample_rate), subtype="PCM_16", format="WAV")
 
 
 def is_audio_path(path: Path) -> bool:

@@ -9,6 +9,10 @@ class AudioError(SpeechtokError, ValueError):
     """Audio that cannot be read or used (missing, empty, not audio, NaN, absurd rate...)."""
 
 
+class AudioTooLongError(AudioError):
+    """Audio longer than a limit the caller set (e.g. the upload limit of `speechtok serve`)."""
+
+
 class TokensFileError(SpeechtokError, ValueError):
     """A token file that is foreign, truncated, corrupt, of an unknown version or inconsistent."""
 

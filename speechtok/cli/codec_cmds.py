@@ -54,6 +54,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--clips", help="a folder or manifest of clips instead of the shipped ones")
     p.add_argument("--out", help="also write the decoded clips here, OUT/<tokenizer>/<clip>.wav")
+    p.add_argument("--web", action="store_true", help="instead, start the demo web page (speechtok serve; --host, --port)")
+    from .serve_cmd import add_server_args
+
+    add_server_args(p)
     p.set_defaults(func=_demo)
 
 
@@ -283,6 +287,10 @@ def _demo_clips(clips: str | None) -> list[Path]:
 
 
 def _demo(args) -> int:
+    if args.web:
+        from .serve_cmd import run_server
+
+        return run_server(list(dict.fromkeys([args.tokenizer, *args.compare])), args)
     from tqdm import tqdm
 
     from .. import load

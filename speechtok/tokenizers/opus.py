@@ -163,45 +163,123 @@ class OpusTokenizer(Tokenizer):
     def _encode(self, wav: np.ndarray) -> np.ndarray:
         """``(samples,)`` float32 at 16 kHz -> uint8-valued codes ``[bytes_per_packet, packets]``.
         A fresh encoder per waveform, so a batch encodes exactly as one by one."""
-        op = libopus()
         n_packets = max(1, -(-(len(wav) + self.lookahead) // FRAME_SAMPLES))
         pcm = np.zeros(n_packets * FRAME_SAMPLES, dtype=np.float32)
         pcm[: len(wav)] = wav
-        packets = np.zeros((n_packets, self.bytes_per_packet), dtype=np.uint8)
-        frame_bytes = FRAME_SAMPLES * pcm.itemsize
         st = self._new_encoder()
         try:
-            for i in range(n_packets):
-                out = packets[i].ctypes.data
-                got = op.check(
-                    op.lib.opus_encode_float(st, pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, out, self.bytes_per_packet),
-                    "opus_encode_float",
-                )
-                if got < self.bytes_per_packet:  # never seen with libopus 1.3 CBR; see module doc
-                    op.check(op.lib.opus_packet_pad(out, got, self.bytes_per_packet), "opus_packet_pad")
+            return self._encode_packets(st, pcm)
         finally:
-            op.lib.opus_encoder_destroy(st)
+            libopus().lib.opus_encoder_destroy(st)
+
+    def _encode_packets(self, st: ctypes.c_void_p, pcm: np.ndarray) -> np.ndarray:
+        """Whole 20 ms frames of float32 ``pcm`` through encoder ``st`` -> codes ``[bytes, packets]``."""
+        op = libopus()
+        pcm = np.ascontiguousarray(pcm, dtype=np.float32)
+        n_packets = len(pcm) // FRAME_SAMPLES
+        packets = np.zeros((n_packets, self.bytes_per_packet), dtype=np.uint8)
+        frame_bytes = FRAME_SAMPLES * pcm.itemsize
+        for i in range(n_packets):
+            out = packets[i].ctypes.data
+            got = op.check(
+                op.lib.opus_encode_float(st, pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, out, self.bytes_per_packet),
+                "opus_encode_float",
+            )
+            if got < self.bytes_per_packet:  # never seen with libopus 1.3 CBR; see module doc
+                op.check(op.lib.opus_packet_pad(out, got, self.bytes_per_packet), "opus_packet_pad")
         return packets.T.astype(np.int64)
 
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
         """codes ``[bytes_per_packet, packets]`` -> float32 ``(samples,)`` at 16 kHz, with the
         encoder lookahead dropped from the start so it lines up with the input."""
-        op = libopus()
-        packets = np.ascontiguousarray(codes.T, dtype=np.uint8)
-        pcm = np.zeros(len(packets) * FRAME_SAMPLES, dtype=np.float32)
-        frame_bytes = FRAME_SAMPLES * pcm.itemsize
-        st = op.decoder(SAMPLE_RATE)
+        st = libopus().decoder(SAMPLE_RATE)
         try:
-            for i in range(len(packets)):
-                op.check(
-                    op.lib.opus_decode_float(
-                        st, packets[i].ctypes.data, packets.shape[1], pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, 0
-                    ),
-                    "opus_decode_float",
-                )
+            pcm = _decode_packets(st, codes)
         finally:
-            op.lib.opus_decoder_destroy(st)
+            libopus().lib.opus_decoder_destroy(st)
         return pcm[self.lookahead : self.lookahead + num_samples]
+
+    def open_stream(self) -> "OpusStream":
+        """A streaming session: 20 ms packets as the audio arrives, the same packets as
+        whole-file encoding (see `OpusStream`)."""
+        return OpusStream(self)
+
+
+def _decode_packets(st: ctypes.c_void_p, codes: np.ndarray) -> np.ndarray:
+    """codes ``[bytes_per_packet, packets]`` through decoder ``st`` -> 20 ms of float32 per packet."""
+    op = libopus()
+    packets = np.ascontiguousarray(np.asarray(codes).T, dtype=np.uint8)
+    pcm = np.zeros(len(packets) * FRAME_SAMPLES, dtype=np.float32)
+    frame_bytes = FRAME_SAMPLES * pcm.itemsize
+    for i in range(len(packets)):
+        op.check(
+            op.lib.opus_decode_float(
+                st, packets[i].ctypes.data, packets.shape[1], pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, 0
+            ),
+            "opus_decode_float",
+        )
+    return pcm
+
+
+class OpusStream:
+    """Streaming Opus: one encoder and one decoder kept across chunks.
+
+    ``encode(chunk)`` returns the packets of the whole 20 ms frames so far; ``encode_flush()``
+    codes the rest with the lookahead zeros whole-file encoding adds, so the concatenated
+    packets equal `OpusTokenizer.encode` of the whole waveform. ``decode`` drops the encoder
+    lookahead from the start of the output, so output sample i lines up with input sample i.
+    """
+
+    def __init__(self, tok: OpusTokenizer):
+        self.tok = tok
+        self.sample_rate = SAMPLE_RATE
+        self._enc = tok._new_encoder()
+        self._dec = libopus().decoder(SAMPLE_RATE)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._skip = tok.lookahead  # decoded samples still to drop from the start
+
+    def encode(self, wav: np.ndarray) -> np.ndarray:
+        """float32 ``(samples,)`` at 16 kHz, any length -> codes ``[bytes_per_packet, packets]``."""
+        self._check_open()
+        pcm = np.concatenate([self._pending, np.asarray(wav, dtype=np.float32)])
+        n = len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
+        self._pending = pcm[n:]
+        return self.tok._encode_packets(self._enc, pcm[:n])
+
+    def encode_flush(self) -> np.ndarray:
+        self._check_open()
+        tail = np.concatenate([self._pending, np.zeros(self.tok.lookahead, dtype=np.float32)])
+        tail = np.pad(tail, (0, -len(tail) % FRAME_SAMPLES))
+        self._pending = np.zeros(0, dtype=np.float32)
+        return self.tok._encode_packets(self._enc, tail)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """codes ``[bytes_per_packet, packets]`` -> float32 samples (20 ms a packet, less the lookahead)."""
+        self._check_open()
+        pcm = _decode_packets(self._dec, codes)
+        drop = min(self._skip, len(pcm))
+        self._skip -= drop
+        return pcm[drop:]
+
+    def decode_flush(self) -> np.ndarray:
+        return np.zeros(0, dtype=np.float32)
+
+    def _check_open(self) -> None:
+        if self._enc is None:  # a freed libopus state must never reach the C library
+            raise RuntimeError("this Opus stream is closed")
+
+    def close(self) -> None:
+        lib = libopus().lib
+        if self._enc is not None:
+            lib.opus_encoder_destroy(self._enc)
+            lib.opus_decoder_destroy(self._dec)
+            self._enc = self._dec = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
 
 
 def names() -> list[str]:

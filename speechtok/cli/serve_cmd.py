@@ -1,0 +1,96 @@
+"""`speechtok serve`: the HTTP + WebSocket service and its demo page (`speechtok demo --web`
+starts the same server with the demo's tokenizers). See docs/serve.md."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..defaults import DEFAULT_TOKENIZER, DEMO_COMPARE
+from ..errors import MissingDependencyError, SpeechtokError
+
+SERVE_DEFAULT = (DEFAULT_TOKENIZER, *DEMO_COMPARE)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve", help="tokenizers as an HTTP + WebSocket service, with a demo page",
+        description="Serve registered tokenizers over HTTP (encode, decode, OpenAPI page at /docs), "
+        "stream through causal ones over a WebSocket, and show a demo page at /.",
+    )
+    add_server_args(p)
+    p.add_argument(
+        "-t", "--tokenizers", nargs="+", default=list(SERVE_DEFAULT), metavar="NAME",
+        help=f"registered tokenizer names to serve (default: {' '.join(SERVE_DEFAULT)})",
+    )
+    p.set_defaults(func=_serve)
+
+
+def add_server_args(p) -> None:
+    """--host, --port and the limits; `speechtok demo --web` takes them too."""
+    from ..serve.limits import Limits
+
+    d = Limits()
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=8000, help="default 8000")
+    p.add_argument("--root-path", default="", help="the path prefix a reverse proxy serves this under, e.g. /speechtok")
+    g = p.add_argument_group("limits")
+    g.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, help=f"largest request body (default {d.max_upload_mb:g})")
+    g.add_argument("--max-duration-s", type=float, default=d.max_duration_s, help=f"longest audio in or out (default {d.max_duration_s:g})")
+    g.add_argument("--timeout-s", type=float, default=d.request_timeout_s, help=f"per request, queue + compute (default {d.request_timeout_s:g})")
+    g.add_argument("--workers", type=int, default=d.workers, help=f"requests computed at once (default {d.workers}: the CPU count, at most 4)")
+    g.add_argument("--queue", type=int, default=d.queue, help=f"requests waiting beyond those; more get 503 (default {d.queue})")
+    g.add_argument("--max-streams", type=int, default=d.max_streams, help=f"open WebSocket streams (default {d.max_streams})")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+
+def limits_from_args(args):
+    from ..serve.limits import Limits
+
+    limits = Limits(
+        max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, request_timeout_s=args.timeout_s,
+        workers=args.workers, queue=args.queue, max_streams=args.max_streams,
+    )
+    try:
+        limits.validate()
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    return limits
+
+
+def _serve(args) -> int:
+    return run_server(args.tokenizers, args)
+
+
+def run_server(names: list[str], args) -> int:
+    try:
+        import uvicorn
+
+        from ..serve import create_app
+        from ..serve.models import load_tokenizers
+    except ModuleNotFoundError as e:
+        raise MissingDependencyError(
+            f"speechtok serve needs {e.name}: pip install 'speechtok[serve]' (or `make venv`)"
+        ) from None
+    import logging
+
+    import torch
+
+    limits = limits_from_args(args)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # each worker computes one request: share the cores among them instead of oversubscribing
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // limits.workers))
+    print(f"speechtok serve: loading {', '.join(names)}", file=sys.stderr)
+    tokenizers = load_tokenizers(names)
+    app = create_app(tokenizers, limits)
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    print(f"speechtok serve: {url}/ (demo page), {url}/docs (API); Ctrl-C stops", file=sys.stderr)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level,
+        # backstops below our own limits: uvicorn answers 503 beyond this many connections,
+        # and refuses WebSocket messages larger than a stream message may be
+        limit_concurrency=limits.workers + limits.queue + limits.max_streams + 64,
+        ws_max_size=int(limits.stream_max_message_kb * 1024) + 1024,
+        timeout_keep_alive=5, root_path=args.root_path,
+    )
+    return 0
