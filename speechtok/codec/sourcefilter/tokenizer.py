@@ -61,6 +61,13 @@ class SourceFilterTokenizer(Tokenizer):
     def _make_tokens(self, codes, num_samples, sample_rate, extra=None):
         return super()._make_tokens(codes, num_samples, sample_rate, {"streams": self.streams, **(extra or {})})
 
+    def open_stream(self):
+        """A chunked encoder/decoder whose output equals whole-file processing
+        (``encode``/``encode_flush``/``decode``/``decode_flush``; see ``streaming.py``)."""
+        from .streaming import SourceFilterStream
+
+        return SourceFilterStream(self.codec, self.stages)
+
     def _encode(self, wav: np.ndarray) -> np.ndarray:
         return self.codec.encode(wav, self.stages)
 

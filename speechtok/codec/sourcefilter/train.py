@@ -41,7 +41,7 @@ class SFTrainConfig:
     accelerator: str = "cpu"
     seed: int = 0
     workers: int = 1  # analysis processes
-    max_valid: int = 24  # validation utterances for the refiner decision
+    valid_every: int = 500  # refiner steps between validation errors (the training curve)
 
 
 @dataclass
@@ -186,8 +186,11 @@ def codes_decode_rows(data, rows: torch.Tensor, k: int) -> torch.Tensor:
 _CODEBOOKS: dict = {}
 
 
-def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConfig, run_dir: Path, progress: bool):
-    """The refiner's training loop, run in every process (Fabric all-reduces the gradients)."""
+def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConfig, run_dir: Path, progress: bool,
+                    valid_data=None, curve: list | None = None):
+    """The refiner's training loop, run in every process (Fabric all-reduces the gradients).
+    With ``valid_data``, rank 0 appends ``(step, minutes, validation error per stage)`` to ``curve``
+    every ``valid_every`` steps: the quality-against-CPU-minutes curve."""
     t = cfg.train
     torch.manual_seed(t.seed)
     _CODEBOOKS["cb"] = codec.rvq.codebooks
@@ -225,6 +228,9 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
         if step % 500 == 0 and fabric.global_rank == 0:
             _save_refiner(ckpt, model, opt, step, time.time() - start)
+        if valid_data is not None and curve is not None and step % t.valid_every == 0 and fabric.global_rank == 0:
+            curve.append({"step": step, "minutes": round((time.time() - start) / 60, 2),
+                          "valid_mse_per_stage": refiner_mse(codec, valid_data, refine=True)})
     bar.close()
     if fabric.global_rank == 0:
         _save_refiner(ckpt, model, opt, step, time.time() - start)
@@ -237,7 +243,8 @@ def _save_refiner(ckpt: Path, model, opt, step: int, elapsed: float) -> None:
     write_atomic(ckpt, lambda p: torch.save(state, p))
 
 
-def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict:
+def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, run_dir: Path, progress: bool = True,
+                  valid=None) -> dict:
     """Train the refiner for ``train.refiner_minutes`` on ``train.devices`` processes; returns its log."""
     from lightning.fabric import Fabric
 
@@ -247,10 +254,12 @@ def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, 
     strategy = "ddp" if devices > 1 else "auto"
     fabric = Fabric(accelerator=t.accelerator, devices=devices, strategy=strategy)
     fabric.launch()
-    step, losses = _refiner_worker(fabric, codec, data, cfg, run_dir, progress)
+    curve: list = []
+    step, losses = _refiner_worker(fabric, codec, data, cfg, run_dir, progress, valid, curve)
     state = torch.load(run_dir / "refiner.ckpt", weights_only=True)
     codec.refiner.load_state_dict(state["model"])
-    return {"steps": step, "final_loss": float(np.mean(losses[-100:])) if losses else None, "rank": fabric.global_rank}
+    return {"steps": step, "final_loss": float(np.mean(losses[-100:])) if losses else None, "rank": fabric.global_rank,
+            "curve": curve}
 
 
 # ---- the whole recipe -----------------------------------------------------------------------------
@@ -286,7 +295,7 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
     cfg.model.refiner.enabled = False
     if cfg.train.refiner_minutes > 0 or cfg.train.refiner_steps > 0:
         t2 = time.time()
-        log = train_refiner(codec, train_fr, cfg, run_dir, progress)
+        log = train_refiner(codec, train_fr, cfg, run_dir, progress, valid)
         if log["rank"] != 0:
             return report
         refined = refiner_mse(codec, valid, refine=True)
