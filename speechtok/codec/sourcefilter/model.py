@@ -18,6 +18,17 @@ from .refine import Refiner
 from .synthesis import SynthState, Synthesizer
 
 
+_POOLS: dict = {}
+
+
+def _pool(threads: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="sf-analysis")
+    return _POOLS[threads]
+
+
 class SourceFilterCodec(torch.nn.Module):
     def __init__(self, cfg: SourceFilterConfig):
         super().__init__()
@@ -66,7 +77,12 @@ class SourceFilterCodec(torch.nn.Module):
         nseg = -(-T // S)
         x = np.zeros(C + nseg * S * hop + C, np.float64)
         x[C : C + len(wav)] = wav
-        parts = [self.analyze_segment(x[k * S * hop : (k + 1) * S * hop + 2 * C]) for k in range(nseg)]
+        segments = [x[k * S * hop : (k + 1) * S * hop + 2 * C] for k in range(nseg)]
+        threads = torch.get_num_threads()
+        if nseg > 1 and threads > 1:  # WORLD's C code releases the GIL: segments run in parallel
+            parts = list(_pool(threads).map(self.analyze_segment, segments))
+        else:
+            parts = [self.analyze_segment(seg) for seg in segments]
         return Frames(*(np.concatenate([getattr(p, f) for p in parts])[:T] for f in ("f0", "cep", "bap")))
 
     # ---- features <-> codes -------------------------------------------------------------------
