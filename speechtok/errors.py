@@ -22,3 +22,17 @@ class UnknownTokenizerError(SpeechtokError, KeyError):
 
 class MissingDependencyError(SpeechtokError, ImportError):
     """An optional package or system library is needed; the message says how to install it."""
+
+
+class OutputError(SpeechtokError, OSError):
+    """An output path that cannot be used: unwritable, a file where a folder is needed, a folder
+    holding someone else's files, or a name that would write outside the output folder."""
+
+
+class UsageError(SpeechtokError, TypeError):
+    """The Python API was called with the wrong kind of argument (e.g. ``decode(ndarray)``)."""
+
+
+class SpeechtokWarning(UserWarning):
+    """Something the user should know that does not stop the work (e.g. a truncated WAV file, a
+    token file too old to carry a model id). The CLI prints each as one line on stderr."""
