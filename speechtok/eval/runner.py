@@ -290,6 +290,17 @@ def run_bench(cfg: BenchConfig, utterances: list, load=None) -> Path:
     return out
 
 
+def failed_inputs(out: Path, utterances: list) -> list[tuple[str, str, str]]:
+    """``(input path, tokenizer, error)`` for each input of ``utterances`` that a tokenizer of the
+    run in ``out`` could not encode or decode (from its rows.jsonl, latest row per tokenizer)."""
+    from .rows import latest, read_rows
+
+    paths = {u.id: u.path for u in utterances}
+    return [(paths[r["utt"]], r["tokenizer"], r["error"].removeprefix("encode/decode failed: "))
+            for r in latest(read_rows(Path(out) / "rows.jsonl"))
+            if r["metric"] == "encode_rtf" and r["error"] and r["utt"] in paths]
+
+
 def _check_version(log: RowLog, tok) -> None:
     old = {r["tokenizer_version"] for r in log.rows if r["tokenizer"] == tok.name}
     if old and old != {tok.version}:

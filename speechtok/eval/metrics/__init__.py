@@ -42,6 +42,33 @@ SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("f0", "prosody", ("f0_rmse", "f0_corr"), 16000, "librosa yin/pyin", "librosa"),
 )
 BY_NAME = {s.name: s for s in SPECS}
+#: the optional packages (the `bench` extra) each metric imports, checked before a run starts
+MODULES = {"pesq_wb": ("pesq",), "pesq_nb": ("pesq",), "stoi": ("pystoi",), "dnsmos": ("speechmos", "onnxruntime"),
+           "speaker_sim": ("resemblyzer",), "asr": ("jiwer",), "f0": ("librosa",)}
+
+
+def missing_modules(specs: list[MetricSpec], asr: str = "pocketsphinx", report: bool = True) -> list[str]:
+    """``["pesq (pesq_wb)", ...]``: modules the chosen metrics (and the report's plots) need that are
+    not installed, found without importing them."""
+    from importlib.util import find_spec
+
+    need: dict[str, list[str]] = {}
+    for s in specs:
+        mods = MODULES.get(s.name, ()) + ((("pocketsphinx",) if asr == "pocketsphinx" else ("transformers",))
+                                          if s.name == "asr" else ())
+        for m in mods:
+            need.setdefault(m, []).append(s.name)
+    if report:
+        need.setdefault("matplotlib", []).append("report plots")
+    missing = []
+    for module, users in need.items():
+        try:
+            found = find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(f"{module} ({', '.join(users)})")
+    return missing
 GROUPS = sorted({s.group for s in SPECS})
 #: outputs where a larger value is better (used by reports for arrows)
 HIGHER_IS_BETTER = {"si_sdr", "pesq_wb", "pesq_nb", "stoi", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
