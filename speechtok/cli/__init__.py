@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args) -> int:
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
     except SpeechtokError as e:
         print(f"speechtok {args.command}: error: {e}", file=sys.stderr)
         return 2
