@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_run_config(args.config, overrides)  # types and ranges of every value, before any data
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
-    list_inputs(cfg.data.train)  # a missing or empty training manifest stops here (exit 2)
+    if not Path(cfg.data.train).exists():
+        raise SpeechtokError(f"{cfg.data.train}: training manifest not found (make one with `speechtok data asterisk`)")
+    list_inputs(cfg.data.train)  # an empty or unreadable training manifest stops here (exit 2)
     run_dir = args.out or Path("runs") / args.config.stem
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     if ckpt.exists() and not args.resume:
