@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -79,7 +80,9 @@ def _bench(args) -> int:
     utterances = pick(_inputs(args.data), args.limit)
     out = claim_output_dir(args.out, "bench", legacy_markers=("rows.jsonl",))
     cfg = BenchConfig(tokenizers=args.tokenizer, out=out, metrics=args.metrics, jobs=args.jobs,
-                      asr=args.asr, retry_errors=args.retry_errors)
+                      asr=args.asr, retry_errors=args.retry_errors,
+                      command="speechtok " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "",
+                      data=str(args.data or "the shipped clips (speechtok/assets/clips)"))
     run_bench(cfg, utterances)
     print((out / "summary.md").read_text())
     print(f"report: {out / 'report.html'}", file=sys.stderr)

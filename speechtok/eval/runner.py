@@ -44,6 +44,8 @@ class BenchConfig:
     asr: str = "pocketsphinx"
     retry_errors: bool = False
     report: bool = True
+    command: str = ""  # how the run was started and on what data, for the report
+    data: str = ""
 
 
 def safe_name(s: str) -> str:
@@ -272,6 +274,13 @@ def run_bench(cfg: BenchConfig, utterances: list, load=None) -> Path:
     from ..data.manifest import write_manifest
 
     write_manifest(out / "inputs.jsonl", utterances)  # so the report can be rebuilt on its own
+    if cfg.command or cfg.data:
+        import json
+
+        from ..fsutil import write_atomic
+
+        run = {"command": cfg.command, "data": cfg.data}
+        write_atomic(out / "run.json", lambda tmp: tmp.write_text(json.dumps(run, indent=1) + "\n"))
     with RowLog(out / "rows.jsonl", retry_errors=cfg.retry_errors) as log:
         toks, failed = [], {}
         for name in cfg.tokenizers:
