@@ -89,7 +89,11 @@ class Tokens:
 
     @property
     def bits(self) -> float:
-        """Bits needed to store the codes at their codebook sizes (no entropy coding)."""
+        """Bits needed to store the codes at their codebook sizes (no entropy coding); for a
+        variable-rate tokenizer that records it (``extra["payload_bits"]``, e.g. Opus VBR, whose
+        padding after each packet is not sent), the bits the codes actually carry."""
+        if "payload_bits" in self.extra:
+            return float(self.extra["payload_bits"])
         return float(self.num_frames * sum(math.log2(s) for s in self.codebook_sizes))
 
     @property
@@ -119,6 +123,9 @@ class Tokens:
                     )
         if self.num_samples < 0 or self.sample_rate <= 0 or not self.frame_rate > 0:
             raise TokensFileError(f"{w}bad num_samples/sample_rate/frame_rate")
+        payload = self.extra.get("payload_bits") if isinstance(self.extra, dict) else None
+        if payload is not None and (isinstance(payload, bool) or not isinstance(payload, int) or payload < 0):
+            raise TokensFileError(f"{w}extra.payload_bits must be a whole number of bits >= 0, got {payload!r}")
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Tokens):
