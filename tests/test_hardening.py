@@ -161,6 +161,11 @@ CLI_CASES = {
         "train": ["train", "cfgdir/config.yaml", "--set", "data.train=clips.jsonl", "--out"],
         "demo": ["demo", "--compare", "--out"],
     }.items()},
+    "encode a folder into a file": (["encode", "clips", "-o", "afile"], 2, "afile: exists and is not a folder"),
+    "decode a folder into a file": (["decode", "pcmdir", "-o", "afile"], 2, "afile: exists and is not a folder"),
+    "encode a folder into an unwritable folder": (["encode", "clips", "-o", UNWRITABLE, "-t", "pcm16"], 1,
+                                                  "a.stok: cannot write"),
+    "info on a folder": (["info", "clips"], 2, "clips: is a folder, not a token file"),
     "decode into an unwritable folder": (["decode", "pcm.stok", "-o", "/sys/x.wav"], 2, "/sys/x.wav: cannot write"),
     # config values
     "train batch_size: sixteen": (_TRAIN + ["--set", "train.batch_size=sixteen"], 2,
@@ -203,6 +208,7 @@ def prepared(world, capsys):
     speechtok.load("runA").encode(wav, sr).save(w / "a.stok")
     speechtok.load("runBase").encode(wav, sr).save(w / "base.stok")
     speechtok.load("pcm16").encode(wav[:1600], sr).save(w / "pcm.stok")
+    speechtok.load("pcm16").encode(wav[:1600], sr).save(w / "pcmdir" / "x.stok")
     assert main(["tokenize", "-t", "pcm16", "--data", "clips.jsonl", "--out", "tok", "--no-progress"]) == 0
     (w / "benched").mkdir()
     (w / "benched" / ".speechtok.json").write_text('{"command": "bench"}\n')

@@ -105,6 +105,14 @@ def _process(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None],
     return exit_code(len(failed), 1 if single else len(pairs))
 
 
+def _check_out(out: Path, suffix: str, single: bool) -> None:
+    """-o names a folder, or for one input a ``suffix`` file; never an existing file otherwise."""
+    from ..errors import OutputError
+
+    if out.exists() and not out.is_dir() and not (single and out.suffix.lower() == suffix):
+        raise OutputError(f"{out}: exists and is not a folder; -o must name a folder (or a {suffix} file for one input)")
+
+
 def _target(out: Path, rel: str, suffix: str, single: bool) -> Path:
     """Where one input goes: OUT itself if it already ends in ``suffix`` and there is one input,
     else OUT/rel<suffix> (an id that would leave OUT is refused)."""
@@ -126,6 +134,7 @@ def _encode(args) -> int:
     items = list_inputs(inp)  # raises (exit 2) on a missing input or a folder with no audio
     single = inp.is_file() and inp.suffix.lower() not in (".jsonl", ".json")
     rel = (lambda u: Path(u.path).stem) if single else (lambda u: u.id)
+    _check_out(out, SUFFIX, single)
     # every target before any work: an id such as ../x or /abs/x refuses the whole run (exit 2)
     pairs = [(Path(u.path), _target(out, rel(u), SUFFIX, single)) for u in items]
 
@@ -144,6 +153,7 @@ def _decode(args) -> int:
     if not inp.exists():
         raise SpeechtokError(f"{inp}: no such file or folder")
     single = not inp.is_dir()
+    _check_out(out, ".wav", single)
     if single:
         pairs = [(inp, _target(out, inp.stem, ".wav", True))]
     else:
