@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -165,6 +166,12 @@ def markdown(summary: dict, run: dict | None = None) -> str:
 
 
 # ---- plots -------------------------------------------------------------------------------------
+def family(name: str) -> str:
+    """The line a tokenizer's point joins: its name without the rate setting, keeping variant
+    suffixes apart (``opus@6kbps`` -> ``opus``, ``opus@6kbps-vbr`` -> ``opus-vbr``)."""
+    return re.sub(r"@[^-]*", "", name)
+
+
 def rate_distortion_plot(summary: dict, x_metric: str, path: Path) -> bool:
     """One panel per quality output: its mean (with CI bars) against ``x_metric``'s mean, one point per
     tokenizer, tokenizers of one family (the name before '@') joined by a line. False if nothing to plot."""
@@ -181,12 +188,12 @@ def rate_distortion_plot(summary: dict, x_metric: str, path: Path) -> bool:
     cols = min(4, len(outputs))
     rows = (len(outputs) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    families = sorted({n.split("@")[0] for n in toks})
+    families = sorted({family(n) for n in toks})
     colors = {f: plt.cm.tab10(i % 10) for i, f in enumerate(families)}
     for ax, o in zip(axes.flat, outputs):
         for fam in families:
             pts = sorted((m[x_metric]["mean"], m[o]["mean"], m[o]["ci_low"], m[o]["ci_high"], n)
-                         for n, m in toks.items() if n.split("@")[0] == fam and x_metric in m
+                         for n, m in toks.items() if family(n) == fam and x_metric in m
                          and o in m and m[o]["mean"] is not None)
             if not pts:
                 continue
