@@ -394,7 +394,7 @@ def test_bench_without_its_extra_stops_before_any_work(world, capsys, monkeypatc
     assert not (world / "b").exists()
 
 
-@pytest.mark.parametrize("command", ["encode", "decode", "detokenize", "bench"])
+@pytest.mark.parametrize("command", ["encode", "decode", "detokenize", "bench", "tokenize"])
 def test_ctrl_c_then_rerun_finishes_the_work(command, prepared, capsys, monkeypatch):
     """Ctrl-C in the middle of a long command: exit 130, no half-written file; the same command run
     again completes the work."""
@@ -407,10 +407,12 @@ def test_ctrl_c_then_rerun_finishes_the_work(command, prepared, capsys, monkeypa
         "decode": ["decode", "pcmtok", "-o", "d"],
         "detokenize": ["detokenize", "tok", "--ids", "a", "--out", "dt"],
         "bench": ["bench", "-t", "pcm16", "--data", "clips", "--out", "bb", "--metrics", "si_sdr", "--jobs", "1"],
+        "tokenize": ["tokenize", "-t", "pcm16", "--data", "clips", "--out", "tk", "--workers", "0",
+                     "--shard-size", "1", "--no-progress"],
     }[command]
     out = w / argv[argv.index("--out" if "--out" in argv else "-o") + 1]
     calls = {"n": 0}
-    method = "_encode" if command in ("encode", "bench") else "_decode"
+    method = "_encode" if command in ("encode", "bench", "tokenize") else "_decode"
     real = getattr(PCMTokenizer, method)
 
     def interrupted(self, *a, **k):
@@ -428,6 +430,7 @@ def test_ctrl_c_then_rerun_finishes_the_work(command, prepared, capsys, monkeypa
     rc, _, err = run_cli(argv, capsys, w, own=out)  # resuming: only its own folder may change
     assert rc == 0, err
     expected = {"encode": ["a.stok", "b.stok"], "decode": ["a.wav", "b.wav"], "detokenize": ["a.wav"],
-                "bench": ["rows.jsonl", "summary.md"]}[command]
+                "bench": ["rows.jsonl", "summary.md"], "tokenize": ["index.json", "data/train-00001-of-00002.parquet"],
+                }[command]
     for name in expected:
         assert (out / name).is_file(), name
