@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.manifest import list_inputs
     from ..fsutil import claim_output_dir
 
-    if not args.config.is_file():
+    if not args.config.exists():
         raise SpeechtokError(f"{args.config}: no such config file")
     if args.workers < 1:
         raise SpeechtokError(f"--workers must be at least 1, got {args.workers}")
