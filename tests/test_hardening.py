@@ -173,6 +173,8 @@ CLI_CASES = {
     "train num_quantizers=0": (_TRAIN + ["--set", "model.quantizer.num_quantizers=0"], 2,
                                "model.quantizer.num_quantizers: must be at least 1"),
     "train lr as text": (_TRAIN + ["--set", "train.lr=fast"], 2, "train.lr: expected a number"),
+    "train an unknown precision": (_TRAIN + ["--precision", "foo"], 2, "train settings refused: Precision 'foo' is invalid"),
+    "train an unknown accelerator": (_TRAIN + ["--accelerator", "foo"], 2, "invalid accelerator name"),
     "train an unknown key": (_TRAIN + ["--set", "train.stepz=3"], 2, "unknown key(s) ['stepz']"),
     "train an empty manifest": (_TRAIN[:3] + ["data.train=empty.jsonl", "--out", "newrun"], 2,
                                 "empty.jsonl: manifest has no utterances"),

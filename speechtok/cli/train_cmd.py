@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from ..errors import SpeechtokError
@@ -61,12 +62,18 @@ def run(args: argparse.Namespace) -> int:
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     if ckpt.exists() and not args.resume:
         raise SpeechtokError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose --out")
+    fresh = not run_dir.exists()
     claim_output_dir(run_dir, "train", legacy_markers=("checkpoints",))  # never the user's own folder
     cfg.name = run_name(cfg.name, run_dir)
 
     from ..train.loop import Trainer
 
-    trainer = Trainer(cfg, run_dir, progress=not args.no_progress, workers=args.workers)
+    try:
+        trainer = Trainer(cfg, run_dir, progress=not args.no_progress, workers=args.workers)
+    except ValueError as e:  # Lightning refuses the accelerator, devices, precision or strategy
+        if fresh:  # the folder was made a moment ago for this run only
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise SpeechtokError(f"{args.config}: train settings refused: {str(e).splitlines()[0]}") from None
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at step {trainer.step}")
     elif args.init:
