@@ -139,6 +139,8 @@ CLI_CASES = {
     "train into the config's folder": (["train", "cfgdir/config.yaml", "--set", "data.train=clips.jsonl",
                                         "--out", "cfgdir"], 2, "holds files not written by `speechtok train`"),
     "demo into a user's folder": (["demo", "--compare", "--out", "user"], 2, "not written by `speechtok demo`"),
+    "data asterisk into a user's folder": (["data", "asterisk", "--out", "user"], 2,
+                                           "not written by `speechtok data asterisk`"),
     "tokenize into a bench folder": (["tokenize", "-t", "pcm16", "--data", "clips", "--out", "benched"], 2,
                                      "holds the output of `speechtok bench`"),
     # path escapes
@@ -152,6 +154,7 @@ CLI_CASES = {
         "detokenize": ["detokenize", "tok", "--ids", "a", "--out"],
         "train": ["train", "cfgdir/config.yaml", "--set", "data.train=clips.jsonl", "--out"],
         "demo": ["demo", "--compare", "--out"],
+        "data asterisk": ["data", "asterisk", "--out"],
         "speed bench": ["bench", "--speed-only", "-t", "pcm16", "--seconds", "1", "--out"],
     }.items()},
     **{f"{cmd} --out a file": (argv + ["afile"], 2, "afile: exists and is not a folder") for cmd, argv in {
