@@ -399,6 +399,12 @@ def test_bench_without_its_extra_stops_before_any_work(world, capsys, monkeypatc
     assert not (world / "b").exists()
 
 
+def test_tokenize_on_ray_without_ray_stops_before_any_work(world, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the ray extra were not installed
+    rc, _, err = run_cli(["tokenize", "-t", "pcm16", "--data", "clips", "--out", "t", "--backend", "ray"], capsys, world)
+    assert rc == 2 and "pip install 'speechtok[ray]'" in err and not (world / "t").exists()
+
+
 @pytest.mark.parametrize("command", ["encode", "decode", "detokenize", "bench", "tokenize"])
 def test_ctrl_c_then_rerun_finishes_the_work(command, prepared, capsys, monkeypatch):
     """Ctrl-C in the middle of a long command: exit 130, no half-written file; the same command run

@@ -62,6 +62,13 @@ def run_tokenize(args) -> int:
         raise SpeechtokError(f"--workers must be 0 or more, got {args.workers}")
     if args.shard_size is not None and args.shard_size < 1:
         raise SpeechtokError(f"--shard-size must be at least 1, got {args.shard_size}")
+    if args.backend == "ray":  # before any work, not after the plan is written
+        from importlib.util import find_spec
+
+        from ..errors import MissingDependencyError
+
+        if find_spec("ray") is None:
+            raise MissingDependencyError("--backend ray needs Ray: pip install 'speechtok[ray]'")
     workers = args.workers
     if workers is None:
         workers = 0 if args.backend == "ray" else max(1, environment_cpu_count() - 1)
