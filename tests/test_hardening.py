@@ -56,24 +56,23 @@ def tiny_run(folder: Path, name: str, seed: int, codebooks=(6, 1024)) -> Path:
     return folder
 
 
-@pytest.fixture
-def world(tmp_path):
-    """Inputs good and bad, a user's own folders, two runs with one name; cwd is tmp_path."""
-    w = tmp_path
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """Inputs good and bad, a user's own folders, runs, token files and a tokenized corpus: built
+    once, copied for each test (every test gets its own world to damage)."""
+    w = tmp_path_factory.mktemp("template")
     (w / "clips").mkdir()
     shutil.copy(CLIP, w / "clips" / "a.wav")
     shutil.copy(CLIP, w / "clips" / "b.wav")
     (w / "bad.wav").write_text("not audio\n")
     data = CLIP.read_bytes()
     (w / "trunc.wav").write_bytes(data[: len(data) // 2])  # header promises twice what is there
-    write_manifest(w / "clips.jsonl", [{"id": "a", "path": str(w / "clips" / "a.wav")}])
-    write_manifest(w / "mixed.jsonl", [{"id": "a", "path": str(w / "clips" / "a.wav")},
-                                       {"id": "bad", "path": str(w / "bad.wav")}])
-    write_manifest(w / "onlybad.jsonl", [{"id": "bad", "path": str(w / "bad.wav")}])
+    write_manifest(w / "clips.jsonl", [{"id": "a", "path": "clips/a.wav"}])
+    write_manifest(w / "mixed.jsonl", [{"id": "a", "path": "clips/a.wav"}, {"id": "bad", "path": "bad.wav"}])
+    write_manifest(w / "onlybad.jsonl", [{"id": "bad", "path": "bad.wav"}])
     (w / "empty.jsonl").write_bytes(b"")
     (w / "blank.jsonl").write_text("\n\n")
-    write_manifest(w / "up.jsonl", [{"id": "../../escaped", "path": str(w / "clips" / "a.wav")}])
-    write_manifest(w / "abs.jsonl", [{"id": str(w / "abs-escaped"), "path": str(w / "clips" / "a.wav")}])
+    write_manifest(w / "up.jsonl", [{"id": "../../escaped", "path": "clips/a.wav"}])
     (w / "emptydir").mkdir()
     (w / "user").mkdir()
     (w / "user" / "README.md").write_text("my notes\n")
@@ -82,11 +81,30 @@ def world(tmp_path):
     shutil.copy(REPO / "configs" / "base-50hz.yaml", w / "cfgdir" / "config.yaml")
     (w / "afile").write_text("a file, not a folder\n")
     (w / "dirs" / "x.wav").mkdir(parents=True)  # a folder named like audio
-    os.symlink("loop.wav", w / "loop.wav")  # a symlink to itself
-    os.mkfifo(w / "fifo.wav")
     tiny_run(w / "runA", "tiny", seed=0)
     tiny_run(w / "runB", "tiny", seed=1)  # same name, other weights
     tiny_run(w / "runBase", "speechtok-base", seed=2)  # an old run named like the shipped model
+    wav, sr = sf.read(CLIP, dtype="float32")
+    speechtok.load(w / "runA").encode(wav, sr).save(w / "a.stok")
+    speechtok.load(w / "runBase").encode(wav, sr).save(w / "base.stok")
+    speechtok.load("pcm16").encode(wav[:1600], sr).save(w / "pcm.stok")
+    speechtok.load("pcm16").encode(wav[:1600], sr).save(w / "pcmdir" / "x.stok")
+    assert main(["tokenize", "-t", "pcm16", "--data", str(w / "clips.jsonl"), "--out", str(w / "tok"),
+                 "--workers", "0", "--no-progress"]) == 0
+    (w / "benched").mkdir()
+    (w / "benched" / ".speechtok.json").write_text('{"command": "bench"}\n')
+    return w
+
+
+@pytest.fixture
+def world(template, tmp_path):
+    """A copy of the template, plus what cannot be copied (a FIFO, a symlink loop) and a manifest
+    with an absolute id inside it; the working folder is the world."""
+    w = tmp_path / "w"
+    shutil.copytree(template, w, symlinks=True)
+    write_manifest(w / "abs.jsonl", [{"id": str(w / "abs-escaped"), "path": "clips/a.wav"}])
+    os.symlink("loop.wav", w / "loop.wav")  # a symlink to itself
+    os.mkfifo(w / "fifo.wav")
     os.chdir(w)
     return w
 
@@ -207,18 +225,8 @@ CLI_CASES = {
 
 @pytest.fixture
 def prepared(world, capsys):
-    """The world plus token files and a tokenized corpus some cases need."""
-    w = world
-    wav, sr = sf.read(CLIP, dtype="float32")
-    speechtok.load("runA").encode(wav, sr).save(w / "a.stok")
-    speechtok.load("runBase").encode(wav, sr).save(w / "base.stok")
-    speechtok.load("pcm16").encode(wav[:1600], sr).save(w / "pcm.stok")
-    speechtok.load("pcm16").encode(wav[:1600], sr).save(w / "pcmdir" / "x.stok")
-    assert main(["tokenize", "-t", "pcm16", "--data", "clips.jsonl", "--out", "tok", "--no-progress"]) == 0
-    (w / "benched").mkdir()
-    (w / "benched" / ".speechtok.json").write_text('{"command": "bench"}\n')
     capsys.readouterr()
-    return w
+    return world
 
 
 @pytest.mark.parametrize("case", list(CLI_CASES))

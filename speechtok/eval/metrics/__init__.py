@@ -53,8 +53,8 @@ DESCRIPTIONS = {
     "codebooks": ("count", "codebooks used"),
     "encode_rtf": ("s/s", "encode compute seconds per second of audio on this machine (real-time factor)"),
     "decode_rtf": ("s/s", "decode compute seconds per second of audio on this machine (real-time factor)"),
-    "log_mel_l1": ("nats", "mean absolute difference of the natural-log mel spectrograms (80 Slaney bands) of original and "
-                             "decoded; 0 is identical"),
+    "log_mel_l1": ("nats", "mean absolute difference of the natural-log mel spectrograms (80 Slaney bands) of "
+                           "original and decoded; 0 is identical"),
     "mrstft": ("–", "multi-resolution STFT distance (spectral convergence + mean absolute log-magnitude difference, "
                     "three resolutions); 0 is identical"),
     "si_sdr": ("dB", "scale-invariant signal-to-distortion ratio against the original"),
