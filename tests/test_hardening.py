@@ -324,6 +324,17 @@ def test_truncated_wav_warns_naming_the_file(world, capsys):
     assert len(lines) == 1 and lines[0].startswith("speechtok encode: warning: ") and "trunc.wav" in lines[0]
 
 
+def test_truncated_wav_in_a_tokenize_worker_is_one_line_too(world, capfd):
+    (world / "tin").mkdir()
+    shutil.copy(world / "trunc.wav", world / "tin" / "trunc.wav")
+    shutil.copy(world / "clips" / "a.wav", world / "tin" / "a.wav")
+    assert main(["tokenize", "-t", "pcm16", "--data", "tin", "--out", "tt", "--workers", "1", "--no-progress"]) == 0
+    err = capfd.readouterr().err  # the worker process's stderr too
+    lines = [line for line in err.splitlines() if "truncated" in line]
+    assert len(lines) == 1 and lines[0].startswith("speechtok tokenize: warning: ") and "trunc.wav" in lines[0]
+    assert "Traceback" not in err and "warnings.warn" not in err
+
+
 # ---- user files and side effects -----------------------------------------------------------------
 def test_detokenize_skips_existing_wavs_like_decode(prepared, capsys):
     (prepared / "w").mkdir()

@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-from ..errors import SpeechtokError, SpeechtokWarning
+from ..errors import SpeechtokError, SpeechtokWarning, one_line_warnings
 
 # Order here is the order in `speechtok --help`. A module that is not part of this build is skipped.
 SUBCOMMAND_MODULES = [
@@ -53,20 +53,6 @@ def exit_code(failed: int, total: int) -> int:
     return 2 if total == 1 else 1
 
 
-def _one_line_warnings(command: str):
-    """speechtok's own warnings as one stderr line each (the message names the file), not
-    Python's two-line form with our source line in it."""
-    default = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, SpeechtokWarning):
-            print(f"speechtok {command}: warning: {message}", file=sys.stderr)
-        else:
-            default(message, category, filename, lineno, file, line)
-
-    return show
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -75,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with warnings.catch_warnings():  # restores the warning filters and printer afterwards
         warnings.simplefilter("always", SpeechtokWarning)  # one line per file, even a repeated message
-        warnings.showwarning = _one_line_warnings(args.command)
+        one_line_warnings(f"speechtok {args.command}")
         return _run(args)
 
 
