@@ -7,14 +7,20 @@ Everything inside speechtok works on mono float32 numpy arrays of shape ``(sampl
 from __future__ import annotations
 
 import os
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioError, AudioTooLongError
+from .errors import AudioError, AudioTooLongError, SpeechtokWarning
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
+#: 2-D audio: the short axis is channels when it has at most MAX_CHANNELS entries and the long
+#: axis (samples) is at least CHANNEL_RATIO times longer; any other 2-D shape is refused, not guessed
+MAX_CHANNELS = 64
+CHANNEL_RATIO = 16
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64")
 
@@ -24,6 +30,8 @@ def _where(path: str | os.PathLike | None) -> str:
 
 
 def check_sample_rate(sample_rate, path=None) -> int:
+    if sample_rate is None:
+        raise AudioError(f"{_where(path)}a sample rate is required (got None)")
     try:
         sr = int(sample_rate)
     except (TypeError, ValueError):
@@ -40,8 +48,9 @@ def to_mono_float(audio, path=None) -> np.ndarray:
     """Any array-like (samples,), (samples, channels) or (channels, samples), int or float,
     to mono float32 ``(samples,)``. Integer PCM is scaled to [-1, 1]; channels are averaged.
 
-    A 2-D array is read as (samples, channels) when its second axis is the short one (<= 8),
-    as soundfile returns it, and as (channels, samples) otherwise, as torch code usually has it.
+    A 2-D array is read by ``channel_axis``: (samples, channels) as soundfile returns it, or
+    (channels, samples) as torch code usually has it, whichever the shape makes plain; a shape
+    that could be either is an AudioError, never a guess.
     """
     if hasattr(audio, "detach"):  # a torch tensor, without importing torch here
         audio = audio.detach().cpu().numpy()
@@ -61,10 +70,7 @@ def to_mono_float(audio, path=None) -> np.ndarray:
     if a.size == 0:  # before the downmix, which would average an empty axis into NaN
         raise AudioError(f"{_where(path)}zero-length audio (no samples)")
     if a.ndim == 2:
-        if a.shape[1] <= 8 and a.shape[1] <= a.shape[0]:
-            a = a.mean(axis=1)
-        else:
-            a = a.mean(axis=0)
+        a = a.mean(axis=channel_axis(a.shape, path))
     elif a.ndim != 1:
         raise AudioError(f"{_where(path)}expected audio of shape (samples,) or 2-D with channels, got {a.shape}")
     if a.size == 0:
@@ -73,6 +79,61 @@ def to_mono_float(audio, path=None) -> np.ndarray:
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise AudioError(f"{_where(path)}audio has {bad} NaN or infinite samples")
     return a.astype(np.float32)
+
+
+def channel_axis(shape: tuple[int, ...], path=None) -> int:
+    """Which axis of a 2-D audio array holds the channels: 1 for ``(samples, channels)``, 0 for
+    ``(channels, samples)``. Raises AudioError, saying which axis could be which, when the shape
+    does not make it plain (see MAX_CHANNELS, CHANNEL_RATIO)."""
+    rows, cols = shape
+    if cols == 1:
+        return 1
+    if rows == 1:
+        return 0
+    short, long = min(rows, cols), max(rows, cols)
+    if rows != cols and short <= MAX_CHANNELS and long >= CHANNEL_RATIO * short:
+        return 1 if cols < rows else 0
+    raise AudioError(
+        f"{_where(path)}ambiguous audio shape {tuple(shape)}: axis 0 ({rows}) and axis 1 ({cols}) could each be "
+        f"the channels; speechtok reads the short axis as channels only when it has at most {MAX_CHANNELS} "
+        f"and the other axis (samples) is at least {CHANNEL_RATIO} times longer. Pass mono (samples,) audio, "
+        f"or (samples, channels) / (channels, samples) that meets that rule"
+    )
+
+
+def num_samples(audio) -> int:
+    """Samples per channel of ``(samples,)`` or 2-D audio, by the rule of ``to_mono_float``."""
+    shape = np.shape(audio)
+    if len(shape) == 2:
+        return shape[0] if channel_axis(shape) == 1 else shape[1]
+    return shape[-1] if shape else 0
+
+
+def wav_shortfall(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(bytes the header promises, bytes present)`` of a RIFF/WAVE file's data chunk when the
+    file is shorter than its header says (a copy or recording cut off), else None. A size of 0 or
+    0xFFFFFFFF (streaming writers that never filled it in) promises nothing."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+                return None
+            order = "<" if head[:4] == b"RIFF" else ">"
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                cid, clen = struct.unpack(order + "4sI", f.read(8))
+                if cid == b"data":
+                    present = size - pos - 8
+                    if clen not in (0, 0xFFFFFFFF) and clen > present:
+                        return clen, present
+                    return None
+                pos += 8 + clen + (clen & 1)
+    except (OSError, struct.error):
+        return None
+    return None
 
 
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -145,6 +206,15 @@ def _read(source, where, target_sr: int | None, max_seconds: float | None = None
         raise AudioError(f"{where}: zero-length audio (no samples)")
     if max_seconds is not None and data.shape[0] > max_seconds * sr:
         raise AudioTooLongError(f"{where}: more than {max_seconds:g} s of audio; that is the limit")
+    short = wav_shortfall(source) if isinstance(source, (str, os.PathLike)) else None  # the RIFF header itself
+    if short:
+        promised, present = short
+        have = data.shape[0] / sr
+        warnings.warn(
+            f"{where}: truncated WAV: the header promises {have * promised / max(present, 1):.2f} s, the file holds "
+            f"{have:.2f} s ({100 * (1 - present / promised):.0f}% missing); using the part that is there",
+            SpeechtokWarning, stacklevel=3,
+        )
     mono = to_mono_float(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0], where)
     if target_sr and target_sr != sr:
         return resample(mono, sr, target_sr), int(target_sr)

@@ -1,14 +1,18 @@
 """`Tokens`: the value every tokenizer produces, and its file format.
 
-File format (``.stok``), version 1, all integers little-endian::
+File format (``.stok``), version 2, all integers little-endian::
 
     magic      8 bytes   b"SPEECHTK"
-    version    uint16    file-format version (1)
+    version    uint16    file-format version (2; version 1 files are read too)
     hlen       uint32    length of the JSON header in bytes
-    header     hlen      UTF-8 JSON: tokenizer, tokenizer_version, frame_rate, codebook_sizes,
-                         num_samples, sample_rate, dtype, shape, extra
+    header     hlen      UTF-8 JSON: tokenizer, tokenizer_version, model_id, frame_rate,
+                         codebook_sizes, num_samples, sample_rate, dtype, shape, extra
     codes      ...       C-order array of ``dtype`` with ``shape`` = [codebooks, frames]
     crc32      uint32    CRC-32 of header + codes
+
+``model_id`` identifies the exact trained model that made the codes (a short hash of its weights;
+null for tokenizers without trained weights, such as Opus): two runs of one config share a name but
+not a model id, and a decoder refuses codes from another model. Version 1 files have no model id.
 
 Nothing is unpickled; every field is checked on load.
 """
@@ -28,7 +32,8 @@ import numpy as np
 from .errors import TokensFileError
 
 MAGIC = b"SPEECHTK"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 SUFFIX = ".stok"
 _DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "int32": np.int32}
 
@@ -47,6 +52,8 @@ class Tokens:
 
     ``num_samples``/``sample_rate`` describe the audio the codes were made from, so a decoder can
     restore its exact length. ``extra`` holds small tokenizer-specific facts (JSON-serialisable).
+    ``model_id`` is the id of the trained model that made the codes (None: no trained weights, or
+    a file from before model ids).
     """
 
     codes: np.ndarray
@@ -57,6 +64,7 @@ class Tokens:
     num_samples: int
     sample_rate: int
     extra: dict = field(default_factory=dict)
+    model_id: str | None = None
 
     def __post_init__(self):
         self.codes = np.asarray(self.codes)
@@ -81,7 +89,11 @@ class Tokens:
 
     @property
     def bits(self) -> float:
-        """Bits needed to store the codes at their codebook sizes (no entropy coding)."""
+        """Bits needed to store the codes at their codebook sizes (no entropy coding); for a
+        variable-rate tokenizer that records it (``extra["payload_bits"]``, e.g. Opus VBR, whose
+        padding after each packet is not sent), the bits the codes actually carry."""
+        if "payload_bits" in self.extra:
+            return float(self.extra["payload_bits"])
         return float(self.num_frames * sum(math.log2(s) for s in self.codebook_sizes))
 
     @property
@@ -111,6 +123,9 @@ class Tokens:
                     )
         if self.num_samples < 0 or self.sample_rate <= 0 or not self.frame_rate > 0:
             raise TokensFileError(f"{w}bad num_samples/sample_rate/frame_rate")
+        payload = self.extra.get("payload_bits") if isinstance(self.extra, dict) else None
+        if payload is not None and (isinstance(payload, bool) or not isinstance(payload, int) or payload < 0):
+            raise TokensFileError(f"{w}extra.payload_bits must be a whole number of bits >= 0, got {payload!r}")
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Tokens):
@@ -125,6 +140,7 @@ class Tokens:
         return {
             "tokenizer": self.tokenizer,
             "tokenizer_version": self.tokenizer_version,
+            "model_id": self.model_id,
             "frame_rate": float(self.frame_rate),
             "codebook_sizes": list(self.codebook_sizes),
             "num_samples": int(self.num_samples),
@@ -148,9 +164,10 @@ class Tokens:
         if len(data) < pre:
             raise TokensFileError(f"{where}: truncated token file (header cut off)")
         version, hlen = struct.unpack("<HI", data[len(MAGIC) : pre])
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise TokensFileError(
-                f"{where}: unknown token-file version {version} (this speechtok reads version {FORMAT_VERSION})"
+                f"{where}: unknown token-file version {version} (this speechtok reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}; a newer speechtok wrote it?)"
             )
         if len(data) < pre + hlen + 4:
             raise TokensFileError(f"{where}: truncated token file (header cut off)")
@@ -184,6 +201,7 @@ class Tokens:
                 num_samples=int(head["num_samples"]),
                 sample_rate=int(head["sample_rate"]),
                 extra=dict(head.get("extra") or {}),
+                model_id=None if head.get("model_id") is None else str(head["model_id"]),
             )
         except TokensFileError as e:
             raise TokensFileError(f"{where}: {e}") from None

@@ -167,3 +167,39 @@ def test_speed_only(tmp_path, capsys):
 def test_bad_usage_is_reported(tmp_path, capsys):
     assert main(["bench", "-t", "pcm16", "--out", str(tmp_path), "--metrics", "nope"]) == 2
     assert "unknown metric" in capsys.readouterr().err
+
+
+def test_report_states_unit_direction_n_command_and_versions(tmp_path):
+    """A reader who did not run the bench learns from summary.md what every number is."""
+    from speechtok.eval.rows import make_row
+
+    ev = dict(evaluator="x", evaluator_version="1")
+    rows = []
+    for utt, lang_ok, sdr in (("en/a", True, 3.0), ("it/b", False, 5.0)):
+        rows += [make_row("opus@6kbps", "libopus 1.3.1", utt, "si_sdr", sdr, **ev),
+                 make_row("opus@6kbps", "libopus 1.3.1", utt, "f0_rmse", 12.0, **ev),
+                 make_row("opus@6kbps", "libopus 1.3.1", utt, "encode_rtf", 0.01, **ev)]
+        if lang_ok:  # pocketsphinx scores English only
+            rows.append(make_row("opus@6kbps", "libopus 1.3.1", utt, "wer", 0.25, evaluator="pocketsphinx",
+                                 evaluator_version="5.0"))
+    rows.append(make_row("opus@6kbps", "libopus 1.3.1", "*", "entropy_kbps", 5.1, **ev))
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / "run.json").write_text(json.dumps({"command": "speechtok bench -t opus@6kbps", "data": "test.jsonl"}))
+    build_report(out)
+    md = (out / "summary.md").read_text()
+    assert "| command | `speechtok bench -t opus@6kbps` |" in md
+    assert "| data | `test.jsonl`, 2 utterances |" in md
+    assert "| tokenizer `opus@6kbps` | version libopus 1.3.1 |" in md
+    assert "only English utterances with a transcript (pocketsphinx is English-only): n = 1 of 2" in md
+    heads = "\n".join(line for line in md.splitlines() if line.startswith("| tokenizer |"))
+    assert "| si_sdr (dB) ↑ |" in heads and "| f0_rmse (Hz) ↓ |" in heads and "| wer (fraction) ↓ |" in heads
+    assert "| opus@6kbps | 4 [3, 5] n=2 |" in md and "| opus@6kbps | 12 [12, 12] n=2 |" in md  # n per mean
+    assert "| opus@6kbps | 0.25 n=1 |" in md
+    assert "5.1 (pooled)" in md and "encode_rtf (s/s) ↓" in md
+    glossary = md[md.index("## metrics"):]
+    for metric in ("si_sdr", "f0_rmse", "wer", "encode_rtf", "entropy_kbps"):
+        assert f"| {metric} |" in glossary, metric
+    html = (out / "report.html").read_text()
+    assert "speechtok bench -t opus@6kbps" in html and "si_sdr (dB) ↑" in html

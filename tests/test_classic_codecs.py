@@ -24,6 +24,8 @@ STOI_FLOOR = {
     "pcm16": 0.99, "mulaw": 0.97,
     "opus@6kbps": 0.70, "opus@8kbps": 0.85, "opus@12kbps": 0.90, "opus@16kbps": 0.92,
     "opus@8kbps-wb": 0.78, "opus@12kbps-wb": 0.90, "opus@16kbps-wb": 0.92,
+    # VBR measured at or above CBR of the same rate on the shipped clips (min 0.91/0.95/0.97/0.98)
+    "opus@6kbps-vbr": 0.70, "opus@8kbps-vbr": 0.85, "opus@12kbps-vbr": 0.90, "opus@16kbps-vbr": 0.92,
     "codec2@3200": 0.80, "codec2@2400": 0.79, "codec2@1600": 0.74, "codec2@1400": 0.75,
     "codec2@1300": 0.69, "codec2@1200": 0.75, "codec2@700C": 0.62,
 }
@@ -57,7 +59,7 @@ def test_floor_means_something(speech_clips):
     assert quality(audio, sr, late, out_sr, metrics=("stoi",))["stoi"] < STOI_FLOOR["opus@16kbps"] - 0.1
 
 
-@pytest.mark.parametrize("name", ["pcm16", "mulaw", "opus@8kbps", "codec2@1300"])
+@pytest.mark.parametrize("name", ["pcm16", "mulaw", "opus@8kbps", "opus@6kbps-vbr", "codec2@1300"])
 def test_batch_equals_one_by_one(name, speech_clips):
     tok = speechtok.load(name)
     audios = [a for _, a, _ in speech_clips] + [speech_clips[0][1][: len(speech_clips[0][1]) // 3]]
@@ -66,6 +68,27 @@ def test_batch_equals_one_by_one(name, speech_clips):
 
 
 # ---- Opus ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kbps", [6, 8])
+def test_opus_vbr_carries_its_rate_and_beats_cbr(kbps, speech_clips):
+    """VBR (opusenc's and ffmpeg's default): the measured payload rate is near the target, the
+    zeros after each packet are not counted, and at the same rate it scores above CBR."""
+    vbr, cbr = speechtok.load(f"opus@{kbps}kbps-vbr"), speechtok.load(f"opus@{kbps}kbps")
+    assert vbr.codebook_sizes == (opus.VBR_PEAK * kbps * 5 // 2 + 1,) + (256,) * (opus.VBR_PEAK * kbps * 5 // 2)
+    scores = {"vbr": [], "cbr": []}
+    for _, audio, sr in speech_clips:
+        t = vbr.encode(audio, sr)
+        lengths = t.codes[0]
+        assert lengths.min() >= 1 and lengths.max() <= vbr.max_bytes and len(set(lengths.tolist())) > 3  # variable
+        for i in range(0, t.num_frames, 7):
+            assert not t.codes[1 + lengths[i]:, i].any()  # nothing after the packet's end
+        assert t.bits == lengths.sum() * 8 and t.bitrate / 1000 == pytest.approx(kbps, rel=0.1)
+        assert speechtok.Tokens.from_bytes(t.to_bytes()) == t
+        for key, tok, tokens in (("vbr", vbr, t), ("cbr", cbr, cbr.encode(audio, sr))):
+            wav, out_sr = tok.decode(tokens)
+            scores[key].append(quality(audio, sr, wav, out_sr, metrics=("pesq_wb",))["pesq_wb"])
+    assert np.mean(scores["vbr"]) > np.mean(scores["cbr"]) + 0.1, scores
+
+
 def test_opus_packets_are_cbr_without_extra_padding(speech_clips, monkeypatch):
     """libopus CBR fills each packet to the exact size itself: our opus_packet_pad fallback never runs."""
     def must_not_pad(*_):

@@ -265,6 +265,9 @@ def test_folder_input_and_detokenize(tmp_path, capsys):
         orig, sr0 = sf.read(folder / f"{uid}.wav", dtype="int16")
         assert sr == sr0 and np.array_equal(back, orig)  # pcm16 is lossless
     capsys.readouterr()
-    assert cli_main(["detokenize", str(out), "--ids", "nope", "--out", str(tmp_path / "wavs")]) == 1
+    # exit codes as encode/decode: 2 when the only id fails, 1 when one of several does
+    assert cli_main(["detokenize", str(out), "--ids", "nope", "--out", str(tmp_path / "wavs")]) == 2
     assert "no row with id 'nope'" in capsys.readouterr().err
+    assert cli_main(["detokenize", str(out), "--ids", "nope", ids[0], "--out", str(tmp_path / "wavs")]) == 1
+    assert "1 skipped" in capsys.readouterr().err  # the wav already there is left as it is
     assert sorted(os.listdir(tmp_path / "wavs")) == sorted(f"{i}.wav" for i in ids)

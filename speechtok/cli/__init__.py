@@ -1,16 +1,19 @@
 """`speechtok` command line. Each subcommand lives in its own module of this package and
 exposes ``register(subparsers)``, which adds its parser and sets ``func`` (args -> exit code).
 
-Exit codes: 0 success, 1 some inputs failed (reported, others done), 2 bad usage or bad input.
+Exit codes: 0 success, 1 some inputs failed (reported, others done), 2 bad usage or bad input,
+130 interrupted (Ctrl-C), 141 the reader of the output went away (``speechtok list | head``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 
-from ..errors import SpeechtokError
+from ..errors import SpeechtokError, SpeechtokWarning, one_line_warnings
 
 # Order here is the order in `speechtok --help`. A module that is not part of this build is skipped.
 SUBCOMMAND_MODULES = [
@@ -43,20 +46,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_code(failed: int, total: int) -> int:
+    """The exit code every command gives after processing ``total`` inputs of which ``failed``
+    failed (each reported on stderr): 0 none, 2 the only input, 1 some of several."""
+    if not failed:
+        return 0
+    return 2 if total == 1 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    with warnings.catch_warnings():  # restores the warning filters and printer afterwards
+        warnings.simplefilter("always", SpeechtokWarning)  # one line per file, even a repeated message
+        one_line_warnings(f"speechtok {args.command}")
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
     except SpeechtokError as e:
         print(f"speechtok {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"speechtok {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `speechtok list | head`: the reader has all it wants. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again, and exit as a pipe writer does.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout replaced by something without a descriptor (tests)
+            pass
+        return 141
 
 
 if __name__ == "__main__":  # python -m speechtok.cli

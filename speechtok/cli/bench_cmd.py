@@ -8,10 +8,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from ..errors import SpeechtokError
+from . import exit_code
 
 
 def register(subparsers) -> None:
@@ -19,7 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("-t", "--tokenizer", action="append", default=[], metavar="NAME",
                    help="a tokenizer to run (repeat for several)")
     p.add_argument("--data", help="manifest (.jsonl), folder or audio file (default: the shipped clips)")
-    p.add_argument("--out", help="output folder (rows.jsonl, summary.*, report.html, cache/)")
+    p.add_argument("--out", help="output folder (rows.jsonl, summary.*, report.html, cache/): new, empty, "
+                   "or one an earlier bench wrote (rerun to resume)")
     p.add_argument("--metrics", nargs="+", default=[], metavar="M",
                    help="metric or group names (default all): signal perceptual speaker content prosody, "
                         "or log_mel_l1 mrstft si_sdr pesq_wb pesq_nb stoi dnsmos speaker_sim asr f0")
@@ -48,8 +51,20 @@ def _bench(args) -> int:
         return _speed(args)
     if not args.out:
         raise SpeechtokError("--out is required (the folder for rows, reports and cached audio)")
+    from ..eval import metrics as M
     from ..eval.report import build_report
+    from ..fsutil import claim_output_dir
 
+    try:
+        specs = M.select(args.metrics)
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    missing = M.missing_modules([] if args.report_only else specs, args.asr)
+    if missing:  # before any work, not after an hour of encoding
+        raise SpeechtokError(
+            f"needs packages that are not installed: {'; '.join(missing)}. Install them with "
+            f"pip install 'speechtok[bench]', or leave those metrics out with --metrics"
+        )
     if args.report_only:
         if not (Path(args.out) / "rows.jsonl").exists():
             raise SpeechtokError(f"{args.out}: no rows.jsonl to build a report from")
@@ -58,20 +73,26 @@ def _bench(args) -> int:
         return 0
     if not args.tokenizer:
         raise SpeechtokError("name at least one tokenizer with -t NAME (`speechtok list` shows them)")
-    from ..eval import metrics as M
-    from ..eval.runner import BenchConfig, pick, run_bench
+    if args.jobs < 1 or (args.limit is not None and args.limit < 1):
+        raise SpeechtokError("--jobs and --limit must be at least 1")
+    from ..eval.runner import BenchConfig, failed_inputs, pick, run_bench
 
-    try:
-        M.select(args.metrics)
-    except ValueError as e:
-        raise SpeechtokError(str(e)) from None
     utterances = pick(_inputs(args.data), args.limit)
-    cfg = BenchConfig(tokenizers=args.tokenizer, out=Path(args.out), metrics=args.metrics, jobs=args.jobs,
-                      asr=args.asr, retry_errors=args.retry_errors)
+    out = claim_output_dir(args.out, "bench", legacy_markers=("rows.jsonl",))
+    cfg = BenchConfig(tokenizers=args.tokenizer, out=out, metrics=args.metrics, jobs=args.jobs,
+                      asr=args.asr, retry_errors=args.retry_errors,
+                      command="speechtok " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "",
+                      data=str(args.data or "the shipped clips (speechtok/assets/clips)"))
     run_bench(cfg, utterances)
-    print((Path(args.out) / "summary.md").read_text())
-    print(f"report: {Path(args.out) / 'report.html'}", file=sys.stderr)
-    return 0
+    print((out / "summary.md").read_text())
+    print(f"report: {out / 'report.html'}", file=sys.stderr)
+    failures = failed_inputs(out, utterances)
+    for path, tok, error in failures:
+        print(f"speechtok bench: {error if path in error else f'{path}: {error}'} ({tok})", file=sys.stderr)
+    if failures:
+        print(f"bench: {len({f[0] for f in failures})} of {len(utterances)} inputs failed for at least one tokenizer; "
+              f"their rows hold the error", file=sys.stderr)
+    return exit_code(len({f[0] for f in failures}), len(utterances))
 
 
 def _inputs(data):
@@ -92,6 +113,12 @@ def _speed(args) -> int:
 
     if not args.tokenizer:
         raise SpeechtokError("name at least one tokenizer with -t NAME")
+    if args.seconds <= 0 or args.repeats < 1:
+        raise SpeechtokError("--seconds must be > 0 and --repeats at least 1")
+    if args.out:
+        from ..fsutil import claim_output_dir
+
+        out = claim_output_dir(args.out, "bench", legacy_markers=("rows.jsonl", "speed.json"))
     utts = _inputs(args.data)
     # the inputs laid end to end and cut to --seconds: real speech, a fixed length for every tokenizer
     parts, sr, total = [], 16000, 0
@@ -111,9 +138,9 @@ def _speed(args) -> int:
               f"{'-' if r['decode_rtf'] is None else format(r['decode_rtf'], '.4f')}  threads {r['threads']}  "
               f"{r['kbps']:.2f} kbps  {r['tokens_per_s']:.0f} tok/s  ({r['weights']} weights)", flush=True)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "speed.json").write_text(json.dumps(results, indent=1) + "\n")
+        from ..fsutil import write_atomic
+
+        write_atomic(out / "speed.json", lambda tmp: tmp.write_text(json.dumps(results, indent=1) + "\n"))
     return 0
 
 

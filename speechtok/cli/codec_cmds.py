@@ -12,13 +12,15 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ..defaults import DEFAULT_TOKENIZER, DEMO_COMPARE
-from ..errors import SpeechtokError
+from ..errors import SpeechtokError, SpeechtokWarning, UnknownTokenizerError
+from . import exit_code
 
 QUALITY_SR = 16000  # PESQ-WB is defined at 16 kHz; every quality figure is taken there
 
@@ -34,6 +36,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("decode", help="token file or folder (.stok) -> wav")
     p.add_argument("input", help="a .stok file or a folder of them (searched recursively)")
     p.add_argument("-o", "--out", required=True, help="output folder (or a .wav path for one file)")
+    p.add_argument("-t", "--tokenizer", metavar="NAME_OR_RUN",
+                   help="decode with this tokenizer or training-run folder (default: the one named in each "
+                        "file; a file made by another model is refused)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     p.set_defaults(func=_decode)
 
@@ -53,7 +58,8 @@ def register(subparsers) -> None:
         help=f"also run these (default: {' '.join(DEMO_COMPARE)}; none: --compare with no names)",
     )
     p.add_argument("--clips", help="a folder or manifest of clips instead of the shipped ones")
-    p.add_argument("--out", help="also write the decoded clips here, OUT/<tokenizer>/<clip>.wav")
+    p.add_argument("--out", help="also write the decoded clips here, OUT/<tokenizer>/<clip>.wav (a new folder, "
+                   "or one an earlier demo wrote)")
     p.add_argument("--web", action="store_true", help="instead, start the demo web page (speechtok serve; --host, --port)")
     from .serve_cmd import add_server_args
 
@@ -64,9 +70,14 @@ def register(subparsers) -> None:
 # ---- encode / decode ---------------------------------------------------------------------
 def _process(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None], verb: str,
              overwrite: bool, single: bool) -> int:
-    """Run ``work(src, dst)`` on each pair with a progress bar; one stderr line per failure.
-    Returns the exit code: 0, 1 (some failed) or 2 (the single input file failed)."""
+    """Run ``work(src, dst)`` on each pair with a progress bar; one stderr line per failure and
+    per warning, naming the file. Returns the exit code: 0, 1 (some failed) or 2 (the single
+    input file failed)."""
     from tqdm import tqdm
+
+    def report(src: Path, text: str, prefix: str = "") -> None:
+        line = text.splitlines()[0] if text else ""
+        tqdm.write(f"speechtok {verb}: {prefix}{line if str(src) in line else f'{src}: {line}'}", file=sys.stderr)
 
     done = skipped = 0
     failed: list[Path] = []
@@ -81,25 +92,39 @@ def _process(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None],
             skipped += 1
             continue
         try:
-            work(src, dst)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SpeechtokWarning)
+                work(src, dst)
             done += 1
         except (SpeechtokError, OSError, RuntimeError, ValueError) as e:
             failed.append(src)
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            tqdm.write(f"speechtok {verb}: {msg if str(src) in msg else f'{src}: {msg}'}", file=sys.stderr)
+            report(src, str(e) or type(e).__name__)
+        for w in caught:
+            if issubclass(w.category, SpeechtokWarning):
+                report(src, str(w.message), "warning: ")
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     note = " (already there; --overwrite redoes them)" if skipped else ""
     print(f"{verb}: {done} written, {skipped} skipped{note}, {len(failed)} failed", file=sys.stderr)
-    if failed:
-        return 2 if single else 1
-    return 0
+    return exit_code(len(failed), 1 if single else len(pairs))
+
+
+def _check_out(out: Path, suffix: str, single: bool) -> None:
+    """-o names a folder, or for one input a ``suffix`` file; never an existing file otherwise."""
+    from ..errors import OutputError
+
+    if out.exists() and not out.is_dir() and not (single and out.suffix.lower() == suffix):
+        raise OutputError(f"{out}: exists and is not a folder; -o must name a folder (or a {suffix} file for one input)")
 
 
 def _target(out: Path, rel: str, suffix: str, single: bool) -> Path:
     """Where one input goes: OUT itself if it already ends in ``suffix`` and there is one input,
-    else OUT/rel<suffix>."""
+    else OUT/rel<suffix> (an id that would leave OUT is refused)."""
+    from ..fsutil import inside
+
     if single and out.suffix.lower() == suffix:
         return out
-    return out / f"{rel}{suffix}"
+    return inside(out, rel, suffix)
 
 
 def _encode(args) -> int:
@@ -113,6 +138,8 @@ def _encode(args) -> int:
     items = list_inputs(inp)  # raises (exit 2) on a missing input or a folder with no audio
     single = inp.is_file() and inp.suffix.lower() not in (".jsonl", ".json")
     rel = (lambda u: Path(u.path).stem) if single else (lambda u: u.id)
+    _check_out(out, SUFFIX, single)
+    # every target before any work: an id such as ../x or /abs/x refuses the whole run (exit 2)
     pairs = [(Path(u.path), _target(out, rel(u), SUFFIX, single)) for u in items]
 
     def work(src: Path, dst: Path) -> None:
@@ -130,6 +157,7 @@ def _decode(args) -> int:
     if not inp.exists():
         raise SpeechtokError(f"{inp}: no such file or folder")
     single = not inp.is_dir()
+    _check_out(out, ".wav", single)
     if single:
         pairs = [(inp, _target(out, inp.stem, ".wav", True))]
     else:
@@ -137,16 +165,30 @@ def _decode(args) -> int:
         if not files:
             raise SpeechtokError(f"{inp}: folder has no {SUFFIX} token files")
         pairs = [(f, out / f.relative_to(inp).with_suffix(".wav")) for f in files]
+    given = load(args.tokenizer) if args.tokenizer else None  # a bad name stops here, exit 2
     tokenizers: dict[str, object] = {}
+
+    def tokenizer_for(tokens):
+        if given is not None:
+            return given
+        if tokens.tokenizer not in tokenizers:
+            try:
+                tokenizers[tokens.tokenizer] = load(tokens.tokenizer)
+            except UnknownTokenizerError:
+                raise SpeechtokError(
+                    f"made by {tokens.tokenizer!r}"
+                    + (f" (model {tokens.model_id})" if tokens.model_id else "")
+                    + ", which is not a tokenizer speechtok ships; decode it with the run folder that made it: "
+                      "speechtok decode -t RUN_FOLDER"
+                ) from None
+        return tokenizers[tokens.tokenizer]
 
     def work(src: Path, dst: Path) -> None:
         tokens = Tokens.load(src)
-        if tokens.tokenizer not in tokenizers:
-            tokenizers[tokens.tokenizer] = load(tokens.tokenizer)
-        tok = tokenizers[tokens.tokenizer]
-        if tokens.tokenizer_version != tok.version:
-            print(f"speechtok decode: {src}: made with {tokens.tokenizer} {tokens.tokenizer_version}, "
-                  f"decoding with {tok.version}", file=sys.stderr)
+        tok = tokenizer_for(tokens)
+        if tokens.tokenizer_version != tok.version and tokens.model_id is None:
+            warnings.warn(f"made with {tokens.tokenizer} {tokens.tokenizer_version}, decoding with {tok.version}",
+                          SpeechtokWarning)
         write_audio_atomic(dst, *tok.decode(tokens))
 
     return _process(pairs, work, "decode", args.overwrite, single)
@@ -169,6 +211,7 @@ def tokens_summary(tokens) -> dict:
     return {
         "tokenizer": tokens.tokenizer,
         "tokenizer_version": tokens.tokenizer_version,
+        "model_id": tokens.model_id,
         "codebooks": tokens.num_codebooks,
         "codebook_sizes": list(tokens.codebook_sizes),
         "frames": tokens.num_frames,
@@ -184,7 +227,7 @@ def _info(args) -> int:
     from ..tokens import Tokens
 
     failed = 0
-    for i, f in enumerate(args.files):
+    for i, f in enumerate(args.files):  # `info` exits like encode/decode: 2 for its only file, else 1
         try:
             s = tokens_summary(Tokens.load(f))
         except SpeechtokError as e:
@@ -197,6 +240,7 @@ def _info(args) -> int:
         print(("\n" if i else "") + str(f))
         for key, value in [
             ("tokenizer", f"{s['tokenizer']} ({s['tokenizer_version']})"),
+            ("model id", s["model_id"] or "none (no trained weights, or a file from before model ids)"),
             ("codebooks", f"{s['codebooks']} ({_codebooks_text(s['codebook_sizes'])})"),
             ("frames", f"{s['frames']} at {s['frame_rate']:g} Hz"),
             ("duration", f"{s['duration_s']:.3f} s (source audio at {s['source_sample_rate']} Hz)"),
@@ -204,7 +248,7 @@ def _info(args) -> int:
             ("tokens/s", f"{s['tokens_per_s']:g}"),
         ]:
             print(f"  {key:<10} {value}")
-    return 1 if failed else 0
+    return exit_code(failed, len(args.files))
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -296,6 +340,9 @@ def _demo(args) -> int:
     from .. import load
     from ..audio import load_audio, write_audio_atomic
 
+    from ..fsutil import claim_output_dir, inside
+
+    out = claim_output_dir(args.out, "demo") if args.out else None  # before any work: refuse early
     names = list(dict.fromkeys([args.tokenizer, *args.compare]))
     tokenizers = [load(n) for n in names]
     clips = [(p, *load_audio(p)) for p in _demo_clips(args.clips)]
@@ -316,8 +363,8 @@ def _demo(args) -> int:
             bits, tokens = bits + toks.bits, tokens + toks.codes.size
             for k, v in quality(audio, sr, wav, wav_sr).items():
                 scores.setdefault(k, []).append(v)
-            if args.out:
-                write_audio_atomic(Path(args.out) / tok.name / f"{path.stem}.wav", wav, wav_sr)
+            if out:
+                write_audio_atomic(inside(out, tok.name) / f"{path.stem}.wav", wav, wav_sr)
             bar.update()
         mean = {k: float(np.nanmean(v)) if not np.all(np.isnan(v)) else math.nan for k, v in scores.items()}
         rows.append([tok.name, bits / seconds / 1000, tokens / seconds, mean.get("stoi", math.nan),

@@ -40,11 +40,13 @@ def register(subparsers) -> None:
     d = subparsers.add_parser(
         "detokenize",
         help="decode rows of token shards back to audio",
-        description="Decode the rows with the given ids from the shards in DIR to OUT/<id>.wav.",
+        description="Decode the rows with the given ids from the shards in DIR to OUT/<id>.wav. Like decode, "
+        "a wav that already exists is skipped unless --overwrite.",
     )
     d.add_argument("dir", help="a folder written by `speechtok tokenize`")
     d.add_argument("--ids", nargs="+", required=True, help="utterance ids")
     d.add_argument("--out", required=True, help="folder for the wav files")
+    d.add_argument("--overwrite", action="store_true", help="replace wav files that already exist")
     d.set_defaults(func=run_detokenize)
 
 
@@ -52,9 +54,21 @@ def run_tokenize(args) -> int:
     from ..corpus import Batching, JobOptions, run_job
     from ..corpus.job import environment_cpu_count, exit_code
 
+    from ..errors import SpeechtokError
+
     if args.batch_seconds <= 0 or args.batch_size < 0:
-        print("speechtok tokenize: --batch-seconds must be > 0 and --batch-size >= 0", file=sys.stderr)
-        return 2
+        raise SpeechtokError("--batch-seconds must be > 0 and --batch-size >= 0")
+    if args.workers is not None and args.workers < 0:
+        raise SpeechtokError(f"--workers must be 0 or more, got {args.workers}")
+    if args.shard_size is not None and args.shard_size < 1:
+        raise SpeechtokError(f"--shard-size must be at least 1, got {args.shard_size}")
+    if args.backend == "ray":  # before any work, not after the plan is written
+        from importlib.util import find_spec
+
+        from ..errors import MissingDependencyError
+
+        if find_spec("ray") is None:
+            raise MissingDependencyError("--backend ray needs Ray: pip install 'speechtok[ray]'")
     workers = args.workers
     if workers is None:
         workers = 0 if args.backend == "ray" else max(1, environment_cpu_count() - 1)
@@ -80,24 +94,38 @@ def run_detokenize(args) -> int:
     from ..audio import write_audio_atomic
     from ..corpus import find_rows, tokens_from_row
     from ..errors import SpeechtokError
+    from ..fsutil import inside, writable_dir
+    from . import exit_code
 
     src = Path(args.dir)
     if not (src / "plan.json").exists():
         raise SpeechtokError(f"{src}: not a folder written by `speechtok tokenize` (no plan.json)")
-    # The spec the job was run with (a name or a run folder) loads the tokenizer that made the rows.
-    tok = speechtok.load(json.loads((src / "plan.json").read_text())["tokenizer_spec"])
-    rows = find_rows(src, args.ids)
-    out = Path(args.out).resolve()
-    missing = [i for i in args.ids if i not in rows]
-    for uid in args.ids:
+    try:
+        plan = json.loads((src / "plan.json").read_text())
+        spec = plan["tokenizer_spec"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SpeechtokError(f"{src / 'plan.json'}: unreadable plan ({e})") from None
+    ids = list(dict.fromkeys(args.ids))
+    targets = {uid: inside(args.out, uid, ".wav") for uid in ids}  # ids are data: none may leave --out
+    out = writable_dir(args.out)
+    # The spec the job was run with (a name, or a run folder's absolute path) loads the tokenizer
+    # that made the rows; rows carry no model id of their own, the plan does.
+    tok = speechtok.load(spec)
+    if plan.get("model_id") not in (None, tok.model_id):
+        raise SpeechtokError(f"{spec} is now model {tok.model_id}, but {src} was made by model {plan['model_id']}")
+    rows = find_rows(src, ids)
+    failed = skipped = 0
+    for uid in ids:
+        dest = targets[uid]
         if uid not in rows:
-            continue
-        wav, sr = tok.decode(tokens_from_row(rows[uid]))
-        dest = (out / f"{uid}.wav").resolve()
-        if out not in dest.parents:  # ids are data: never let one write outside --out
-            raise SpeechtokError(f"id {uid!r} would write outside {out}")
-        write_audio_atomic(dest, wav, sr)
-        print(f"{uid} -> {dest} ({len(wav) / sr:.2f} s at {sr} Hz)")
-    for uid in missing:
-        print(f"speechtok detokenize: no row with id {uid!r} in {src}", file=sys.stderr)
-    return 1 if missing else 0
+            failed += 1
+            print(f"speechtok detokenize: no row with id {uid!r} in {src}", file=sys.stderr)
+        elif dest.exists() and not args.overwrite:
+            skipped += 1
+        else:
+            wav, sr = tok.decode(tokens_from_row(rows[uid], plan.get("model_id")))
+            write_audio_atomic(dest, wav, sr)
+            print(f"{uid} -> {dest} ({len(wav) / sr:.2f} s at {sr} Hz)")
+    if skipped:
+        print(f"detokenize: {skipped} skipped (already in {out}; --overwrite redoes them)", file=sys.stderr)
+    return exit_code(failed, len(ids))

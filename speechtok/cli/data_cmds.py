@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         "JSON Lines manifests. Resumable: files already decoded are kept.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    ast.add_argument("--out", default="data/asterisk", help="output folder")
+    ast.add_argument("--out", default="data/asterisk",
+                     help="output folder: new, empty, or one this command made (rerun to resume)")
     ast.add_argument("--languages", nargs="+", default=["en", "es", "fr", "it"], metavar="LANG")
     ast.add_argument("--seed", type=int, default=0, help="seed of the id hash that fixes the splits")
     ast.add_argument("--jobs", type=int, default=2, help="ffmpeg processes at once")
@@ -27,7 +28,12 @@ def register(subparsers) -> None:
 
 def _asterisk(args) -> int:
     from ..data.asterisk import build_corpus, summarize
+    from ..errors import SpeechtokError
+    from ..fsutil import claim_output_dir
 
+    if args.jobs < 1:
+        raise SpeechtokError(f"--jobs must be at least 1, got {args.jobs}")
+    claim_output_dir(args.out, "data asterisk", legacy_markers=("all.jsonl",))  # never a folder of the user's
     utts = build_corpus(args.out, languages=args.languages, seed=args.seed, jobs=args.jobs)
     print(summarize(utts))
     print(f"manifests: {args.out}/{{all,train,valid,test}}.jsonl")

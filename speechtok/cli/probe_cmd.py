@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     p.add_argument("--data", help="manifest (.jsonl) of held-out speech; its English utterances with text are used")
     p.add_argument("--out", required=True, help="output folder (rows.jsonl)")
     p.add_argument("--train", help="manifest of the probe's training utterances (without it, no probe)")
-    p.add_argument("--alignments", help="alignment cache .jsonl (default: DATA_FOLDER/alignments/en.jsonl)")
+    p.add_argument("--alignments", help="alignment cache .jsonl (default: one per data folder in the cache folder, "
+                   "$SPEECHTOK_CACHE or $XDG_CACHE_HOME/speechtok)")
     p.add_argument("--measures", nargs="+", default=["purity", "stability", "probe"], choices=["purity", "stability", "probe"])
     p.add_argument("--probe-steps", type=int, default=300, help="probe training steps (batch 16; default 300)")
     p.add_argument("--limit", type=int, help="use N test utterances spread over the data")
@@ -51,6 +52,9 @@ def _probe(args) -> int:
     ensure_registered()
     if not args.data:
         raise SpeechtokError("--data MANIFEST is required")
+    from ..fsutil import claim_output_dir
+
+    claim_output_dir(args.out, "probe", legacy_markers=("rows.jsonl",))  # never a folder of the user's
     try:
         rows = run_semantic(SemanticConfig(
             tokenizers=args.tokenizer, data=args.data, out=args.out, train=args.train, alignments=args.alignments,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
+
+from ..errors import SpeechtokError
 
 
 def register(sub) -> None:
@@ -14,7 +17,8 @@ def register(sub) -> None:
         "loadable: speechtok.load(RUN_DIR). Same command on CPU and GPU (Lightning Fabric).",
     )
     p.add_argument("config", type=Path, help="YAML config (see configs/)")
-    p.add_argument("--out", type=Path, help="run folder (default: runs/<config name>)")
+    p.add_argument("--out", type=Path, help="run folder: new, empty, or an earlier run of this command "
+                   "(default: runs/<config file name>)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
     p.add_argument("--steps", type=int, help="override train.steps")
     p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this many minutes")
@@ -34,8 +38,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..codec.config import load_run_config
-    from ..errors import SpeechtokError
-    from ..train.loop import Trainer
+    from ..data.manifest import list_inputs
+    from ..fsutil import claim_output_dir
 
     if not args.config.exists():
         raise SpeechtokError(f"{args.config}: no such config file")
@@ -47,38 +51,62 @@ def run(args: argparse.Namespace) -> int:
         raise SpeechtokError(str(e)) from None
     if design == "sourcefilter":
         return run_sourcefilter(args)
+    if args.workers < 1:
+        raise SpeechtokError(f"--workers must be at least 1, got {args.workers}")
+    if args.init is not None and not args.init.exists():
+        raise SpeechtokError(f"{args.init}: no such run folder or weights file (--init)")
+    # the command-line settings are overrides like any other, so they are validated with the config
+    flags = {"steps": args.steps, "max_minutes": args.max_minutes, "accelerator": args.accelerator,
+             "precision": args.precision, "batch_size": args.batch_size, "devices": args.devices}
+    overrides = list(args.overrides) + [f"train.{k}={v}" for k, v in flags.items() if v is not None]
     try:
-        cfg = load_run_config(args.config, args.overrides)
+        cfg = load_run_config(args.config, overrides)  # types and ranges of every value, before any data
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
-    t = cfg.train
-    for attr, value in (
-        ("steps", args.steps),
-        ("max_minutes", args.max_minutes),
-        ("accelerator", args.accelerator),
-        ("precision", args.precision),
-        ("batch_size", args.batch_size),
-    ):
-        if value is not None:
-            setattr(t, attr, value)
-    if args.devices is not None:
-        t.devices = int(args.devices) if args.devices.isdigit() else args.devices
+    if not Path(cfg.data.train).exists():
+        raise SpeechtokError(f"{cfg.data.train}: training manifest not found (make one with `speechtok data asterisk`)")
+    list_inputs(cfg.data.train)  # an empty or unreadable training manifest stops here (exit 2)
     run_dir = args.out or Path("runs") / args.config.stem
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     if ckpt.exists() and not args.resume:
         raise SpeechtokError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose --out")
-    for f in (cfg.data.train,):
-        if not Path(f).exists():
-            raise SpeechtokError(f"{f}: training manifest not found (make one with `speechtok data asterisk`)")
-    trainer = Trainer(cfg, run_dir, progress=not args.no_progress, workers=args.workers)
+    fresh = not run_dir.exists()
+    claim_output_dir(run_dir, "train", legacy_markers=("checkpoints",))  # never the user's own folder
+    cfg.name = run_name(cfg.name, run_dir)
+
+    from ..train.loop import Trainer
+
+    try:
+        trainer = Trainer(cfg, run_dir, progress=not args.no_progress, workers=args.workers)
+    except ValueError as e:  # Lightning refuses the accelerator, devices, precision or strategy
+        if fresh:  # the folder was made a moment ago for this run only
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise SpeechtokError(f"{args.config}: train settings refused: {str(e).splitlines()[0]}") from None
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at step {trainer.step}")
     elif args.init:
         trainer.init_weights(args.init)
         print(f"initialised from {args.init}")
     trainer.fit()
-    print(f"done: step {trainer.step}; weights in {run_dir}/model.safetensors (speechtok.load({str(run_dir)!r}))")
+    print(f"done: step {trainer.step}; weights in {run_dir}/model.safetensors; "
+          f"tokenizer {cfg.name!r} (speechtok.load({str(run_dir)!r}))")
     return 0
+
+
+def run_name(name: str, run_dir: Path) -> str:
+    """The name a run's tokens carry: the config's, unless a tokenizer speechtok ships is called
+    that (configs/base-50hz.yaml is how speechtok-base was made): then the run folder's name, so
+    that tokens of a run are never taken for a shipped model's."""
+    from .. import available
+
+    taken = set(available())
+    if name not in taken:
+        return name
+    for candidate in (run_dir.resolve().name, f"{name}-{run_dir.resolve().name}"):
+        if candidate not in taken:
+            print(f"run name: {candidate!r} ({name!r} is a tokenizer speechtok ships)")
+            return candidate
+    raise SpeechtokError(f"{name!r} is a tokenizer speechtok ships; name the run with --set name=NEW_NAME")
 
 
 def run_sourcefilter(args: argparse.Namespace) -> int:
@@ -102,9 +130,17 @@ def run_sourcefilter(args: argparse.Namespace) -> int:
     for f in (cfg.data.train, cfg.data.valid):
         if not Path(f).exists():
             raise SpeechtokError(f"{f}: manifest not found (make one with `speechtok data asterisk`)")
+    from ..data.manifest import list_inputs
+    from ..fsutil import claim_output_dir
+
+    if args.workers < 1:
+        raise SpeechtokError(f"--workers must be at least 1, got {args.workers}")
+    list_inputs(cfg.data.train)  # an empty or unreadable training manifest stops here (exit 2)
     run_dir = args.out or Path("runs") / args.config.stem
     if (run_dir / "model.safetensors").exists() and not args.resume:
         raise SpeechtokError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose --out")
+    claim_output_dir(run_dir, "train", legacy_markers=("cache", "codebooks.safetensors"))  # never the user's own folder
+    cfg.name = run_name(cfg.name, run_dir)
     report = run_training(cfg, run_dir, progress=not args.no_progress)
     if report.get("valid_mse_per_stage"):
         print("validation feature error per stage:", ", ".join(f"{e:.4f}" for e in report["valid_mse_per_stage"]))

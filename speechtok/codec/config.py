@@ -134,24 +134,105 @@ class RunConfig:
     name: str = "speechtok-codec"
 
 
+# Allowed values, checked with the types when a config is read, so a bad value stops the run
+# before any data is loaded: ">=1" / ">0" bounds (each element of a list), "a..b" a closed range,
+# a tuple the choices.
+_LIMITS: dict[str, dict[str, str | tuple]] = {
+    "EncoderConfig": {"patch": ">=1", "dims": ">=1", "strides": ">=1", "blocks_per_stage": ">=0",
+                      "kernel_size": ">=1", "latent_dim": ">=1"},
+    "QuantizerConfig": {"kind": ("rvq", "fsq", "vq"), "codebook_size": ">=2", "num_quantizers": ">=1",
+                        "codebook_dim": ">=1", "projection": ("per_codebook", "shared"), "levels": ">=2",
+                        "dead_code_threshold": ">=0", "decay": "0..1", "commitment_weight": ">=0"},
+    "DecoderConfig": {"dim": ">=1", "intermediate_dim": ">=1", "num_blocks": ">=1", "kernel_size": ">=1",
+                      "hop": ">=1", "n_fft": ">=1", "upsample": ("transposed", "repeat")},
+    "CodecConfig": {"sample_rate": ">=1000", "frame_rate": ">0"},
+    "DataConfig": {"segment_seconds": ">0", "max_valid_utterances": ">=0", "max_valid_seconds": ">0", "gain_db": ">=0"},
+    "LossConfig": {"mel": ">=0", "stft": ">=0", "adversarial": ">=0", "feature_matching": ">=0",
+                   "commitment": ">=0", "disc_start_step": ">=0"},
+    "TrainConfig": {"steps": ">=1", "batch_size": ">=1", "lr": ">0", "disc_lr": ">0", "betas": "0..1",
+                    "weight_decay": ">=0", "warmup_steps": ">=0", "grad_clip": ">=0", "num_nodes": ">=1",
+                    "seed": ">=0", "log_every": ">=1", "valid_every": ">=0", "checkpoint_every": ">=1",
+                    "max_minutes": ">=0", "num_threads": ">=0"},
+}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _typed(value, ftype: str, where: str):
+    """``value`` as the field type ``ftype`` (an annotation string), or ValueError naming ``where``."""
+    def number(v):
+        if _is_int(v) or isinstance(v, float):
+            return float(v)
+        if isinstance(v, str):
+            try:  # YAML 1.1 reads 8e-4 (no dot) as a string
+                return float(v)
+            except ValueError:
+                pass
+        raise ValueError(f"{where}: expected a number, got {v!r}")
+
+    if ftype == "int":
+        if not _is_int(value):
+            raise ValueError(f"{where}: expected a whole number, got {value!r}")
+    elif ftype == "float":
+        value = number(value)
+    elif ftype == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true or false, got {value!r}")
+    elif ftype == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+    elif ftype in ("list[int]", "list[float]"):
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        value = [_typed(v, ftype[5:-1], f"{where}[{i}]") for i, v in enumerate(value)]
+    elif ftype.startswith("dict"):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+    return value
+
+
+def _check_limit(value, rule, where: str) -> None:
+    if isinstance(rule, tuple):
+        if value not in rule:
+            raise ValueError(f"{where}: must be one of {', '.join(rule)}, got {value!r}")
+        return
+    for v in value if isinstance(value, list) else [value]:
+        if rule.startswith(">="):
+            ok, text = v >= float(rule[2:]), f"at least {rule[2:]}"
+        elif rule.startswith(">"):
+            ok, text = v > float(rule[1:]), f"greater than {rule[1:]}"
+        else:
+            lo, hi = (float(x) for x in rule.split(".."))
+            ok, text = lo <= v <= hi, f"between {lo:g} and {hi:g}"
+        if not ok:
+            raise ValueError(f"{where}: must be {text}, got {v!r}")
+
+
 def _build(cls, data: dict | None, where: str):
-    """dict -> dataclass, recursively, refusing unknown keys (typos should not pass silently)."""
+    """dict -> dataclass, recursively, refusing unknown keys (typos should not pass silently),
+    values of the wrong type and values outside their limits (``_LIMITS``)."""
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"{where or 'config'}: expected a mapping of keys, got {data!r}")
     data = dict(data or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(fields)}")
+        raise ValueError(f"{where or 'top level'}: unknown key(s) {unknown}; known: {sorted(fields)}")
+    limits = _LIMITS.get(cls.__name__, {})
     kwargs = {}
     for name, value in data.items():
+        key = f"{where}.{name}" if where else name
         ftype = fields[name].type
-        sub = _SUBCONFIGS.get(ftype if isinstance(ftype, str) else getattr(ftype, "__name__", ""))
+        ftype = ftype if isinstance(ftype, str) else getattr(ftype, "__name__", str(ftype))
+        sub = _SUBCONFIGS.get(ftype)
         if sub:
-            value = _build(sub, value, f"{where}.{name}")
-        elif ftype == "float" and isinstance(value, (str, int)) and not isinstance(value, bool):
-            try:  # YAML 1.1 reads 8e-4 (no dot) as a string
-                value = float(value)
-            except ValueError:
-                raise ValueError(f"{where}.{name}: expected a number, got {value!r}") from None
+            value = _build(sub, value, key)
+        else:
+            value = _typed(value, ftype, key)
+            if name in limits:
+                _check_limit(value, limits[name], key)
         kwargs[name] = value
     return cls(**kwargs)
 
@@ -225,7 +306,7 @@ def load_run_config(path: str | Path, overrides: list[str] | None = None) -> Run
     if data.pop("design", "endtoend") != "endtoend":
         raise ValueError(f"{p}: not an end-to-end codec config (see speechtok.codec.sourcefilter)")
     try:
-        return run_config_from_dict(data, where=str(p))
+        return run_config_from_dict(data, where="")
     except (TypeError, ValueError) as e:
         raise ValueError(f"{p}: {e}") from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import SpeechtokError
+from ..fsutil import file_digest
 from ..tokenizers.base import Tokenizer
 from .config import load_run_config, read_design
 from .model import Codec
@@ -21,10 +21,13 @@ _SUFFIX = re.compile(r"^(?P<base>[^@]+)(?:@(?P<rate>[0-9.]+)kbps)?$")
 
 
 class CodecTokenizer(Tokenizer):
-    """Wraps a `Codec`. ``num_codebooks`` < the model's selects a lower bitrate (RVQ dropout)."""
+    """Wraps a `Codec`. ``num_codebooks`` < the model's selects a lower bitrate (RVQ dropout).
+    ``model_id`` (a short hash of the weights file) goes into every Tokens it makes."""
 
-    def __init__(self, codec: Codec, name: str, version: str, num_codebooks: int | None = None):
+    def __init__(self, codec: Codec, name: str, version: str, num_codebooks: int | None = None,
+                 model_id: str | None = None):
         self.codec = codec.eval()
+        self.model_id = model_id
         # a codebook never reached in training must not be k-means initialised from the first
         # audio encoded at inference: that would make tokens depend on what was encoded first
         for m in codec.modules():
@@ -85,8 +88,7 @@ def _read_run(path: Path) -> tuple[Codec, str, str]:
     missing, unexpected = codec.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise SpeechtokError(f"{weights}: weights do not match {config} (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-    return codec.eval(), cfg.name, digest
+    return codec.eval(), cfg.name, file_digest(weights)
 
 
 def _design(folder: Path) -> str:
@@ -105,9 +107,11 @@ def load_run(path: str | Path, num_codebooks: int | None = None) -> Tokenizer:
         from .sourcefilter.tokenizer import SourceFilterTokenizer, read_sf_run
 
         codec, cfg, digest = read_sf_run(path)
-        return SourceFilterTokenizer(codec, cfg.name, f"{cfg.name}+{digest}", num_codebooks - 1 if num_codebooks else None)
+        tok = SourceFilterTokenizer(codec, cfg.name, f"{cfg.name}+{digest}", num_codebooks - 1 if num_codebooks else None)
+        tok.model_id = digest
+        return tok
     codec, name, digest = _read_run(path)
-    return CodecTokenizer(codec, name, f"{name}+{digest}", num_codebooks)
+    return CodecTokenizer(codec, name, f"{name}+{digest}", num_codebooks, model_id=digest)
 
 
 @lru_cache(maxsize=8)
@@ -160,7 +164,9 @@ def resolve(name: str):
 
         sf, _, digest = _shipped_sf(m["base"])
         k = stages_for_kbps(sf, float(m["rate"]), name) if m["rate"] else None
-        return SourceFilterTokenizer(sf, name, f"{m['base']}+{digest}", k)
+        tok = SourceFilterTokenizer(sf, name, f"{m['base']}+{digest}", k)
+        tok.model_id = digest
+        return tok
     codec, model_name, digest = _shipped(m["base"])
     k = _kbps_to_codebooks(codec, float(m["rate"]), name) if m["rate"] else None
-    return CodecTokenizer(codec, name, f"{m['base']}+{digest}", k)
+    return CodecTokenizer(codec, name, f"{m['base']}+{digest}", k, model_id=digest)

@@ -74,6 +74,7 @@ def make_plan(utts: list, tok, spec: str, data: str, shard_size: int) -> dict:
         "tokenizer_spec": spec,
         "tokenizer": tok.name,
         "tokenizer_version": tok.version,
+        "model_id": tok.model_id,
         "frame_rate": float(tok.frame_rate),
         "codebook_sizes": list(tok.codebook_sizes),
         "sample_rate": int(tok.sample_rate),
@@ -83,6 +84,13 @@ def make_plan(utts: list, tok, spec: str, data: str, shard_size: int) -> dict:
         "shard_size": shard_size,
         "num_shards": max(1, -(-len(utts) // shard_size)),
     }
+
+
+def tokenizer_spec(spec: str) -> str:
+    """What the plan stores to load the tokenizer again: a name as given, a run folder or weights
+    file as its absolute path, so `detokenize` finds it from any working folder."""
+    p = Path(spec).expanduser()
+    return str(p.resolve()) if p.exists() else spec
 
 
 def check_plan(saved: dict, new: dict, out: Path) -> None:
@@ -117,15 +125,16 @@ def run_job(opts: JobOptions, log=print) -> dict:
     """Plan (or resume) and run a job. Returns the summary dict (also printed via ``log``)."""
     import speechtok
 
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from ..fsutil import claim_output_dir
+
+    out = claim_output_dir(opts.out, "tokenize", legacy_markers=("plan.json",))  # never a user's folder
     with _exclusive(out):
         tok = speechtok.load(opts.tokenizer)
         utts = sorted_inputs(opts.data)
         plan_path = out / "plan.json"
         saved = json.loads(plan_path.read_text()) if plan_path.exists() else None
         size = opts.shard_size or (saved or {}).get("shard_size") or DEFAULT_SHARD_SIZE
-        plan = make_plan(utts, tok, opts.tokenizer, opts.data, size)
+        plan = make_plan(utts, tok, tokenizer_spec(opts.tokenizer), opts.data, size)
         if saved is None:
             shards.write_text_atomic(plan_path, json.dumps(plan, indent=1) + "\n")
         else:

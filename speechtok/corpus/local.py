@@ -12,6 +12,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from ..errors import one_line_warnings
 from . import shards
 from .encode import (
     Batching,
@@ -68,7 +69,7 @@ def run_local(
     # forkserver: workers start from a clean process, not a fork of one running torch threads.
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["speechtok.corpus.encode"])
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=one_line_warnings, initargs=("speechtok tokenize",)) as pool:
         stream = bounded_imap(pool, fn, jobs, window=max(32, 8 * workers, 2 * batching.size))
         _encode_all(out, plan, ordered, tok, batching, stream, on_read)
 

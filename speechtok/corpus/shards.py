@@ -101,8 +101,8 @@ def table_from_encoded(encoded: list) -> pa.Table:
     return pa.table(arrays, schema=SCHEMA)
 
 
-def tokens_from_row(row: dict) -> Tokens:
-    """The exact ``Tokens`` value a row was made from."""
+def tokens_from_row(row: dict, model_id: str | None = None) -> Tokens:
+    """The exact ``Tokens`` value a row was made from; ``model_id`` is the job's (its plan.json)."""
     codes = np.asarray(row["codes"], dtype=np.int64).reshape(int(row["num_codebooks"]), int(row["frames"]))
     return Tokens(
         codes=codes,
@@ -113,6 +113,7 @@ def tokens_from_row(row: dict) -> Tokens:
         num_samples=int(row["num_samples"]),
         sample_rate=int(row["sample_rate"]),
         extra=json.loads(row["extra"] or "{}"),
+        model_id=model_id,
     )
 
 
@@ -203,6 +204,7 @@ def write_index_and_card(out: Path, plan: dict, stats: list[dict], command: str)
     index = {
         "tokenizer": plan["tokenizer"],
         "tokenizer_version": plan["tokenizer_version"],
+        "model_id": plan.get("model_id"),
         "frame_rate": plan["frame_rate"],
         "codebook_sizes": plan["codebook_sizes"],
         "inputs": plan["inputs"],
@@ -229,7 +231,7 @@ Made by speechtok from `{plan['inputs']}`.
 
 | | |
 |---|---|
-| tokenizer | `{plan['tokenizer']}` version {plan['tokenizer_version']} |
+| tokenizer | `{plan['tokenizer']}` version {plan['tokenizer_version']}, model id {plan.get('model_id') or 'none'} |
 | frame rate | {plan['frame_rate']:g} Hz |
 | codebooks | {len(plan['codebook_sizes'])} (sizes {', '.join(str(s) for s in plan['codebook_sizes'])}) |
 | utterances | {totals['utterances']} of {plan['num_inputs']} inputs ({totals['failed']} failed, see `errors.jsonl`) |

@@ -110,6 +110,7 @@ def write_manifest(path: str | os.PathLike, utterances, relative_to: str | os.Pa
 def list_inputs(source: str | os.PathLike) -> list[Utterance]:
     """What to process, from a manifest (.jsonl/.json), a folder, or one audio file.
 
+    Raises ManifestError when there is nothing to process (an empty folder or manifest).
     A folder gives every audio file under it (recursively, by extension), sorted, with
     id = its path relative to the folder without the suffix (``sub/a.wav`` -> ``sub/a``).
     """
@@ -122,7 +123,10 @@ def list_inputs(source: str | os.PathLike) -> list[Utterance]:
             raise ManifestError(f"{p}: folder has no audio files ({', '.join(AUDIO_EXTENSIONS)})")
         return [Utterance(id=f.relative_to(p).with_suffix("").as_posix(), path=str(f.resolve())) for f in files]
     if p.suffix.lower() in MANIFEST_SUFFIXES:
-        return read_manifest(p)
+        utts = read_manifest(p)
+        if not utts:  # like a folder with no audio: nothing to do is a mistake, not a success
+            raise ManifestError(f"{p}: manifest has no utterances (no non-blank lines)")
+        return utts
     if is_audio_path(p):
         return [Utterance(id=p.stem, path=str(p.resolve()))]
     raise ManifestError(f"{p}: neither a manifest (.jsonl) nor an audio file nor a folder")

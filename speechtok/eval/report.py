@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,14 +26,20 @@ N_PLAYERS = 3
 
 # ---- numbers -----------------------------------------------------------------------------------
 def summary_from_rows(rows: list[dict]) -> dict:
-    """``{"tokenizers": {name: {"version", "metrics": {metric: {mean, ci_low, ci_high, n, n_failed}}}}}``."""
+    """``{"tokenizers": {name: {"version", "metrics": {metric: {mean, ci_low, ci_high, n, n_failed}}}},
+    "utterances": how many, "evaluators": {metric: ["evaluator version", ...]}}``."""
     values: dict = defaultdict(lambda: defaultdict(list))
     failed: dict = defaultdict(lambda: defaultdict(int))
     versions: dict[str, str] = {}
     pooled: dict = defaultdict(dict)
+    evaluators: dict = defaultdict(set)
+    utts = set()
     for r in latest(rows):
         tok, metric = r["tokenizer"], r["metric"]
         versions[tok] = r["tokenizer_version"]
+        evaluators[metric].add(f"{r['evaluator']} {r['evaluator_version']}")
+        if r["utt"] != "*":
+            utts.add(r["utt"])
         if r["utt"] == "*":
             pooled[tok][metric] = r["value"]
         elif r["error"] is not None:
@@ -46,7 +53,7 @@ def summary_from_rows(rows: list[dict]) -> dict:
         for m, v in pooled[tok].items():
             ms[m] = {"mean": v, "ci_low": None, "ci_high": None, "n": 1, "n_failed": 0, "pooled": True}
         out[tok] = {"version": versions[tok], "metrics": ms}
-    return {"tokenizers": out}
+    return {"tokenizers": out, "utterances": len(utts), "evaluators": {m: sorted(e) for m, e in sorted(evaluators.items())}}
 
 
 def _fmt(v: float | None) -> str:
@@ -57,16 +64,27 @@ def _fmt(v: float | None) -> str:
 
 
 def cell(s: dict | None) -> str:
+    """``mean [CI] n=K`` (K: the utterances the mean is over), ``(pooled)`` for pooled statistics."""
     if not s:
         return ""
     if s["mean"] is None:
         return f"failed ×{s['n_failed']}"
     text = _fmt(s["mean"])
+    if s.get("pooled"):
+        return text + " (pooled)"
     if s.get("ci_low") is not None and s["n"] > 1:
         text += f" [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
+    text += f" n={s['n']}"
     if s["n_failed"]:
         text += f" ({s['n_failed']} failed)"
     return text
+
+
+def header(metric: str) -> str:
+    """``si_sdr (dB) ↑``: the name, the unit and the direction of a metric."""
+    unit = M.DESCRIPTIONS.get(metric, ("", ""))[0]
+    shown = unit and unit not in ("–", metric)
+    return " ".join(x for x in (metric, f"({unit})" if shown else "", M.direction(metric)) if x)
 
 
 def tables(summary: dict) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -81,8 +99,7 @@ def tables(summary: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         rows = [[name] + [cell(t["metrics"].get(m)) for m in present]
                 for name, t in toks.items() if any(m in t["metrics"] for m in present)]
         if present and rows:
-            head = [m + (" ↑" if m in M.HIGHER_IS_BETTER else "") for m in present]
-            out.append((title, ["tokenizer", "n"] + head, [[r[0], _n(toks[r[0]], present)] + r[1:] for r in rows]))
+            out.append((title, ["tokenizer"] + [header(m) for m in present], rows))
     cb_rows = []
     for name, t in toks.items():
         k = 0
@@ -95,18 +112,53 @@ def tables(summary: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     return out
 
 
-def _n(t: dict, metrics: list[str]) -> str:
-    ns = [t["metrics"][m]["n"] + t["metrics"][m]["n_failed"] for m in metrics
-          if m in t["metrics"] and not t["metrics"][m].get("pooled")]
-    return str(max(ns)) if ns else "pooled"
+INTRO = ("Each cell: the mean over utterances, its 95% bootstrap confidence interval in brackets and n, "
+         "the number of utterances the mean is over (failures are counted apart). ↑ higher is better, "
+         "↓ lower is better; rates, sizes and speeds without an arrow are facts. `original` scores the "
+         "unprocessed audio. Rebuilt from rows.jsonl.")
 
 
-def markdown(summary: dict) -> str:
-    lines = ["# speechtok bench summary", "",
-             "Mean over utterances with a 95% bootstrap confidence interval; ↑ higher is better, "
-             "otherwise lower is better (rates and speeds are facts). `original` scores the unprocessed "
-             "audio. Rebuilt from rows.jsonl.", ""]
-    for title, head, rows in tables(summary):
+def context(summary: dict, run: dict | None) -> list[tuple[str, str]]:
+    """``[(what, value)]``: the command, the data, the tokenizer and evaluator versions, and the
+    metrics computed for only some utterances with their n."""
+    run = run or {}
+    out = []
+    if run.get("command"):
+        out.append(("command", f"`{run['command']}`"))
+    if run.get("data"):
+        out.append(("data", f"`{run['data']}`, {summary.get('utterances', '?')} utterances"))
+    for name, t in summary["tokenizers"].items():
+        if name != ORIGINAL:
+            out.append((f"tokenizer `{name}`", f"version {t['version']}"))
+    for metric, why in M.ONLY_FOR.items():
+        evs = summary.get("evaluators", {}).get(metric, [])
+        if not evs or not all(e.startswith("pocketsphinx") for e in evs):
+            continue
+        ns = sorted({t["metrics"][metric]["n"] + t["metrics"][metric]["n_failed"]
+                     for n, t in summary["tokenizers"].items() if metric in t["metrics"] and n != ORIGINAL})
+        out.append((f"`{metric}`", f"only {why}: n = {', '.join(map(str, ns))} of {summary.get('utterances', '?')}"))
+    return out
+
+
+def glossary(summary: dict) -> list[list[str]]:
+    """``[[metric, direction, unit, what]]`` for every metric the summary holds."""
+    present = {m for t in summary["tokenizers"].values() for m in t["metrics"]}
+    rows = [[m, {"↑": "higher is better", "↓": "lower is better"}.get(M.direction(m), "a fact"), unit, what]
+            for m, (unit, what) in M.DESCRIPTIONS.items() if m in present]
+    if any(m.startswith("usage_pct/") for m in present):
+        rows.append(["usage_pct/cbK, perplexity/cbK", "a fact", "%, codes",
+                     "pooled: share of codebook K's codes ever used; 2^(entropy) of its code distribution"])
+    return rows
+
+
+def markdown(summary: dict, run: dict | None = None) -> str:
+    lines = ["# speechtok bench summary", "", INTRO, ""]
+    facts = context(summary, run)
+    if facts:
+        lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in facts] + [""]
+    for title, head, rows in tables(summary) + [("metrics", ["metric", "direction", "unit", "what"], glossary(summary))]:
+        if not rows:
+            continue
         lines += [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         lines.append("")
@@ -114,6 +166,12 @@ def markdown(summary: dict) -> str:
 
 
 # ---- plots -------------------------------------------------------------------------------------
+def family(name: str) -> str:
+    """The line a tokenizer's point joins: its name without the rate setting, keeping variant
+    suffixes apart (``opus@6kbps`` -> ``opus``, ``opus@6kbps-vbr`` -> ``opus-vbr``)."""
+    return re.sub(r"@[^-]*", "", name)
+
+
 def rate_distortion_plot(summary: dict, x_metric: str, path: Path) -> bool:
     """One panel per quality output: its mean (with CI bars) against ``x_metric``'s mean, one point per
     tokenizer, tokenizers of one family (the name before '@') joined by a line. False if nothing to plot."""
@@ -121,6 +179,7 @@ def rate_distortion_plot(summary: dict, x_metric: str, path: Path) -> bool:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     toks = {n: t["metrics"] for n, t in summary["tokenizers"].items() if n != ORIGINAL}
     outputs = [o for _, o in QUALITY if any(o in m and m[o]["mean"] is not None for m in toks.values())]
@@ -129,12 +188,12 @@ def rate_distortion_plot(summary: dict, x_metric: str, path: Path) -> bool:
     cols = min(4, len(outputs))
     rows = (len(outputs) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    families = sorted({n.split("@")[0] for n in toks})
+    families = sorted({family(n) for n in toks})
     colors = {f: plt.cm.tab10(i % 10) for i, f in enumerate(families)}
     for ax, o in zip(axes.flat, outputs):
         for fam in families:
             pts = sorted((m[x_metric]["mean"], m[o]["mean"], m[o]["ci_low"], m[o]["ci_high"], n)
-                         for n, m in toks.items() if n.split("@")[0] == fam and x_metric in m
+                         for n, m in toks.items() if family(n) == fam and x_metric in m
                          and o in m and m[o]["mean"] is not None)
             if not pts:
                 continue
@@ -142,11 +201,13 @@ def rate_distortion_plot(summary: dict, x_metric: str, path: Path) -> bool:
             err = [[max(0, p[1] - (p[2] if p[2] is not None else p[1])) for p in pts],
                    [max(0, (p[3] if p[3] is not None else p[1]) - p[1]) for p in pts]]
             ax.errorbar(xs, ys, yerr=err, marker="o", ms=4, capsize=2, color=colors[fam], label=fam)
-            for x, y, *_, n in pts:
-                ax.annotate(n.split("@", 1)[1] if "@" in n else n, (x, y), fontsize=6, xytext=(3, 3),
-                            textcoords="offset points")
+            for x, y, *_, n in pts:  # every point labelled the same way: the tokenizer's full name
+                ax.annotate(n, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ax.set_xscale("log")
-        ax.set_title(o + (" ↑" if o in M.HIGHER_IS_BETTER else " ↓"), fontsize=9)
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")  # 0.5 1 2 5, not 10^0
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_title(header(o), fontsize=9)
         ax.set_xlabel({"kbps": "measured kbps (log)", "tokens_per_s": "tokens per second (log)"}.get(x_metric, x_metric),
                       fontsize=8)
         ax.tick_params(labelsize=7)
@@ -215,8 +276,11 @@ def build_report(out: str | os.PathLike, utterances=None) -> dict:
     out = Path(out)
     rows = read_rows(out / "rows.jsonl")
     summary = summary_from_rows(rows)
+    run = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else None
+    if run:
+        summary["run"] = run
     _write(out / "summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    md = markdown(summary)
+    md = markdown(summary, run)
     _write(out / "summary.md", md)
     files = out / "report_files"
     plots = []
@@ -228,11 +292,14 @@ def build_report(out: str | os.PathLike, utterances=None) -> dict:
         utterances = read_manifest(out / "inputs.jsonl")
     doc = ["<!doctype html><html><head><meta charset='utf-8'><title>speechtok bench</title>",
            f"<style>{STYLE}</style></head><body><h1>speechtok bench</h1>",
-           "<p>Means over utterances with 95% bootstrap confidence intervals, rebuilt from rows.jsonl; "
-           "↑ higher is better. <code>original</code> scores the unprocessed audio.</p>"]
+           f"<p>{html.escape(INTRO)}</p>"]
+    facts = context(summary, run)
+    if facts:
+        doc.append(_html_table(["", ""], [[k.replace("`", ""), v.replace("`", "")] for k, v in facts]))
     for title, head, trs in tables(summary):
         doc.append(f"<h2>{html.escape(title)}</h2>{_html_table(head, trs)}")
     doc += plots
+    doc.append(f"<h2>metrics</h2>{_html_table(['metric', 'direction', 'unit', 'what'], glossary(summary))}")
     if utterances:
         doc.append("<h2>listen</h2>" + _players(out, summary, utterances))
     doc.append("</body></html>")

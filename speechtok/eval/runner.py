@@ -44,6 +44,8 @@ class BenchConfig:
     asr: str = "pocketsphinx"
     retry_errors: bool = False
     report: bool = True
+    command: str = ""  # how the run was started and on what data, for the report
+    data: str = ""
 
 
 def safe_name(s: str) -> str:
@@ -272,6 +274,13 @@ def run_bench(cfg: BenchConfig, utterances: list, load=None) -> Path:
     from ..data.manifest import write_manifest
 
     write_manifest(out / "inputs.jsonl", utterances)  # so the report can be rebuilt on its own
+    if cfg.command or cfg.data:
+        import json
+
+        from ..fsutil import write_atomic
+
+        run = {"command": cfg.command, "data": cfg.data}
+        write_atomic(out / "run.json", lambda tmp: tmp.write_text(json.dumps(run, indent=1) + "\n"))
     with RowLog(out / "rows.jsonl", retry_errors=cfg.retry_errors) as log:
         toks, failed = [], {}
         for name in cfg.tokenizers:
@@ -288,6 +297,17 @@ def run_bench(cfg: BenchConfig, utterances: list, load=None) -> Path:
 
         build_report(out, utterances=utterances)
     return out
+
+
+def failed_inputs(out: Path, utterances: list) -> list[tuple[str, str, str]]:
+    """``(input path, tokenizer, error)`` for each input of ``utterances`` that a tokenizer of the
+    run in ``out`` could not encode or decode (from its rows.jsonl, latest row per tokenizer)."""
+    from .rows import latest, read_rows
+
+    paths = {u.id: u.path for u in utterances}
+    return [(paths[r["utt"]], r["tokenizer"], r["error"].removeprefix("encode/decode failed: "))
+            for r in latest(read_rows(Path(out) / "rows.jsonl"))
+            if r["metric"] == "encode_rtf" and r["error"] and r["utt"] in paths]
 
 
 def _check_version(log: RowLog, tok) -> None:

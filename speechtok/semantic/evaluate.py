@@ -28,13 +28,31 @@ class SemanticConfig:
     data: str
     out: str
     train: str | None = None  # manifest for the probe's training utterances
-    alignments: str | None = None  # alignment cache (default: <data folder>/alignments/en.jsonl)
+    alignments: str | None = None  # alignment cache (default: default_alignment_cache(data))
     measures: tuple[str, ...] = ALL_MEASURES
     probe_steps: int = 300
     probe_max_seconds: float = 8.0  # longer training utterances are skipped: a BiGRU over them is slow
     limit: int | None = None
     stability_limit: int | None = 20  # stability encodes 5 versions of each utterance
     progress: bool = True
+
+
+def default_alignment_cache(data: str) -> Path:
+    """The alignment cache of the manifests in ``data``'s folder, kept in speechtok's cache folder
+    (fsutil.cache_dir), never in the data's folder. An ``alignments/en.jsonl`` an older speechtok
+    left beside the data seeds it (read, never written)."""
+    import hashlib
+    import shutil
+
+    from ..fsutil import cache_dir, write_atomic
+
+    folder = Path(data).resolve().parent
+    key = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    cache = cache_dir("alignments", f"{folder.name}-{key}", "en.jsonl")
+    legacy = folder / "alignments" / "en.jsonl"
+    if not cache.exists() and legacy.is_file():
+        write_atomic(cache, lambda tmp: shutil.copyfile(legacy, tmp))
+    return cache
 
 
 def aligned_utterances(source: str, cache: Path, limit: int | None = None, progress: bool = True):
@@ -59,7 +77,7 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
 
     load = load or speechtok.load
     out = Path(cfg.out)
-    cache = Path(cfg.alignments) if cfg.alignments else Path(cfg.data).resolve().parent / "alignments" / "en.jsonl"
+    cache = Path(cfg.alignments) if cfg.alignments else default_alignment_cache(cfg.data)
     test = aligned_utterances(cfg.data, cache, cfg.limit, cfg.progress)
     if not test:
         raise ValueError(f"{cfg.data}: no English utterance with a transcript could be aligned")

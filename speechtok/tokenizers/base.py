@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from abc import ABC, abstractmethod
 from typing import Sequence
 
 import numpy as np
 
-from ..audio import prepare
-from ..errors import TokensFileError
+from ..audio import num_samples, prepare
+from ..errors import AudioError, SpeechtokWarning, TokensFileError, UsageError
 from ..tokens import Tokens
 
 
@@ -19,6 +20,10 @@ class Tokenizer(ABC):
     Subclasses set ``name``, ``version``, ``sample_rate``, ``frame_rate``, ``codebook_sizes``
     and implement ``_encode`` / ``_decode`` on mono float32 audio at ``sample_rate``. The base
     class does the conversions (any rate, any channels, int or float) and the bookkeeping.
+
+    A tokenizer with trained weights also sets ``model_id`` (e.g. ``fsutil.file_digest`` of its
+    weights file): every Tokens it makes carries it, and ``decode`` refuses tokens whose model id
+    differs, so codes are never decoded by a model that did not make them.
     """
 
     name: str
@@ -28,6 +33,8 @@ class Tokenizer(ABC):
     codebook_sizes: tuple[int, ...]
     #: False for encode-only tokenizers (e.g. S3Tokenizer): decode raises, benchmarks skip it.
     can_decode: bool = True
+    #: the exact trained model (a short hash of its weights); None for tokenizers without weights
+    model_id: str | None = None
 
     # ---- facts -------------------------------------------------------------------------
     @property
@@ -57,13 +64,17 @@ class Tokenizer(ABC):
 
     def encode_batch(self, audios: Sequence, sample_rate: int | Sequence[int]) -> list[Tokens]:
         """Encode several waveforms; gives exactly what encoding them one by one gives."""
+        if sample_rate is None:
+            raise AudioError("a sample rate is required: encode(audio, sample_rate)")
+        if isinstance(audios, np.ndarray) or not isinstance(audios, Sequence):
+            raise UsageError(f"encode_batch takes a list of waveforms, not {type(audios).__name__}")
         rates = [sample_rate] * len(audios) if np.isscalar(sample_rate) else list(sample_rate)
         if len(rates) != len(audios):
             raise ValueError(f"{len(audios)} waveforms but {len(rates)} sample rates")
         wavs = [prepare(a, sr, self.sample_rate) for a, sr in zip(audios, rates)]
         codes = self._encode_batch(wavs)
         return [
-            self._make_tokens(c, num_samples=_len(a), sample_rate=int(sr))
+            self._make_tokens(c, num_samples=num_samples(a), sample_rate=int(sr))
             for c, a, sr in zip(codes, audios, rates)
         ]
 
@@ -72,6 +83,11 @@ class Tokenizer(ABC):
         trimmed or padded to the duration of the audio the tokens were made from."""
         if not self.can_decode:
             raise NotImplementedError(f"{self.name} is encode-only: it has no decoder")
+        if not isinstance(tokens, Tokens):
+            raise UsageError(
+                f"decode takes a Tokens value (from encode or Tokens.load), not {type(tokens).__name__}; "
+                f"wrap raw codes [codebook, frame] in speechtok.Tokens(...)"
+            )
         self.check_tokens(tokens)
         n = self.output_length(tokens)
         wav = np.asarray(self._decode(np.asarray(tokens.codes), n, tokens), dtype=np.float32)
@@ -87,6 +103,7 @@ class Tokenizer(ABC):
         return int(round(tokens.num_samples * self.sample_rate / tokens.sample_rate))
 
     def check_tokens(self, tokens: Tokens) -> None:
+        """Refuse tokens this tokenizer did not make (another name, codebooks or model id)."""
         if tokens.tokenizer != self.name:
             raise TokensFileError(
                 f"these tokens were made by {tokens.tokenizer!r}, not {self.name!r}; "
@@ -98,6 +115,20 @@ class Tokenizer(ABC):
             raise TokensFileError(
                 f"codebook sizes {tokens.codebook_sizes} do not match {self.name}'s {self.codebook_sizes}"
             )
+        if tokens.model_id == self.model_id:
+            return
+        if tokens.model_id is None:  # a file from before model ids, or hand-made Tokens
+            warnings.warn(
+                f"these tokens carry no model id (made before speechtok "
+                f"recorded one); cannot check that {self.name} model {self.model_id} made them",
+                SpeechtokWarning, stacklevel=3,
+            )
+            return
+        raise TokensFileError(
+            f"these tokens were made by {tokens.tokenizer} model {tokens.model_id}, but this {self.name} is "
+            f"model {self.model_id or '(none)'}; decode them with the model that made them "
+            f"(speechtok decode -t RUN_FOLDER)"
+        )
 
     def _make_tokens(self, codes: np.ndarray, num_samples: int, sample_rate: int, extra=None) -> Tokens:
         return Tokens(
@@ -109,6 +140,7 @@ class Tokenizer(ABC):
             num_samples=int(num_samples),
             sample_rate=int(sample_rate),
             extra=extra or {},
+            model_id=self.model_id,
         )
 
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
@@ -124,11 +156,3 @@ class Tokenizer(ABC):
     def _decode(self, codes: np.ndarray, num_samples: int, tokens: Tokens) -> np.ndarray:
         """int codes ``[codebook, frame]`` -> float32 ``(samples,)`` at ``sample_rate``
         (``num_samples`` long, or close: the base class trims or pads)."""
-
-
-def _len(a) -> int:
-    """Number of samples of (samples,) or 2-D audio, by the same rule as ``to_mono_float``."""
-    shape = np.shape(a)
-    if len(shape) == 2 and shape[1] <= 8 and shape[1] <= shape[0]:
-        return shape[0]
-    return shape[-1]

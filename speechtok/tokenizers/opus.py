@@ -17,6 +17,14 @@ Choices, and why:
   libopus pads CBR packets to the exact size itself; should a packet ever come out shorter we
   pad it with ``opus_packet_pad`` (Opus's own padding, which every decoder ignores), never with
   bytes of our own.
+* ``opus@<N>kbps-vbr`` (also ``-wb-vbr`` etc.): variable bitrate around N kbps, what opusenc and
+  ffmpeg's libopus do by default, and on speech the stronger codec at a given average rate. A
+  packet's size varies, so each frame is ``[length, byte 1 .. byte MAX]``: the packet's length in
+  bytes (a token of its own, codebook size MAX + 1), then its bytes, zero after the end (those
+  zeros are not sent). MAX is VBR_PEAK times the CBR packet size; libopus is told it may not
+  exceed it. ``Tokens.bits`` counts the payload actually carried (the length tokens' sum × 8,
+  in ``extra["payload_bits"]``), so the measured kbps is what a network would carry, without
+  the container (an Ogg file adds about 0.8 kbps at 50 packets/s).
 * Alignment: the encoder looks ahead ``opus_encoder_ctl(OPUS_GET_LOOKAHEAD)`` samples (104 at
   16 kHz with VOIP: 2.5 ms of CELT overlap + 4 ms of delay compensation). We feed that many
   extra zeros at the end so the last input samples are coded, and drop that many samples from
@@ -57,7 +65,8 @@ FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 MIN_KBPS, MAX_KBPS = 6, 510
 USUAL_KBPS = (6, 8, 12, 16)
 
-_NAME = re.compile(r"^opus@(\d+(?:\.\d+)?)kbps(?:-(nb|mb|wb))?$")
+VBR_PEAK = 4  # a VBR packet may be up to this many times the CBR packet size
+_NAME = re.compile(r"^opus@(\d+(?:\.\d+)?)kbps(?:-(nb|mb|wb))?(-vbr)?$")
 
 
 class _LibOpus:
@@ -90,14 +99,14 @@ class _LibOpus:
             raise RuntimeError(f"libopus {what} failed: {self.lib.opus_strerror(ret).decode()}")
         return ret
 
-    def encoder(self, sample_rate: int, bitrate: int, bandwidth: int | None) -> ctypes.c_void_p:
+    def encoder(self, sample_rate: int, bitrate: int, bandwidth: int | None, vbr: bool = False) -> ctypes.c_void_p:
         err = ctypes.c_int(0)
         st = self.lib.opus_encoder_create(sample_rate, 1, OPUS_APPLICATION_VOIP, ctypes.byref(err))
         self.check(err.value, "opus_encoder_create")
         st = ctypes.c_void_p(st)
         settings = [
             (OPUS_SET_BITRATE_REQUEST, bitrate),
-            (OPUS_SET_VBR_REQUEST, 0),
+            (OPUS_SET_VBR_REQUEST, int(vbr)),
             (OPUS_SET_COMPLEXITY_REQUEST, 10),
             (OPUS_SET_SIGNAL_REQUEST, OPUS_SIGNAL_VOICE),
         ]
@@ -126,12 +135,13 @@ def libopus() -> _LibOpus:
 
 
 class OpusTokenizer(Tokenizer):
-    """Opus at a constant bitrate; codes ``[bytes_per_packet, packets]``, 256 values each."""
+    """Opus at a constant bitrate, codes ``[bytes_per_packet, packets]``, 256 values each; or at a
+    variable bitrate (``vbr``), codes ``[1 + max_bytes, packets]``: length, then bytes."""
 
     sample_rate = SAMPLE_RATE
     frame_rate = SAMPLE_RATE / FRAME_SAMPLES
 
-    def __init__(self, kbps: float, bandwidth: str | None = None):
+    def __init__(self, kbps: float, bandwidth: str | None = None, vbr: bool = False):
         nbytes = kbps * 1000 * FRAME_SAMPLES / SAMPLE_RATE / 8
         if not (MIN_KBPS <= kbps <= MAX_KBPS and nbytes == int(nbytes)):
             raise UnknownTokenizerError(
@@ -146,9 +156,11 @@ class OpusTokenizer(Tokenizer):
             )
         self.kbps = kbps
         self.bandwidth = bandwidth
-        self.bytes_per_packet = int(nbytes)
-        self.codebook_sizes = (256,) * self.bytes_per_packet
-        self.name = f"opus@{kbps:g}kbps" + (f"-{bandwidth}" if bandwidth else "")
+        self.vbr = vbr
+        self.bytes_per_packet = int(nbytes)  # CBR: every packet; VBR: the average
+        self.max_bytes = VBR_PEAK * self.bytes_per_packet if vbr else self.bytes_per_packet
+        self.codebook_sizes = ((self.max_bytes + 1,) if vbr else ()) + (256,) * self.max_bytes
+        self.name = f"opus@{kbps:g}kbps" + (f"-{bandwidth}" if bandwidth else "") + ("-vbr" if vbr else "")
         self.version = libopus().version
         st = self._new_encoder()
         try:
@@ -158,11 +170,12 @@ class OpusTokenizer(Tokenizer):
 
     def _new_encoder(self) -> ctypes.c_void_p:
         bw = BANDWIDTHS[self.bandwidth] if self.bandwidth else None
-        return libopus().encoder(SAMPLE_RATE, int(round(self.kbps * 1000)), bw)
+        return libopus().encoder(SAMPLE_RATE, int(round(self.kbps * 1000)), bw, self.vbr)
 
     def _encode(self, wav: np.ndarray) -> np.ndarray:
-        """``(samples,)`` float32 at 16 kHz -> uint8-valued codes ``[bytes_per_packet, packets]``.
-        A fresh encoder per waveform, so a batch encodes exactly as one by one."""
+        """``(samples,)`` float32 at 16 kHz -> codes ``[bytes_per_packet, packets]`` (CBR) or
+        ``[1 + max_bytes, packets]`` (VBR: length, bytes, zeros). A fresh encoder per waveform,
+        so a batch encodes exactly as one by one."""
         n_packets = max(1, -(-(len(wav) + self.lookahead) // FRAME_SAMPLES))
         pcm = np.zeros(n_packets * FRAME_SAMPLES, dtype=np.float32)
         pcm[: len(wav)] = wav
@@ -173,28 +186,42 @@ class OpusTokenizer(Tokenizer):
             libopus().lib.opus_encoder_destroy(st)
 
     def _encode_packets(self, st: ctypes.c_void_p, pcm: np.ndarray) -> np.ndarray:
-        """Whole 20 ms frames of float32 ``pcm`` through encoder ``st`` -> codes ``[bytes, packets]``."""
+        """Whole 20 ms frames of float32 ``pcm`` through encoder ``st`` -> codes (CBR or VBR layout)."""
         op = libopus()
         pcm = np.ascontiguousarray(pcm, dtype=np.float32)
         n_packets = len(pcm) // FRAME_SAMPLES
-        packets = np.zeros((n_packets, self.bytes_per_packet), dtype=np.uint8)
+        packets = np.zeros((n_packets, self.max_bytes), dtype=np.uint8)
+        lengths = np.zeros(n_packets, dtype=np.int64)
         frame_bytes = FRAME_SAMPLES * pcm.itemsize
         for i in range(n_packets):
             out = packets[i].ctypes.data
             got = op.check(
-                op.lib.opus_encode_float(st, pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, out, self.bytes_per_packet),
+                op.lib.opus_encode_float(st, pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, out, self.max_bytes),
                 "opus_encode_float",
             )
-            if got < self.bytes_per_packet:  # never seen with libopus 1.3 CBR; see module doc
-                op.check(op.lib.opus_packet_pad(out, got, self.bytes_per_packet), "opus_packet_pad")
-        return packets.T.astype(np.int64)
+            if not self.vbr and got < self.bytes_per_packet:  # never seen with libopus 1.3 CBR; see module doc
+                got = op.check(op.lib.opus_packet_pad(out, got, self.bytes_per_packet), "opus_packet_pad") or got
+            lengths[i] = got
+        if not self.vbr:
+            return packets.T.astype(np.int64)
+        return np.concatenate([lengths[None], packets.T.astype(np.int64)])
+
+    @property
+    def bitrate(self) -> float:
+        """Nominal bits per second: for VBR the target average (the codes' zeros are not sent)."""
+        return self.kbps * 1000.0 if self.vbr else super().bitrate
+
+    def _make_tokens(self, codes, num_samples, sample_rate, extra=None):
+        if self.vbr:  # the bits actually carried: the packets' bytes, not the zeros after them
+            extra = {**(extra or {}), "payload_bits": int(np.asarray(codes)[0].sum()) * 8}
+        return super()._make_tokens(codes, num_samples, sample_rate, extra)
 
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
         """codes ``[bytes_per_packet, packets]`` -> float32 ``(samples,)`` at 16 kHz, with the
         encoder lookahead dropped from the start so it lines up with the input."""
         st = libopus().decoder(SAMPLE_RATE)
         try:
-            pcm = _decode_packets(st, codes)
+            pcm = _decode_packets(st, codes, self.vbr)
         finally:
             libopus().lib.opus_decoder_destroy(st)
         return pcm[self.lookahead : self.lookahead + num_samples]
@@ -205,16 +232,22 @@ class OpusTokenizer(Tokenizer):
         return OpusStream(self)
 
 
-def _decode_packets(st: ctypes.c_void_p, codes: np.ndarray) -> np.ndarray:
-    """codes ``[bytes_per_packet, packets]`` through decoder ``st`` -> 20 ms of float32 per packet."""
+def _decode_packets(st: ctypes.c_void_p, codes: np.ndarray, vbr: bool = False) -> np.ndarray:
+    """codes (CBR ``[bytes_per_packet, packets]`` or VBR ``[1 + max_bytes, packets]``) through
+    decoder ``st`` -> 20 ms of float32 per packet."""
     op = libopus()
-    packets = np.ascontiguousarray(np.asarray(codes).T, dtype=np.uint8)
+    codes = np.asarray(codes)
+    if vbr:
+        lengths, packets = codes[0], np.ascontiguousarray(codes[1:].T, dtype=np.uint8)
+    else:
+        packets = np.ascontiguousarray(codes.T, dtype=np.uint8)
+        lengths = np.full(len(packets), packets.shape[1])
     pcm = np.zeros(len(packets) * FRAME_SAMPLES, dtype=np.float32)
     frame_bytes = FRAME_SAMPLES * pcm.itemsize
     for i in range(len(packets)):
         op.check(
             op.lib.opus_decode_float(
-                st, packets[i].ctypes.data, packets.shape[1], pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, 0
+                st, packets[i].ctypes.data, int(lengths[i]), pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, 0
             ),
             "opus_decode_float",
         )
@@ -256,7 +289,7 @@ class OpusStream:
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """codes ``[bytes_per_packet, packets]`` -> float32 samples (20 ms a packet, less the lookahead)."""
         self._check_open()
-        pcm = _decode_packets(self._dec, codes)
+        pcm = _decode_packets(self._dec, codes, self.tok.vbr)
         drop = min(self._skip, len(pcm))
         self._skip -= drop
         return pcm[drop:]
@@ -284,7 +317,8 @@ class OpusStream:
 
 def names() -> list[str]:
     usual = [f"opus@{k}kbps" for k in USUAL_KBPS]
-    return usual + [f"opus@{k}kbps-wb" for k in USUAL_KBPS if k >= MIN_KBPS_FOR_BANDWIDTH["wb"]]
+    wb = [f"opus@{k}kbps-wb" for k in USUAL_KBPS if k >= MIN_KBPS_FOR_BANDWIDTH["wb"]]
+    return usual + wb + [f"opus@{k}kbps-vbr" for k in USUAL_KBPS]
 
 
 def resolve(name: str) -> OpusTokenizer | None:
@@ -292,7 +326,7 @@ def resolve(name: str) -> OpusTokenizer | None:
     if not m:
         if name.startswith("opus@"):
             raise UnknownTokenizerError(
-                f"{name!r}: Opus names look like opus@6kbps or opus@8kbps-wb (also -nb, -mb)"
+                f"{name!r}: Opus names look like opus@6kbps, opus@8kbps-wb (also -nb, -mb) or opus@6kbps-vbr"
             )
         return None
-    return OpusTokenizer(float(m.group(1)), m.group(2))
+    return OpusTokenizer(float(m.group(1)), m.group(2), vbr=bool(m.group(3)))

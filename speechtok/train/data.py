@@ -31,9 +31,7 @@ def load_manifest_audio(
     Returns (ids, list of float32 (samples,) arrays); unreadable files are skipped with a warning."""
     from ..data.manifest import list_inputs
 
-    utts = list_inputs(manifest)[: limit or None]
-    if not utts:
-        raise ValueError(f"{manifest}: no utterances")
+    utts = list_inputs(manifest)[: limit or None]  # raises ManifestError when there are none
     jobs = [(u.path, sample_rate) for u in utts]
     bar = dict(desc=f"loading {Path(manifest).name}", disable=not progress, leave=False, total=len(jobs))
     if workers > 1:
@@ -50,6 +48,8 @@ def load_manifest_audio(
             continue
         ids.append(u.id)
         wavs.append(r)
+    if not wavs:
+        raise AudioError(f"{manifest}: none of its {len(utts)} utterances could be read")
     return ids, wavs
 
 

@@ -42,6 +42,76 @@ SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("f0", "prosody", ("f0_rmse", "f0_corr", "f0_gpe", "vde"), 16000, "librosa yin/pyin", "librosa"),
 )
 BY_NAME = {s.name: s for s in SPECS}
+#: every row metric a report shows: (unit, what it measures). Direction comes from
+#: HIGHER_IS_BETTER / LOWER_IS_BETTER; the rest are facts (rates, sizes).
+DESCRIPTIONS = {
+    "kbps": ("kbps", "bits of the codes at their codebook sizes per second of audio, measured from the codes"),
+    "entropy_kbps": ("kbps", "pooled over all utterances: Σ over codebooks of the unigram entropy of its codes × "
+                             "frames/s, the rate an ideal per-codebook entropy coder would reach"),
+    "tokens_per_s": ("tokens/s", "codes per second of audio (codebooks × frames/s)"),
+    "frames_per_s": ("frames/s", "code frames per second of audio"),
+    "codebooks": ("count", "codebooks used"),
+    "encode_rtf": ("s/s", "encode compute seconds per second of audio on this machine (real-time factor)"),
+    "decode_rtf": ("s/s", "decode compute seconds per second of audio on this machine (real-time factor)"),
+    "log_mel_l1": ("nats", "mean absolute difference of the natural-log mel spectrograms (80 Slaney bands) of "
+                           "original and decoded; 0 is identical"),
+    "mrstft": ("–", "multi-resolution STFT distance (spectral convergence + mean absolute log-magnitude difference, "
+                    "three resolutions); 0 is identical"),
+    "si_sdr": ("dB", "scale-invariant signal-to-distortion ratio against the original"),
+    "pesq_wb": ("MOS-LQO, 1–4.64", "PESQ wideband (ITU-T P.862.2) at 16 kHz"),
+    "pesq_nb": ("MOS-LQO, 1–4.5", "PESQ narrowband (ITU-T P.862) at 8 kHz"),
+    "stoi": ("0–1", "short-time objective intelligibility"),
+    "dnsmos_sig": ("MOS, 1–5", "DNSMOS P.835 speech quality (no reference)"),
+    "dnsmos_bak": ("MOS, 1–5", "DNSMOS P.835 background quality (no reference)"),
+    "dnsmos_ovrl": ("MOS, 1–5", "DNSMOS P.835 overall quality (no reference)"),
+    "dnsmos_p808": ("MOS, 1–5", "DNSMOS P.808 overall quality (no reference)"),
+    "speaker_sim": ("cosine, −1–1", "cosine of resemblyzer speaker embeddings of original and decoded audio"),
+    "wer": ("fraction", "word error rate of the ASR transcript of the decoded audio against the reference text"),
+    "cer": ("fraction", "character error rate against the reference text"),
+    "dwer": ("fraction", "word error rate against the ASR transcript of the original (the recogniser's own "
+                         "errors cancel)"),
+    "dcer": ("fraction", "character error rate against the ASR transcript of the original"),
+    "f0_rmse": ("Hz", "RMS error of F0 (yin) over the original's voiced frames"),
+    "f0_corr": ("Pearson r, −1–1", "correlation of F0 contours over the original's voiced frames"),
+}
+#: outputs where a smaller value is better; with HIGHER_IS_BETTER, every other output is a fact
+LOWER_IS_BETTER = {"log_mel_l1", "mrstft", "wer", "cer", "dwer", "dcer", "f0_rmse", "encode_rtf", "decode_rtf"}
+#: outputs computed only for some utterances: which, and why
+ONLY_FOR = {o: "English utterances with a transcript (pocketsphinx is English-only)" for o in ("wer", "cer", "dwer", "dcer")}
+
+
+def direction(output: str) -> str:
+    """'↑' (higher is better), '↓' (lower is better) or '' (a fact)."""
+    return "↑" if output in HIGHER_IS_BETTER else "↓" if output in LOWER_IS_BETTER else ""
+
+
+#: the optional packages (the `bench` extra) each metric imports, checked before a run starts
+MODULES = {"pesq_wb": ("pesq",), "pesq_nb": ("pesq",), "stoi": ("pystoi",), "dnsmos": ("speechmos", "onnxruntime"),
+           "speaker_sim": ("resemblyzer",), "asr": ("jiwer",), "f0": ("librosa",)}
+
+
+def missing_modules(specs: list[MetricSpec], asr: str = "pocketsphinx", report: bool = True) -> list[str]:
+    """``["pesq (pesq_wb)", ...]``: modules the chosen metrics (and the report's plots) need that are
+    not installed, found without importing them."""
+    from importlib.util import find_spec
+
+    need: dict[str, list[str]] = {}
+    for s in specs:
+        mods = MODULES.get(s.name, ()) + ((("pocketsphinx",) if asr == "pocketsphinx" else ("transformers",))
+                                          if s.name == "asr" else ())
+        for m in mods:
+            need.setdefault(m, []).append(s.name)
+    if report:
+        need.setdefault("matplotlib", []).append("report plots")
+    missing = []
+    for module, users in need.items():
+        try:
+            found = find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(f"{module} ({', '.join(users)})")
+    return missing
 GROUPS = sorted({s.group for s in SPECS})
 #: outputs where a larger value is better (used by reports for arrows)
 HIGHER_IS_BETTER = {"si_sdr", "pesq_wb", "pesq_nb", "stoi", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
