@@ -1,0 +1,55 @@
+"""Issue-9 targets from a `speechtok bench` summary: our source-filter codec against the classic
+codecs measured in the same run, as a markdown table.
+
+    python benchmarks/sourcefilter/targets.py benchmarks/sourcefilter/asterisk-test/summary.json
+"""
+
+import json
+import sys
+
+path = sys.argv[1] if len(sys.argv) > 1 else "benchmarks/sourcefilter/asterisk-test/summary.json"
+S = json.load(open(path))["tokenizers"]
+
+
+def m(tok, metric):
+    v = S.get(tok, {}).get("metrics", {}).get(metric, {})
+    return v.get("mean") if isinstance(v, dict) else None
+
+
+def ours_at(max_kbps):
+    """Our tokenizers at or under ``max_kbps`` (measured), best PESQ-WB first."""
+    cand = [t for t in S if t.startswith("speechtok-") and (m(t, "kbps") or 1e9) <= max_kbps + 1e-9]
+    return sorted(cand, key=lambda t: -(m(t, "pesq_wb") or 0))
+
+
+def fmt(x, nd=3):
+    return "–" if x is None else f"{x:.{nd}g}"
+
+
+rows = [
+    ("<= 1.5 kbps vs Opus 6 kbps CBR (the issue's reference)", 1.5, "opus@6kbps"),
+    ("<= 1.5 kbps vs Opus 6 kbps VBR (stronger)", 1.5, "opus@6kbps-vbr"),
+    ("<= 1.5 kbps vs Opus 8 kbps (stretch)", 1.5, "opus@8kbps"),
+    ("<= 0.75 kbps vs Codec2 3200", 0.75, "codec2@3200"),
+]
+print("| target | ours | kbps | PESQ-WB | STOI | reference | kbps | PESQ-WB | STOI | met? |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for label, cap, ref in rows:
+    if ref not in S:
+        continue
+    best = ours_at(cap)
+    if not best:
+        print(f"| {label} | (none measured) | | | | {ref} | | | | – |")
+        continue
+    t = best[0]
+    met = m(t, "pesq_wb") >= m(ref, "pesq_wb") and m(t, "stoi") >= m(ref, "stoi")
+    print(f"| {label} | {t} | {fmt(m(t, 'kbps'))} | {fmt(m(t, 'pesq_wb'))} | {fmt(m(t, 'stoi'))} | {ref} | "
+          f"{fmt(m(ref, 'kbps'))} | {fmt(m(ref, 'pesq_wb'))} | {fmt(m(ref, 'stoi'))} | {'**met**' if met else 'missed'} |")
+print()
+print("| tokenizer | kbps | speaker sim (>= 0.80 at <= 1.5 kbps) | F0 GPE | VDE | F0 RMSE (Hz) | dWER |")
+print("|---|---|---|---|---|---|---|")
+for t in sorted(S, key=lambda t: (m(t, "kbps") or 0)):
+    if t == "original":
+        continue
+    print(f"| {t} | {fmt(m(t, 'kbps'))} | {fmt(m(t, 'speaker_sim'))} | {fmt(m(t, 'f0_gpe'), 2)} | {fmt(m(t, 'vde'), 2)} | "
+          f"{fmt(m(t, 'f0_rmse'))} | {fmt(m(t, 'dwer'), 2)} |")
