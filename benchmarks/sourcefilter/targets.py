@@ -53,3 +53,11 @@ for t in sorted(S, key=lambda t: (m(t, "kbps") or 0)):
         continue
     print(f"| {t} | {fmt(m(t, 'kbps'))} | {fmt(m(t, 'speaker_sim'))} | {fmt(m(t, 'f0_gpe'), 2)} | {fmt(m(t, 'vde'), 2)} | "
           f"{fmt(m(t, 'f0_rmse'))} | {fmt(m(t, 'dwer'), 2)} |")
+print()
+print("| tokenizer | kbps | PESQ-WB | STOI | DNSMOS OVRL | speaker sim | dWER |")
+print("|---|---|---|---|---|---|---|")
+for t in sorted(S, key=lambda t: (m(t, "kbps") or 0)):
+    if t == "original":
+        continue
+    print(f"| {t} | {fmt(m(t, 'kbps'))} | {fmt(m(t, 'pesq_wb'))} | {fmt(m(t, 'stoi'))} | {fmt(m(t, 'dnsmos_ovrl'))} | "
+          f"{fmt(m(t, 'speaker_sim'))} | {fmt(m(t, 'dwer'), 2)} |")
