@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES = [
     "speechtok.cli.bench_cmd",  # bench
     "speechtok.cli.corpus_cmds",  # tokenize, detokenize
     "speechtok.cli.probe_cmd",  # probe
+    "speechtok.cli.lm_cmd",  # lm train | score | sample | bench | lexical
 ]
 
 

@@ -134,8 +134,10 @@ class RunConfig:
     name: str = "speechtok-codec"
 
 
-def _build(cls, data: dict | None, where: str):
-    """dict -> dataclass, recursively, refusing unknown keys (typos should not pass silently)."""
+def _build(cls, data: dict | None, where: str, subconfigs: dict | None = None):
+    """dict -> dataclass, recursively, refusing unknown keys (typos should not pass silently).
+    ``subconfigs``: class name -> dataclass for nested sections (default: the codec's)."""
+    subconfigs = _SUBCONFIGS if subconfigs is None else subconfigs
     data = dict(data or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -144,9 +146,9 @@ def _build(cls, data: dict | None, where: str):
     kwargs = {}
     for name, value in data.items():
         ftype = fields[name].type
-        sub = _SUBCONFIGS.get(ftype if isinstance(ftype, str) else getattr(ftype, "__name__", ""))
+        sub = subconfigs.get(ftype if isinstance(ftype, str) else getattr(ftype, "__name__", ""))
         if sub:
-            value = _build(sub, value, f"{where}.{name}")
+            value = _build(sub, value, f"{where}.{name}", subconfigs)
         elif ftype == "float" and isinstance(value, (str, int)) and not isinstance(value, bool):
             try:  # YAML 1.1 reads 8e-4 (no dot) as a string
                 value = float(value)

@@ -71,35 +71,43 @@ def export_weights(codec: Codec, cfg: RunConfig, run_dir: Path) -> None:
     write_atomic(run_dir / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "speechtok-codec", "name": cfg.name}))
 
 
+def make_fabric(t, log_dir: Path):
+    """A launched, seeded Lightning Fabric for a train config (``accelerator``, ``devices``,
+    ``strategy``, ``num_nodes``, ``precision``, ``seed``, ``num_threads``), logging CSV (+ TensorBoard
+    when installed) to ``log_dir``. Shared by the codec and the token-LM trainers."""
+    import lightning as L
+    from lightning.fabric.loggers import CSVLogger
+
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    loggers = [CSVLogger(str(log_dir), name="", version="")]
+    try:
+        from lightning.fabric.loggers import TensorBoardLogger
+        import tensorboard  # noqa: F401
+
+        loggers.append(TensorBoardLogger(str(log_dir), name="tb", version=""))
+    except ImportError:
+        pass
+    fabric = L.Fabric(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        precision=t.precision,
+        loggers=loggers,
+    )
+    fabric.launch()
+    torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on CPU
+    fabric.seed_everything(t.seed + fabric.global_rank, verbose=False)
+    return fabric
+
+
 class Trainer:
     def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True, workers: int = 1):
         self.cfg, self.run_dir, self.progress, self.workers = cfg, Path(run_dir), progress, workers
         self.started = time.time()
-        import lightning as L
-        from lightning.fabric.loggers import CSVLogger
-
         t = cfg.train
-        if t.num_threads:
-            torch.set_num_threads(t.num_threads)
-        loggers = [CSVLogger(str(self.run_dir / "logs"), name="", version="")]
-        try:
-            from lightning.fabric.loggers import TensorBoardLogger
-            import tensorboard  # noqa: F401
-
-            loggers.append(TensorBoardLogger(str(self.run_dir / "logs"), name="tb", version=""))
-        except ImportError:
-            pass
-        self.fabric = L.Fabric(
-            accelerator=t.accelerator,
-            devices=t.devices,
-            strategy=t.strategy,
-            num_nodes=t.num_nodes,
-            precision=t.precision,
-            loggers=loggers,
-        )
-        self.fabric.launch()
-        torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on CPU
-        self.fabric.seed_everything(t.seed + self.fabric.global_rank, verbose=False)
+        self.fabric = make_fabric(t, self.run_dir / "logs")
 
         self.codec = Codec(cfg.model)
         self.semantic = None

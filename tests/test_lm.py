@@ -1,0 +1,157 @@
+"""Token LM: layouts and BPE invert exactly, a tiny LM learns real tokens, resume is exact, run
+folders load, sampling respects the codebooks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from speechtok.corpus import JobOptions, run_job
+from speechtok.data import shipped_clips
+from speechtok.lm import AcousticBPE, Layout, SpeechLM, lm_config_from_dict
+from speechtok.lm.data import PackedStream, iter_rows
+from speechtok.lm.train import LMTrainer
+
+TINY = {"model": {"hidden": 32, "layers": 2, "heads": 2, "context": 48},
+        "train": {"batch_size": 4, "lr": 3e-3, "warmup_steps": 5, "valid_every": 0, "checkpoint_every": 1000,
+                  "log_every": 1000, "accelerator": "cpu", "num_threads": 1}}
+
+
+@pytest.fixture(scope="module")
+def clip_tokens(tmp_path_factory):
+    """The 4 shipped clips (14 s of real speech) tokenized with codec2@3200: 8 codebooks of 256 at 50 Hz."""
+    out = tmp_path_factory.mktemp("tok") / "codec2"
+    manifest = str(shipped_clips()[0].path).rsplit("/", 1)[0] + "/clips.jsonl"
+    run_job(JobOptions(tokenizer="codec2@3200", data=manifest, out=str(out), workers=1, progress=False), log=lambda *a: None)
+    return out
+
+
+def make_cfg(folder, **sections):
+    data = {k: dict(v) for k, v in TINY.items()}
+    data["data"] = {"train": str(folder)}
+    for sec, values in sections.items():
+        data.setdefault(sec, {}).update(values)
+    return lm_config_from_dict(data)
+
+
+def all_codes(folder):
+    return [r["codes"] for r in iter_rows(folder)]
+
+
+@pytest.mark.parametrize("kind", ["first", "flat", "delay"])
+def test_layouts_invert_exactly(kind):
+    rng = np.random.default_rng(0)
+    sizes = (16, 8, 4)
+    codes = np.stack([rng.integers(0, s, size=23) for s in sizes])
+    lay = Layout(kind, sizes)
+    ids = lay.encode(codes)
+    assert np.array_equal(lay.decode(ids), codes[: lay.num_codebooks])
+    assert (ids < np.array(lay.vocab_sizes)[:, None]).all()
+    seq = lay.wrap(ids)
+    assert (seq[:, 0] == lay.bos()).all() and (seq[:, -1] == lay.eos()).all()
+    if kind == "delay":  # stream k is codebook k shifted right by k frames, PAD before and after
+        assert ids.shape == (3, 23 + 2)
+        assert np.array_equal(ids[2, 2:25], codes[2]) and (ids[2, :2] == lay.pad()[2]).all()
+        assert (ids[0, 23:] == lay.pad()[0]).all()
+        assert lay.is_content(seq).sum() == codes.size
+    if kind == "flat":
+        assert ids.shape == (1, 69) and ids[0, 1] == codes[1, 0] + 16 and ids[0, 2] == codes[2, 0] + 24
+
+
+def test_acoustic_bpe_inverts_exactly_and_shortens(clip_tokens, tmp_path):
+    lay = Layout("flat", (256,) * 2)
+    seqs = [lay.encode(c)[0] for c in all_codes(clip_tokens)]
+    bpe = AcousticBPE.train(seqs, lay.base_vocab, lay.base_vocab + 300)
+    assert bpe.vocab_size == lay.base_vocab + 300
+    total_in = total_out = 0
+    for s in seqs:
+        enc = bpe.encode(s)
+        assert np.array_equal(bpe.decode(enc), s)
+        total_in, total_out = total_in + len(s), total_out + len(enc)
+    assert total_out < 0.9 * total_in  # merges learned on these sequences do shorten them
+    # ids never seen in training still encode and decode (every base id is in the alphabet)
+    unseen = np.arange(lay.base_vocab)
+    assert np.array_equal(bpe.decode(bpe.encode(unseen)), unseen)
+    bpe.save(tmp_path / "bpe.json")
+    again = AcousticBPE.load(tmp_path / "bpe.json")
+    assert np.array_equal(again.encode(seqs[0]), bpe.encode(seqs[0]))
+    with pytest.raises(ValueError, match="ids must lie"):
+        bpe.encode(np.array([lay.base_vocab]))
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="bad.json"):
+        AcousticBPE.load(tmp_path / "bad.json")
+
+
+def test_stream_packs_every_token_once(clip_tokens):
+    lay = Layout("first", (256,))
+    stream = PackedStream(clip_tokens, lay, context=32, batch_size=2, seed=0, shuffle_buffer=1)
+    total = sum(c.shape[1] + 2 for c in all_codes(clip_tokens))  # BOS + frames + EOS per utterance
+    windows = stream.windows()
+    n = total // 32  # one epoch's full windows: each id is a target once, the next input starts at the last target
+    got = [next(windows) for _ in range(n)]
+    assert all(w.shape == (1, 33) for w in got)
+    assert all(np.array_equal(a[:, -1], b[:, 0]) for a, b in zip(got, got[1:]))
+    assert sum(w.shape[1] - 1 for w in got) <= total
+
+
+def test_tiny_lm_learns_real_tokens_and_run_folder_loads(clip_tokens, tmp_path):
+    cfg = make_cfg(clip_tokens, data={"layout": "first"}, train={"steps": 60})
+    tr = LMTrainer(cfg, tmp_path / "run", progress=False)
+    codes = all_codes(clip_tokens)
+    before = SpeechLM(cfg, tr.layout, tr.model.module if hasattr(tr.model, "module") else tr.model).score(codes)
+    bits_before = sum(s["bits"] for s in before) / sum(s["tokens"] for s in before)
+    tr.fit()
+    lm = SpeechLM.load(tmp_path / "run")
+    after = lm.score(codes)
+    bits_after = sum(s["bits"] for s in after) / sum(s["tokens"] for s in after)
+    assert bits_before > 7.5  # ~log2(259) at random init
+    assert bits_after < bits_before - 1.0, (bits_before, bits_after)
+    assert [s["tokens"] for s in after] == [c.shape[1] for c in codes]
+    # the loaded model is the trained one: scores agree with the in-memory weights
+    live = SpeechLM(cfg, tr.layout, tr.model.module if hasattr(tr.model, "module") else tr.model).score(codes)
+    assert np.allclose([s["bits"] for s in live], [s["bits"] for s in after], rtol=1e-5)
+    # long utterances are scored in windows: same tokens counted, finite bits
+    assert max(c.shape[1] for c in codes) > cfg.model.context
+
+
+def test_resume_is_exact(clip_tokens, tmp_path):
+    straight = LMTrainer(make_cfg(clip_tokens, data={"layout": "flat", "codebooks": 2}, train={"steps": 6}), tmp_path / "a", progress=False)
+    straight.fit()
+    half = LMTrainer(make_cfg(clip_tokens, data={"layout": "flat", "codebooks": 2}, train={"steps": 3}), tmp_path / "b", progress=False)
+    half.fit()
+    resumed = LMTrainer(make_cfg(clip_tokens, data={"layout": "flat", "codebooks": 2}, train={"steps": 6}), tmp_path / "b", progress=False)
+    assert resumed.resume() and resumed.step == 3
+    resumed.fit()
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_delay_and_bpe_layouts_train_and_sample_valid_codes(clip_tokens, tmp_path):
+    codes = all_codes(clip_tokens)
+    for name, data in (("delay", {"layout": "delay", "codebooks": 3}), ("bpe", {"layout": "flat", "codebooks": 2, "bpe_vocab": 700})):
+        LMTrainer(make_cfg(clip_tokens, data=data, train={"steps": 4}), tmp_path / name, progress=False).fit()
+        lm = SpeechLM.load(tmp_path / name)
+        k = lm.layout.num_codebooks
+        out = lm.generate(codes[0][:, :20], frames=15, temperature=1.0, seed=1)
+        assert out.shape == (k, 15) and out.min() >= 0 and (out < 256).all()
+        assert np.array_equal(lm.generate(codes[0][:, :20], frames=10, temperature=0),
+                              lm.generate(codes[0][:, :20], frames=10, temperature=0))
+        scores = lm.score(codes[:2])
+        expected = [c[:k].size for c in codes[:2]] if name == "delay" else [len(lm.layout.encode(c)[0]) for c in codes[:2]]
+        assert [s["tokens"] for s in scores] == expected
+    assert (tmp_path / "bpe" / "bpe.json").exists()
+
+
+def test_config_and_data_errors(tmp_path, clip_tokens):
+    with pytest.raises(ValueError, match="layout"):
+        lm_config_from_dict({"data": {"layout": "zigzag"}})
+    with pytest.raises(ValueError, match="unknown key"):
+        lm_config_from_dict({"model": {"hiden": 3}})
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        LMTrainer(make_cfg(tmp_path / "nowhere"), tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="codebooks"):
+        LMTrainer(make_cfg(clip_tokens, data={"codebooks": 9}), tmp_path / "r", progress=False)
+    with pytest.raises(FileNotFoundError, match="not an LM run folder"):
+        SpeechLM.load(tmp_path)
