@@ -155,3 +155,79 @@ def test_config_and_data_errors(tmp_path, clip_tokens):
         LMTrainer(make_cfg(clip_tokens, data={"codebooks": 9}), tmp_path / "r", progress=False)
     with pytest.raises(FileNotFoundError, match="not an LM run folder"):
         SpeechLM.load(tmp_path)
+
+
+def test_kneser_ney_bits_equal_the_entropy_rate_of_a_known_source():
+    from speechtok.lm.ngram import KneserNeyLM
+
+    rng = np.random.default_rng(0)
+    v = 6
+    trans = rng.dirichlet(np.ones(v) * 0.5, size=v)
+    evals, evecs = np.linalg.eig(trans.T)
+    pi = np.real(evecs[:, np.argmin(abs(evals - 1))])
+    pi /= pi.sum()
+    rate = float(-(pi[:, None] * trans * np.log2(trans)).sum())  # bits per symbol of this Markov chain
+
+    def chain(n):
+        x = np.zeros(n, dtype=np.int64)
+        x[0] = rng.choice(v, p=pi)
+        for i in range(1, n):
+            x[i] = rng.choice(v, p=trans[x[i - 1]])
+        return x
+
+    train, test = [chain(1000) for _ in range(60)], [chain(1000) for _ in range(10)]
+    bigram = KneserNeyLM(v, 2).fit(train)
+    bits = np.concatenate([bigram.bits(s)[:-1] for s in test]).mean()
+    assert abs(bits - rate) < 0.03, (bits, rate)
+    unigram = KneserNeyLM(v, 1).fit(train)
+    assert np.concatenate([unigram.bits(s)[:-1] for s in test]).mean() > rate + 0.1  # context matters here
+    # a distribution: next-id probabilities (plus EOS) sum to 1 after any context
+    p = sum(2.0 ** -KneserNeyLM(v, 3).fit(train).bits(np.array([1, 2, w]))[2] for w in range(v))
+    assert 0.98 < p <= 1.0
+
+
+def test_bits_per_second_summary_of_known_scores():
+    from speechtok.lm.measures import likelihood_summary
+
+    rows = [{"bits": 100.0 * d, "tokens": 50 * d, "steps": 50 * d, "duration": float(d)} for d in (1, 2, 3)]
+    s = likelihood_summary(rows)
+    assert s["bits_per_second"] == pytest.approx(100.0) and s["bits_per_token"] == pytest.approx(2.0)
+    assert s["perplexity"] == pytest.approx(4.0) and s["steps_per_second"] == pytest.approx(50.0)
+    assert s["bits_per_second_ci"] == pytest.approx([100.0, 100.0])
+
+
+def test_lexical_pairs_are_matched_and_scored():
+    from speechtok.lm.lexical import build_pairs, item_outcomes, lexical_summary, paired_test, segments
+
+    words = ["table", "garden", "little", "money", "simple", "butter", "window", "sister", "doctor", "pocket"]
+    pairs = build_pairs(6, ["the little garden", "money sister " * 5], seed=0, words=words)
+    assert len(pairs) == 6
+    for p in pairs:
+        w, n = segments(p["word_phonemes"]), segments(p["nonword_phonemes"])
+        assert len(w) == len(n) and p["word_phonemes"] != p["nonword_phonemes"]  # same length, same shape
+        diff = [(a, b) for (a, _), (b, _) in zip(w, n) if a != b]
+        assert 1 <= len(diff) <= 2
+        from speechtok.lm.lexical import CLASS_OF
+
+        assert all(CLASS_OF[a] == CLASS_OF[b] for a, b in diff)  # a stop for a stop, a nasal for a nasal, ...
+    assert {p["freq_bucket"] for p in pairs} == {"0", "1-4", "5+"}
+    meta = {"voices": ["v1", "v2"], "held_out": ["v2"]}
+    # an LM that always gives the word fewer bits is right on every item; the reverse never is
+    good = {f"{v}/{p['pair']:05d}-{k}": {"bits": 10.0 if k == "w" else 12.0, "tokens": 5} for v in ("v1", "v2") for p in pairs for k in "wn"}
+    bad = {k: {"bits": 22.0 - s["bits"], "tokens": 5} for k, s in good.items()}
+    a, b = item_outcomes(pairs, meta, good), item_outcomes(pairs, meta, bad)
+    assert len(a) == 12 and lexical_summary(a)["sum"]["all"]["acc"] == 100.0 and lexical_summary(b)["norm"]["all"]["acc"] == 0.0
+    assert lexical_summary(a)["norm"]["held_out_voice"]["n"] == 6
+    pt = paired_test(a, b)
+    assert pt["diff"] == 100.0 and pt["a_only"] == 12 and pt["p_sign_test"] < 0.001
+
+
+def test_bench_specs_parse():
+    from speechtok.lm.bench import Spec
+
+    s = Spec.parse("mfcc-kmeans@50hz:k500+bpe=2000")
+    assert (s.tokenizer, s.layout, s.bpe) == ("mfcc-kmeans@50hz:k500", "flat", 2000)
+    s = Spec.parse("speechtok-base+layout=delay+codebooks=4")
+    assert (s.layout, s.codebooks) == ("delay", 4) and "/" not in s.slug
+    with pytest.raises(ValueError, match="bad option"):
+        Spec.parse("opus@6kbps+layout=spiral")
