@@ -24,6 +24,9 @@ def register_bench(sub) -> None:
     b.add_argument("--lexical", help="lexical test folder (from `speechtok lm lexical build`)")
     b.add_argument("--config", default="configs/lm-tiny.yaml", help="the LM budget (default configs/lm-tiny.yaml)")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override the LM config")
+    b.add_argument("--continuation", metavar="MANIFEST",
+                   help="also prompt with 2.5 s of each utterance of MANIFEST lasting >= 2.5 s (at most 12), sample 3 s, "
+                   "decode, and measure pocketsphinx words/s and Resemblyzer similarity (added to rows already done too)")
     b.add_argument("--ngram-order", type=int, default=3)
     b.add_argument("--work", type=Path, default=Path("runs/lm-bench"), help="tokens and LM runs (cached, resumable)")
     b.add_argument("--out", type=Path, default=Path("runs/lm-bench/results"), help="results.jsonl, results.md, lexical items")
@@ -72,7 +75,13 @@ def run_bench(args: argparse.Namespace) -> int:
     rows = None
     for spec in specs:
         if spec.text in done and not args.redo:
-            print(f"{spec.text}: already in {done_path} (--redo to recompute)")
+            row = next(json.loads(x) for x in done_path.read_text().splitlines() if x.strip() and json.loads(x)["spec"] == spec.text)
+            if args.continuation and "continuation" not in row:
+                row["continuation"] = _continuation(spec, args)
+                rows = update_results(args.out, row)
+                print(f"{spec.text}: continuation added")
+            else:
+                print(f"{spec.text}: already in {done_path} (--redo to recompute)")
             continue
         print(f"== {spec.text}")
         try:
@@ -81,6 +90,8 @@ def run_bench(args: argparse.Namespace) -> int:
                               ngram_order=args.ngram_order, progress=not args.no_progress)
         except (FileNotFoundError, ValueError) as e:
             raise SpeechtokError(f"{spec.text}: {e}") from None
+        if args.continuation:
+            result["continuation"] = _continuation(spec, args)
         result["command"] = "speechtok " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["lm"] else ""
         rows = update_results(args.out, result)
         t = result["test"]
@@ -93,6 +104,14 @@ def run_bench(args: argparse.Namespace) -> int:
         write_atomic(args.out / "results.md", lambda tmp: tmp.write_text(table))
         print(table)
     return 0
+
+
+def _continuation(spec, args) -> dict:
+    from ..lm import SpeechLM
+    from ..lm.continuation import continuation_eval
+
+    print(f"{spec.text}: continuation on {args.continuation}")
+    return continuation_eval(SpeechLM.load(args.work / "lm" / spec.slug), args.continuation)
 
 
 def run_lexical_build(args: argparse.Namespace) -> int:

@@ -213,6 +213,20 @@ def render_table(rows: list[dict], items_dir: Path | None = None) -> str:
             n = r["lexical"]["norm"]
             cells = [n["by_train_count"][b] for b in buckets] + [n["by_phonemes"][b] for b in lengths]
             lines.append(f"| `{r['spec']}` | " + " | ".join(f"{c['acc']:.1f} ({c['n']})" if c["acc"] is not None else "–" for c in cells) + " |")
+    cont = [r for r in rows if r.get("continuation")]
+    if cont:
+        lines += ["", "Continuation (prompt 2.5 s of held-out speech, sample 3 s at temperature 0.8, top-k 50, decode): "
+                  "pocketsphinx words per second and Resemblyzer similarity to the prompt, mean [95% CI]; "
+                  "'resynth' = the same for the tokenizer's decoding of the prompt itself (the ceiling through this tokenizer):", "",
+                  "| tokenizer | prompts | words/s | resynth words/s | speaker sim. | resynth speaker sim. |", "|---|---:|---|---|---|---|"]
+        for r in cont:
+            c = r["continuation"]
+            if "skipped" in c:
+                lines.append(f"| `{r['spec']}` | – | skipped: {c['skipped'].split(' (')[0]} | | | |")
+                continue
+            f = lambda d, nd=2: f"{d['mean']:.{nd}f} [{d['ci_low']:.{nd}f}, {d['ci_high']:.{nd}f}]"  # noqa: E731
+            lines.append(f"| `{r['spec']}` | {c['prompts']} | {f(c['words_per_second'], 1)} | {f(c['resynth_words_per_second'], 1)} | "
+                         f"{f(c['speaker_similarity'])} | {f(c['resynth_speaker_similarity'])} |")
     if items_dir is not None and len(lex) > 1:
         from .lexical import paired_test
 
