@@ -10,7 +10,7 @@ Several voices; the voices of the LM's synthetic training speech are "seen", one
 
 Score: an LM prefers the word when its log-likelihood is higher, either summed over the
 utterance's tokens or per token (BPE changes lengths); chance is 50%. Reported with a bootstrap
-CI over items, by voice, by how often the word occurs in the training text, by length, and as a
+CI over items (resampling whole pairs), by voice, by how often the word occurs in the training text, by length, and as a
 paired comparison between two tokenizers (sign test on the items where they disagree).
 """
 
@@ -213,13 +213,27 @@ def item_outcomes(pairs: list[dict], meta: dict, scores: dict[str, dict]) -> lis
     return items
 
 
-def _acc(values) -> dict:
-    from ..eval.stats import bootstrap_ci
-
+def cluster_bootstrap_ci(values, clusters, resamples: int = 2000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap CI of the mean of ``values``, resampling whole clusters (the pairs:
+    the voices of one pair are not independent items)."""
     v = np.asarray(values, dtype=np.float64)
-    if not v.size:
+    _, idx = np.unique(np.asarray(clusters), return_inverse=True)
+    sums, counts = np.bincount(idx, weights=v), np.bincount(idx).astype(np.float64)
+    if len(sums) < 2:
+        m = float(v.mean())
+        return m, m
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(sums), size=(resamples, len(sums)))
+    means = sums[pick].sum(1) / counts[pick].sum(1)
+    a = (1 - confidence) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def _acc(items: list[dict], score: str) -> dict:
+    if not items:
         return {"acc": None, "ci": None, "n": 0}
-    lo, hi = bootstrap_ci(v)
+    v = np.array([i[score] for i in items])
+    lo, hi = cluster_bootstrap_ci(v, [i["pair"] for i in items])
     return {"acc": float(v.mean() * 100), "ci": [lo * 100, hi * 100], "n": int(v.size)}
 
 
@@ -231,29 +245,27 @@ def lexical_summary(items: list[dict]) -> dict:
     """Accuracy (%) with 95% bootstrap CIs, overall and broken down; chance is 50."""
     out = {"chance": 50.0}
     for score in ("sum", "norm"):
-        s = {"all": _acc([i[score] for i in items]),
-             "seen_voices": _acc([i[score] for i in items if not i["held_out"]]),
-             "held_out_voice": _acc([i[score] for i in items if i["held_out"]])}
-        s["by_train_count"] = {b: _acc([i[score] for i in items if i["freq_bucket"] == b]) for *_, b in FREQ_BUCKETS}
-        s["by_phonemes"] = {b: _acc([i[score] for i in items if _length_bucket(i["phonemes"]) == b]) for b in ("<=4", "5-6", "7+")}
+        s = {"all": _acc(items, score),
+             "seen_voices": _acc([i for i in items if not i["held_out"]], score),
+             "held_out_voice": _acc([i for i in items if i["held_out"]], score)}
+        s["by_train_count"] = {b: _acc([i for i in items if i["freq_bucket"] == b], score) for *_, b in FREQ_BUCKETS}
+        s["by_phonemes"] = {b: _acc([i for i in items if _length_bucket(i["phonemes"]) == b], score) for b in ("<=4", "5-6", "7+")}
         out[score] = s
     return out
 
 
 def paired_test(items_a: list[dict], items_b: list[dict], score: str = "norm") -> dict:
-    """A vs B on the same items: accuracy difference (points) with a bootstrap CI and the exact
-    two-sided sign test (McNemar) on the items where exactly one of them is right."""
+    """A vs B on the same items: accuracy difference (points) with a bootstrap CI (resampling
+    pairs) and the exact two-sided sign test (McNemar) on the items where exactly one is right."""
     from scipy.stats import binomtest
 
-    from ..eval.stats import bootstrap_ci
-
     b = {(i["pair"], i["voice"]): i[score] for i in items_b}
-    common = [(i[score], b[(i["pair"], i["voice"])]) for i in items_a if (i["pair"], i["voice"]) in b]
+    common = [(i[score], b[(i["pair"], i["voice"])], i["pair"]) for i in items_a if (i["pair"], i["voice"]) in b]
     if not common:
         raise ValueError("no items in common")
-    x = np.array(common)
+    x = np.array(common, dtype=np.float64)
     d = x[:, 0] - x[:, 1]
-    lo, hi = bootstrap_ci(d)
+    lo, hi = cluster_bootstrap_ci(d, x[:, 2])
     a_only, b_only = int(((x[:, 0] == 1) & (x[:, 1] == 0)).sum()), int(((x[:, 0] == 0) & (x[:, 1] == 1)).sum())
     p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
     return {"items": len(common), "diff": float(d.mean() * 100), "ci": [lo * 100, hi * 100],
