@@ -90,13 +90,10 @@ def raw_bitrate(frame_rate: float, sizes) -> float:
 def sampling_speed(lm, steps: int = 64) -> float:
     """AR steps per second of greedy sampling with the KV cache (one sequence, this CPU)."""
     lm.generate(None, frames=4, temperature=0)  # warm-up
-    t = time.perf_counter()
     frames = steps if lm.layout.kind == "delay" else max(1, steps // lm.layout.num_codebooks)
+    t = time.perf_counter()
     lm.generate(None, frames=frames, temperature=0)
-    taken = frames if lm.layout.kind != "flat" or lm.layout.bpe else frames * lm.layout.num_codebooks
-    if lm.layout.kind == "delay":
-        taken = frames + lm.layout.num_codebooks - 1
-    return taken / (time.perf_counter() - t)
+    return lm.last_steps / (time.perf_counter() - t)
 
 
 def ngram_bits(layout, train_rows, test_rows, order: int) -> dict:

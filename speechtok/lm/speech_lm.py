@@ -151,6 +151,7 @@ class SpeechLM:
             base_ids += 1 if lay.bpe is None else len(lay.bpe._pieces[nxt[0]])
             if (lay.kind == "delay" and len(generated) >= want) or (lay.kind != "delay" and base_ids >= frames * k):
                 break
+        self.last_steps = len(generated)  # AR steps this call took (the sampling-speed measure reads it)
         gen_ids = np.array(generated, dtype=np.int64).T  # [S, steps]
         if lay.kind == "delay":
             return lay.decode(np.concatenate([seq[:, 1:], gen_ids], axis=1))[:, t0 : t0 + frames]
