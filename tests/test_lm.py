@@ -231,3 +231,30 @@ def test_bench_specs_parse():
     assert (s.layout, s.codebooks) == ("delay", 4) and "/" not in s.slug
     with pytest.raises(ValueError, match="bad option"):
         Spec.parse("opus@6kbps+layout=spiral")
+
+
+def test_cli_train_score_sample_and_errors(clip_tokens, tmp_path, capsys):
+    import json as _json
+
+    from speechtok.cli import main
+
+    run = tmp_path / "run"
+    tiny = ["--set", "model.hidden=32", "--set", "model.layers=1", "--set", "model.heads=2", "--set", "model.context=32",
+            "--set", "train.batch_size=2", "--set", "train.accelerator=cpu", "--set", "data.codebooks=2"]
+    assert main(["lm", "train", "--train", str(clip_tokens), "--out", str(run), "--steps", "3", "--no-progress", *tiny]) == 0
+    assert (run / "model.safetensors").exists() and (run / "config.yaml").exists()
+    # a second train into the same folder without --resume is refused, with the reason
+    assert main(["lm", "train", "--train", str(clip_tokens), "--out", str(run), "--steps", "3", "--no-progress", *tiny]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["lm", "score", str(run), "--data", str(clip_tokens), "--out", str(tmp_path / "s.jsonl")]) == 0
+    summary = _json.loads(capsys.readouterr().out)
+    assert summary["utterances"] == 4 and summary["tokens_per_second"] == pytest.approx(100.0, rel=0.05)  # 2 codebooks x 50 Hz
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 4
+    wav = tmp_path / "cont.wav"
+    clip = shipped_clips()[0].path
+    assert main(["lm", "sample", str(run), "--prompt", str(clip), "--prompt-seconds", "1", "--seconds", "0.5", "--out", str(wav)]) == 0
+    import soundfile as sf
+
+    assert sf.info(wav).duration == pytest.approx(1.5, abs=0.05)
+    assert main(["lm", "score", str(tmp_path / "nope"), "--data", str(clip_tokens)]) == 2
+    assert "not an LM run folder" in capsys.readouterr().err
