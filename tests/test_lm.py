@@ -258,3 +258,22 @@ def test_cli_train_score_sample_and_errors(clip_tokens, tmp_path, capsys):
     assert sf.info(wav).duration == pytest.approx(1.5, abs=0.05)
     assert main(["lm", "score", str(tmp_path / "nope"), "--data", str(clip_tokens)]) == 2
     assert "not an LM run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("data", [{"layout": "first"}, {"layout": "flat", "codebooks": 2}, {"layout": "flat", "codebooks": 2, "bpe_vocab": 600}])
+def test_speculative_greedy_equals_plain_greedy(clip_tokens, tmp_path, data):
+    from speechtok.lm.speculative import NgramDraft, speculative_generate
+
+    LMTrainer(make_cfg(clip_tokens, data=data, train={"steps": 30}), tmp_path / "run", progress=False).fit()
+    lm = SpeechLM.load(tmp_path / "run")
+    codes = all_codes(clip_tokens)
+    draft = NgramDraft.fit(lm.layout, codes, order=3)
+    for prompt in (codes[0][:, :10], codes[1][:, :30], None):
+        frames = 40  # with flat 2 codebooks: 80 ids, past the 48-id context (the restart rule is exercised)
+        plain = lm.generate(prompt, frames, temperature=0)
+        spec, stats = speculative_generate(lm, prompt, frames, draft, k=4)
+        assert np.array_equal(plain, spec)
+        assert stats["steps"] == lm.last_steps and stats["forwards"] <= stats["steps"] + 5  # + restarts
+    with pytest.raises(ValueError, match="single-stream"):
+        delay = SpeechLM(lm.cfg, Layout("delay", (256, 256)), lm.model)
+        speculative_generate(delay, None, 4, draft)

@@ -27,6 +27,9 @@ def register_bench(sub) -> None:
     b.add_argument("--continuation", metavar="MANIFEST",
                    help="also prompt with 2.5 s of each utterance of MANIFEST lasting >= 2.5 s (at most 12), sample 3 s, "
                    "decode, and measure pocketsphinx words/s and Resemblyzer similarity (added to rows already done too)")
+    b.add_argument("--speculative", action="store_true",
+                   help="also measure greedy speculative decoding (n-gram draft) against plain greedy decoding: "
+                   "identical output and CPU speed-up, 3 s continuations of 4 test prompts (added to rows already done too)")
     b.add_argument("--ngram-order", type=int, default=3)
     b.add_argument("--work", type=Path, default=Path("runs/lm-bench"), help="tokens and LM runs (cached, resumable)")
     b.add_argument("--out", type=Path, default=Path("runs/lm-bench/results"), help="results.jsonl, results.md, lexical items")
@@ -76,10 +79,11 @@ def run_bench(args: argparse.Namespace) -> int:
     for spec in specs:
         if spec.text in done and not args.redo:
             row = next(json.loads(x) for x in done_path.read_text().splitlines() if x.strip() and json.loads(x)["spec"] == spec.text)
-            if args.continuation and "continuation" not in row:
-                row["continuation"] = _continuation(spec, args)
+            extras = _extras(spec, args, row)
+            if extras:
+                row.update(extras)
                 rows = update_results(args.out, row)
-                print(f"{spec.text}: continuation added")
+                print(f"{spec.text}: added {', '.join(extras)}")
             else:
                 print(f"{spec.text}: already in {done_path} (--redo to recompute)")
             continue
@@ -90,8 +94,7 @@ def run_bench(args: argparse.Namespace) -> int:
                               ngram_order=args.ngram_order, progress=not args.no_progress)
         except (FileNotFoundError, ValueError) as e:
             raise SpeechtokError(f"{spec.text}: {e}") from None
-        if args.continuation:
-            result["continuation"] = _continuation(spec, args)
+        result.update(_extras(spec, args, result))
         result["command"] = "speechtok " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["lm"] else ""
         rows = update_results(args.out, result)
         t = result["test"]
@@ -106,12 +109,22 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _continuation(spec, args) -> dict:
+def _extras(spec, args, row: dict) -> dict:
+    """The optional measures asked for and not yet in ``row``: continuation, speculative decoding."""
     from ..lm import SpeechLM
-    from ..lm.continuation import continuation_eval
 
-    print(f"{spec.text}: continuation on {args.continuation}")
-    return continuation_eval(SpeechLM.load(args.work / "lm" / spec.slug), args.continuation)
+    out = {}
+    if args.continuation and "continuation" not in row:
+        from ..lm.continuation import continuation_eval
+
+        print(f"{spec.text}: continuation on {args.continuation}")
+        out["continuation"] = continuation_eval(SpeechLM.load(args.work / "lm" / spec.slug), args.continuation)
+    if args.speculative and "speculative" not in row:
+        from ..lm.bench import speculative_row
+
+        print(f"{spec.text}: speculative decoding")
+        out["speculative"] = speculative_row(SpeechLM.load(args.work / "lm" / spec.slug), args.work, spec)
+    return out
 
 
 def run_lexical_build(args: argparse.Namespace) -> int:

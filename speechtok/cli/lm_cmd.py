@@ -52,6 +52,10 @@ def register(subparsers) -> None:
     g.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
     g.add_argument("--top-k", type=int, default=0)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--speculative", action="store_true",
+                   help="greedy speculative decoding with a Kneser-Ney draft fitted on the LM's training shards: "
+                   "the same output as --temperature 0, fewer LM passes (single-stream layouts)")
+    g.add_argument("--draft-k", type=int, default=4, help="ids the draft proposes per LM pass (default 4)")
     g.add_argument("--out", type=Path, required=True, help="output wav (prompt + continuation)")
     g.set_defaults(func=run_sample)
 
@@ -150,7 +154,18 @@ def run_sample(args: argparse.Namespace) -> int:
         prompt_wav = wav[: int(args.prompt_seconds * sr)]
         prompt_codes = tok.encode(prompt_wav, sr).codes
     frames = max(1, int(round(args.seconds * lm.frame_rate)))
-    codes = lm.generate(prompt_codes, frames, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
+    if args.speculative:
+        from ..lm.data import iter_rows
+        from ..lm.speculative import NgramDraft, speculative_generate
+
+        try:
+            draft = NgramDraft.fit(lm.layout, (r["codes"] for r in iter_rows(lm.cfg.data.train)))
+            codes, stats = speculative_generate(lm, prompt_codes, frames, draft, k=args.draft_k)
+        except (FileNotFoundError, ValueError) as e:
+            raise SpeechtokError(f"speculative decoding: {e}") from None
+        print(f"speculative: {stats['steps']} ids in {stats['forwards']} LM passes ({stats['accepted']} of {stats['proposed']} drafted ids kept)")
+    else:
+        codes = lm.generate(prompt_codes, frames, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
     full = codes if prompt_codes is None else np.concatenate([np.asarray(prompt_codes)[: codes.shape[0]], codes], axis=1)
     if full.shape[0] < tok.num_codebooks:  # an LM over the first codebooks: decode those only
         sizes = tok.codebook_sizes[: full.shape[0]]

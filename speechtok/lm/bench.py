@@ -224,6 +224,20 @@ def render_table(rows: list[dict], items_dir: Path | None = None) -> str:
             f = lambda d, nd=2: f"{d['mean']:.{nd}f} [{d['ci_low']:.{nd}f}, {d['ci_high']:.{nd}f}]"  # noqa: E731
             lines.append(f"| `{r['spec']}` | {c['prompts']} | {f(c['words_per_second'], 1)} | {f(c['resynth_words_per_second'], 1)} | "
                          f"{f(c['speaker_similarity'])} | {f(c['resynth_speaker_similarity'])} |")
+    spec_rows = [r for r in rows if r.get("speculative")]
+    if spec_rows:
+        lines += ["", "Fast decoding: greedy speculative decoding (Kneser-Ney order-4 draft on the training ids, up to 4 "
+                  "drafted ids per LM pass) against plain greedy decoding, 3 s continuations of 2 s prompts from the 4 "
+                  "longest test utterances, CPU seconds on one thread:", "",
+                  "| tokenizer | identical output | plain AR steps/s | speculative AR steps/s | speed-up | drafted ids kept | ids per LM pass |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for r in spec_rows:
+            s = r["speculative"]
+            if "skipped" in s:
+                lines.append(f"| `{r['spec']}` | skipped: {s['skipped']} | | | | | |")
+                continue
+            lines.append(f"| `{r['spec']}` | {'yes' if s['identical'] else 'NO'} | {s['plain_steps_per_s']:.0f} | "
+                         f"{s['speculative_steps_per_s']:.0f} | {s['speedup']:.2f}× | {s['acceptance'] * 100:.0f}% | {s['ids_per_forward']:.2f} |")
     if items_dir is not None and len(lex) > 1:
         from .lexical import paired_test
 
@@ -243,3 +257,18 @@ def render_table(rows: list[dict], items_dir: Path | None = None) -> str:
                     lines.append(f"| `{a}` | `{b}` | {pt['diff']:+.1f} [{pt['ci'][0]:+.1f}, {pt['ci'][1]:+.1f}] | "
                                  f"{pt['a_only']} | {pt['b_only']} | {pt['p_sign_test']:.3g} |")
     return "\n".join(lines) + "\n"
+
+
+def speculative_row(lm, work: Path, spec: Spec, prompts: int = 4, prompt_seconds: float = 2.0, seconds: float = 3.0) -> dict:
+    """Plain vs speculative greedy decoding (Kneser-Ney draft of order 4 on the training ids):
+    ``speculative.measure_speedup`` on the first ``prompt_seconds`` of the longest test utterances."""
+    from .data import iter_rows
+    from .speculative import NgramDraft, measure_speedup
+
+    if lm.layout.num_streams != 1:
+        return {"skipped": "delay layout (speculative decoding needs one stream)"}
+    tok_dir = work / "tokens" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec.tokenizer)
+    draft = NgramDraft.fit(lm.layout, (r["codes"] for r in iter_rows(tok_dir / "train")), order=4)
+    rows = sorted(iter_rows(tok_dir / "test"), key=lambda r: -r["duration"])[:prompts]
+    n = int(round(prompt_seconds * lm.frame_rate))
+    return measure_speedup(lm, [r["codes"][:, :n] for r in rows], int(round(seconds * lm.frame_rate)), draft)

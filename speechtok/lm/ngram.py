@@ -93,3 +93,24 @@ class KneserNeyLM:
             mixed = np.maximum(c - lv["d"], 0) / safe + lv["d"] * types / safe * prob
             prob = np.where(seen, mixed, prob)
         return -np.log2(prob)
+
+    def next_probs(self, history) -> np.ndarray:
+        """p(w | the last N-1 ids of ``history``) for every id w (content ids, then BOS, EOS): ``(V,)``."""
+        if not self.levels:
+            raise RuntimeError("fit the model first")
+        h = np.concatenate([np.full(self.order - 1, self.bos, np.int64), np.asarray(history, dtype=np.int64)])
+        w = np.arange(self.V, dtype=np.int64)
+        prob = np.full(self.V, 1.0 / self.V)
+        for n in range(1, self.order + 1):
+            lv = self.levels[n]
+            ctx = 0
+            for x in h[len(h) - (n - 1) :] if n > 1 else []:
+                ctx = ctx * self.V + int(x)
+            ctx_arr = np.array([ctx], dtype=np.int64)
+            total = self._lookup(lv["ctx"], lv["totals"], ctx_arr)[0]
+            if total <= 0:
+                continue
+            types = self._lookup(lv["ctx"], lv["types"], ctx_arr)[0]
+            c = self._lookup(lv["keys"], lv["counts"], ctx * self.V + w)
+            prob = np.maximum(c - lv["d"], 0) / total + lv["d"] * types / total * prob
+        return prob
