@@ -35,6 +35,8 @@ def register_bench(sub) -> None:
     b.add_argument("--out", type=Path, default=Path("runs/lm-bench/results"), help="results.jsonl, results.md, lexical items")
     b.add_argument("--workers", type=int, default=1, help="tokenizer worker processes")
     b.add_argument("--redo", action="store_true", help="recompute specs already in OUT/results.jsonl")
+    b.add_argument("--redo-extras", action="store_true",
+                   help="recompute the --continuation / --speculative measures given, for rows that have them already")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=run_bench)
 
@@ -114,12 +116,12 @@ def _extras(spec, args, row: dict) -> dict:
     from ..lm import SpeechLM
 
     out = {}
-    if args.continuation and "continuation" not in row:
+    if args.continuation and ("continuation" not in row or args.redo_extras):
         from ..lm.continuation import continuation_eval
 
         print(f"{spec.text}: continuation on {args.continuation}")
         out["continuation"] = continuation_eval(SpeechLM.load(args.work / "lm" / spec.slug), args.continuation)
-    if args.speculative and "speculative" not in row:
+    if args.speculative and ("speculative" not in row or args.redo_extras):
         from ..lm.bench import speculative_row
 
         print(f"{spec.text}: speculative decoding")

@@ -43,6 +43,9 @@ class NgramDraft:
         return out
 
 
+REST = 8
+
+
 def _crop(cache, keep: int) -> None:
     """Drop cached positions beyond ``keep`` (negative ``crop`` works in transformers 4.4x and 5.x)."""
     n = cache.get_seq_length()
@@ -82,7 +85,9 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
     base_ids = 0
     cache, fed, last_logits = None, 0, None
     stats = {"forwards": 0, "accepted": 0, "proposed": 0}
-    k_now = k  # proposals per pass: grows while the draft is right, shrinks (to 1) while it is wrong
+    # proposals per pass: grows while the draft is right, shrinks while it is wrong; at 0 the draft
+    # rests (plain greedy steps, no drafting cost) and is tried again with 1 id every `REST` passes
+    k_now, resting = k, 0
     target = frames * kb
     while base_ids < target:
         if len(window) > ctx:  # the plain sampler's restart rule
@@ -95,6 +100,10 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
         # the LM's own next id (what plain greedy decoding emits now)
         nxt = int(torch.argmax(last_logits.masked_fill(~torch.from_numpy(allowed_at(base_ids)), -float("inf"))))
         # how many more ids fit before the plain sampler would restart or stop
+        if k_now == 0:
+            resting += 1
+            if resting >= REST:
+                k_now, resting = 1, 0
         room = min(k_now, ctx - len(window) - 1)
         counts = [base_ids + (1 if piece_len is None else int(piece_len[nxt]))]
         if room > 0 and counts[0] < target:
@@ -126,7 +135,7 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
         stats["proposed"] += len(proposal)
         stats["accepted"] += len(keep) - 1
         if proposal:
-            k_now = min(k, k_now + 1) if len(keep) - 1 == len(proposal) else max(1, len(keep) - 1, k_now // 2)
+            k_now = min(k, k_now + 1) if len(keep) - 1 == len(proposal) else max(len(keep) - 1, k_now // 2)
         # cache: keep the positions of the kept ids only
         _crop(cache, fed + len(keep))
         fed += len(keep)
