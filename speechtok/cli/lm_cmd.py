@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from ..errors import SpeechtokError
@@ -65,8 +64,7 @@ def register(subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..lm.config import LMRunConfig, lm_config_from_dict, load_lm_config, save_yaml  # noqa: F401
-    from ..lm.config import apply_overrides
+    from ..lm.config import apply_overrides, lm_config_from_dict, load_lm_config
     from ..lm.train import LMTrainer
 
     overrides = list(args.overrides)

@@ -193,7 +193,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+def load_config(path: str | Path, overrides: list[str] | None, from_dict):
+    """Read a YAML config, apply ``section.key=value`` overrides, build it with
+    ``from_dict(data, where=...)``; every error names the file."""
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text()) or {}
@@ -203,9 +205,13 @@ def load_run_config(path: str | Path, overrides: list[str] | None = None) -> Run
         raise ValueError(f"{p}: a config must be a mapping at the top level")
     data = apply_overrides(data, overrides or [])
     try:
-        return run_config_from_dict(data, where=str(p))
+        return from_dict(data, where=str(p))
     except (TypeError, ValueError) as e:
         raise ValueError(f"{p}: {e}") from None
+
+
+def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    return load_config(path, overrides, run_config_from_dict)
 
 
 def to_dict(cfg) -> dict:

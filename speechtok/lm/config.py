@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..codec.config import _build, apply_overrides, save_yaml  # noqa: F401  (save_yaml re-exported)
+from ..codec.config import _build, apply_overrides, load_config, save_yaml  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -94,15 +92,4 @@ def lm_config_from_dict(data: dict, where: str = "config") -> LMRunConfig:
 
 
 def load_lm_config(path: str | Path, overrides: list[str] | None = None) -> LMRunConfig:
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"{p}: cannot read config ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: a config must be a mapping at the top level")
-    data = apply_overrides(data, overrides or [])
-    try:
-        return lm_config_from_dict(data, where=str(p))
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{p}: {e}") from None
+    return load_config(path, overrides, lm_config_from_dict)

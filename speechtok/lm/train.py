@@ -7,7 +7,6 @@ to the same position), validation NLL on held-out shards. See ``speech_lm.py`` f
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from pathlib import Path
@@ -16,7 +15,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..train.loop import _numpy_rng_restore, _numpy_rng_state, _unwrap, lr_at, make_fabric
+from ..train.loop import (
+    _numpy_rng_restore,
+    _numpy_rng_state,
+    _unwrap,
+    after_step,
+    lr_at,
+    make_fabric,
+    save_fabric_checkpoint,
+)
 from .config import LMRunConfig, save_yaml
 from .data import PackedStream, iter_rows, token_folder_info
 from .model import TokenLM
@@ -102,13 +109,7 @@ class LMTrainer:
                      lambda tmp: save_file(state, str(tmp), metadata={"format": "speechtok-lm", "name": self.cfg.name}))
 
     def save_checkpoint(self) -> None:
-        self.ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.ckpt_path.with_name(f".last.ckpt.tmp{os.getpid()}")
-        self.fabric.save(tmp, self.state())
-        if self.fabric.is_global_zero:
-            os.replace(tmp, self.ckpt_path)
-            self.export()
-        self.fabric.barrier()
+        save_fabric_checkpoint(self.fabric, self.ckpt_path, self.state(), self.export)
 
     def resume(self) -> bool:
         if not self.ckpt_path.exists():
@@ -175,16 +176,7 @@ class LMTrainer:
                                       "tokens_per_s": tokens_per_step * (self.step - first_step) / max(1e-9, time.time() - start)},
                                      step=self.step)
                 bar.set_postfix(loss=f"{loss:.3f}")
-            out_of_time = t.max_minutes and (time.time() - start) / 60 >= t.max_minutes
-            if self.step % t.checkpoint_every == 0 or self.step == t.steps or out_of_time:
-                self.save_checkpoint()
-            if t.valid_every and (self.step % t.valid_every == 0 or self.step == t.steps) and self.fabric.is_global_zero:
-                metrics = self.validate()
-                if metrics:
-                    self.fabric.log_dict(metrics, step=self.step)
-                    bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
-            if out_of_time:
-                bar.write(f"stopping at step {self.step}: max_minutes={t.max_minutes} reached (resume with --resume)")
+            if after_step(self, t, bar, start):
                 break
         bar.close()
         for logger in self.fabric.loggers:
