@@ -162,6 +162,7 @@ class LMTrainer:
         if self.fabric.is_global_zero:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_yaml(self.cfg, self.run_dir / "config.yaml")
+        self.model.train()
         start = time.time()
         show = self.progress and self.fabric.is_global_zero
         bar = tqdm(total=t.steps, initial=self.step, desc="lm train", disable=not show, dynamic_ncols=True)
