@@ -80,7 +80,10 @@ def make_fabric(t, log_dir: Path):
 
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
-    loggers = [CSVLogger(str(log_dir), name="", version="")]
+    # a resumed run logs beside the earlier logs, never over them (Lightning's CSV logger would
+    # replace metrics.csv)
+    version = f"resumed-{time.strftime('%Y%m%d-%H%M%S')}" if (Path(log_dir) / "metrics.csv").exists() else ""
+    loggers = [CSVLogger(str(log_dir), name="", version=version)]
     try:
         from lightning.fabric.loggers import TensorBoardLogger
         import tensorboard  # noqa: F401
