@@ -277,3 +277,33 @@ def test_speculative_greedy_equals_plain_greedy(clip_tokens, tmp_path, data):
     with pytest.raises(ValueError, match="single-stream"):
         delay = SpeechLM(lm.cfg, Layout("delay", (256, 256)), lm.model)
         speculative_generate(delay, None, 4, draft)
+
+
+def test_lm_bits_per_second_of_a_known_source_equal_its_entropy_rate(tmp_path):
+    """Tokens drawn i.i.d. uniformly from 8 codes at 25 frames/s carry 3 bits per token, 75 bits/s:
+    a trained LM's held-out bits/s must come out at that, and no lower."""
+    from speechtok.corpus.shards import check_shard, commit_shard, write_index_and_card
+    from speechtok.data.manifest import Utterance
+    from speechtok.lm.measures import likelihood_summary
+    from speechtok.tokens import Tokens
+
+    rng = np.random.default_rng(0)
+
+    def folder(name, n):
+        out = tmp_path / name
+        encoded = [(Utterance(id=f"u{i:03d}", path=f"u{i}.wav"),
+                    Tokens(rng.integers(0, 8, size=(1, 200)), "iid8", "1", 25.0, (8,), 128000, 16000)) for i in range(n)]
+        commit_shard(out, 0, 1, encoded, [])
+        plan = {"tokenizer": "iid8", "tokenizer_version": "1", "frame_rate": 25.0, "codebook_sizes": [8], "inputs": name, "num_inputs": n}
+        write_index_and_card(out, plan, [check_shard(out, 0, 1, [u.id for u, _ in encoded])], "test")
+        return out
+
+    train, test = folder("train", 40), folder("test", 10)
+    cfg = make_cfg(train, train={"steps": 60, "lr": 1e-2})
+    LMTrainer(cfg, tmp_path / "run", progress=False).fit()
+    lm = SpeechLM.load(tmp_path / "run")
+    rows = list(iter_rows(test))
+    s = likelihood_summary([{"duration": r["duration"], **x} for r, x in zip(rows, lm.score([r["codes"] for r in rows]))])
+    assert s["tokens_per_second"] == pytest.approx(25.0)
+    assert 75.0 - 1.0 < s["bits_per_second"] < 75.0 + 3.0, s  # a model cannot beat the entropy rate (beyond chance)
+    assert s["bits_per_token"] == pytest.approx(3.0, abs=0.12)
