@@ -9,6 +9,8 @@ stream at once (MusicGen). The backbone reads ``inputs_embeds``, so its own toke
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,6 +18,7 @@ from torch import nn
 from .config import LMModelConfig
 
 
+@lru_cache(maxsize=1)
 def _cache_argument() -> str:
     """`transformers` renamed ``past_key_values`` to ``cache`` (5.x); speak whichever is installed."""
     import inspect
@@ -24,8 +27,6 @@ def _cache_argument() -> str:
 
     return "cache" if "cache" in inspect.signature(LlamaModel.forward).parameters else "past_key_values"
 
-
-_CACHE_ARG = _cache_argument()
 
 
 def _backbone(cfg: LMModelConfig):
@@ -74,10 +75,10 @@ class TokenLM(nn.Module):
         if weight is not None:
             return self.loss(ids, weight)
         x = sum(emb(ids[:, s]) for s, emb in enumerate(self.embed))
-        kwargs = {_CACHE_ARG: cache} if cache is not None else {}
+        kwargs = {_cache_argument(): cache} if cache is not None else {}
         out = self.backbone(inputs_embeds=x, use_cache=use_cache, **kwargs)
         h = out.last_hidden_state
-        return [head(h) for head in self.heads], (getattr(out, _CACHE_ARG) if use_cache else None)
+        return [head(h) for head in self.heads], (getattr(out, _cache_argument()) if use_cache else None)
 
     def token_nll(self, ids: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood (nats) of ``ids[:, :, 1:]`` given what precedes each:
