@@ -133,8 +133,11 @@ def run_lexical_build(args: argparse.Namespace) -> int:
     from ..data.manifest import list_inputs
     from ..lm.lexical import build_pairs, synthesize_pairs
 
-    texts = [u.text or "" for m in args.train_text for u in list_inputs(m)]
-    pairs = build_pairs(args.pairs, texts, seed=args.seed)
+    try:
+        texts = [u.text or "" for m in args.train_text for u in list_inputs(m)]
+        pairs = build_pairs(args.pairs, texts, seed=args.seed)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise SpeechtokError(str(e)) from None
     if len(pairs) < args.pairs:
         print(f"note: {len(pairs)} pairs made (asked for {args.pairs})")
     manifest = synthesize_pairs(pairs, args.out, progress=not args.no_progress)
@@ -145,6 +148,9 @@ def run_lexical_build(args: argparse.Namespace) -> int:
 def run_fortunes(args: argparse.Namespace) -> int:
     from ..lm.synthetic import build_synthetic_corpus
 
-    manifest = build_synthetic_corpus(args.out, per_voice=args.per_voice, seed=args.seed, progress=not args.no_progress)
+    try:
+        manifest = build_synthetic_corpus(args.out, per_voice=args.per_voice, seed=args.seed, progress=not args.no_progress)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise SpeechtokError(str(e)) from None
     print(f"manifest {manifest}")
     return 0

@@ -125,8 +125,11 @@ def run_score(args: argparse.Namespace) -> int:
         raise SpeechtokError(str(e)) from None
     if info["tokenizer"] != lm.tokenizer:
         raise SpeechtokError(f"{args.data}: tokenized with {info['tokenizer']}, but the LM models {lm.tokenizer}")
-    rows = list(iter_rows(args.data, limit=args.limit))
-    scores = lm.score([r["codes"] for r in rows])
+    try:
+        rows = list(iter_rows(args.data, limit=args.limit))
+        scores = lm.score([r["codes"] for r in rows])
+    except ValueError as e:
+        raise SpeechtokError(f"{args.data}: {e}") from None
     per_utt = [{"id": r["id"], "duration": r["duration"], **sc} for r, sc in zip(rows, scores)]
     summary = likelihood_summary(per_utt)
     if args.out:
