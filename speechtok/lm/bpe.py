@@ -53,6 +53,11 @@ class AcousticBPE:
         return cls(tok, base_vocab)
 
     @property
+    def piece_lengths(self) -> np.ndarray:
+        """Base ids per supertoken, ``(vocab_size,)``."""
+        return self._lengths
+
+    @property
     def num_merges(self) -> int:
         return self.vocab_size - self.base_vocab
 

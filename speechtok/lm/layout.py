@@ -75,6 +75,10 @@ class Layout:
     def eos(self) -> np.ndarray:
         return self.pad() + 2
 
+    def offsets(self) -> np.ndarray:
+        """Where each codebook's ids start in the single flat vocabulary."""
+        return np.concatenate([[0], np.cumsum(self.codebook_sizes)[:-1]]).astype(np.int64)
+
     # ---- codes <-> streams ---------------------------------------------------------------
     def encode(self, codes: np.ndarray) -> np.ndarray:
         """``codes [>= K, T]`` -> content ids ``[S, L]`` (no BOS/EOS)."""
@@ -88,8 +92,7 @@ class Layout:
             for i in range(k):
                 out[i, i : i + t] = codes[i]
             return out
-        offsets = np.concatenate([[0], np.cumsum(self.codebook_sizes)[:-1]]).astype(np.int64)
-        flat = (codes + offsets[:, None]).T.reshape(1, -1)
+        flat = (codes + self.offsets()[:, None]).T.reshape(1, -1)
         return flat if self.bpe is None else self.bpe.encode(flat[0])[None]
 
     def decode(self, ids: np.ndarray) -> np.ndarray:
@@ -104,8 +107,7 @@ class Layout:
             return np.stack([ids[i, i : i + t] for i in range(k)])
         flat = ids[0] if self.bpe is None else self.bpe.decode(ids[0])
         t = len(flat) // k
-        offsets = np.concatenate([[0], np.cumsum(self.codebook_sizes)[:-1]]).astype(np.int64)
-        return flat[: t * k].reshape(t, k).T - offsets[:, None]
+        return flat[: t * k].reshape(t, k).T - self.offsets()[:, None]
 
     def wrap(self, content: np.ndarray) -> np.ndarray:
         """``[S, L]`` -> ``[S, L + 2]``: BOS first, EOS last on every stream."""
@@ -114,6 +116,46 @@ class Layout:
     def is_content(self, seq: np.ndarray) -> np.ndarray:
         """Boolean mask of the ids that carry speech (not PAD/BOS/EOS), same shape as ``seq``."""
         return np.asarray(seq) < self.pad()[:, None]
+
+    # ---- generation ------------------------------------------------------------------------
+    def prompt_sequence(self, prompt: np.ndarray | None) -> np.ndarray:
+        """What the LM reads before generating: ``BOS`` + the prompt's ids (no EOS), ``[S, L]``.
+        Delay: only up to the prompt's last frame of stream 0 (stream k then holds frames < T - k)."""
+        t0 = 0 if prompt is None else int(np.asarray(prompt).shape[1])
+        if t0 == 0:
+            return self.bos()[:, None]
+        seq = self.wrap(self.encode(prompt))
+        return seq[:, : t0 + 1] if self.kind == "delay" else seq[:, :-1]
+
+    def allowed(self, stream: int, base_count: int, position: int) -> np.ndarray:
+        """Boolean mask over stream ``stream``'s vocabulary of the ids a sampler may emit next:
+        never BOS/EOS; flat (no BPE): only the codebook of base id number ``base_count``; delay:
+        PAD while the stream has not started (content ``position`` < stream)."""
+        m = np.zeros(self.vocab_sizes[stream], dtype=bool)
+        if self.kind == "flat" and self.bpe is None:
+            c = base_count % self.num_codebooks
+            start = self.offsets()[c]
+            m[start : start + self.codebook_sizes[c]] = True
+        elif self.kind == "delay" and position < stream:
+            m[self.content_sizes[stream]] = True
+        else:
+            m[: self.content_sizes[stream]] = True
+        return m
+
+    def base_length(self, token: int) -> int:
+        """Base ids (codes) one id of the single stream stands for: 1, or a BPE piece's length."""
+        return 1 if self.bpe is None else int(self.bpe.piece_lengths[token])
+
+    def generated_codes(self, prompt_seq: np.ndarray, generated: np.ndarray, t0: int, frames: int) -> np.ndarray:
+        """``codes [K, frames]`` of ids ``generated [S, steps]`` that followed ``prompt_seq``
+        (``prompt_sequence`` of a prompt of ``t0`` frames)."""
+        if self.kind == "delay":
+            return self.decode(np.concatenate([prompt_seq[:, 1:], generated], axis=1))[:, t0 : t0 + frames]
+        k = self.num_codebooks
+        base = (generated[0] if self.bpe is None else self.bpe.decode(generated[0]))[: frames * k]
+        codes = base.reshape(frames, k).T - self.offsets()[:, None]
+        # BPE pieces may straddle frames in a way the prompt never did: keep every code in its codebook
+        return np.clip(codes, 0, np.array(self.codebook_sizes)[:, None] - 1)
 
     def describe(self) -> dict:
         return {"layout": self.kind, "codebook_sizes": list(self.codebook_sizes), "bpe_vocab": self.bpe.vocab_size if self.bpe else 0}

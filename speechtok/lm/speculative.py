@@ -63,21 +63,11 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
         raise ValueError("speculative decoding needs a single-stream layout (first, flat or BPE), not delay")
     kb = lay.num_codebooks
     t0 = 0 if prompt is None else int(np.asarray(prompt).shape[1])
-    seq = lay.bos()[:, None] if not t0 else lay.wrap(lay.encode(prompt))[:, :-1]
+    seq = lay.prompt_sequence(prompt)
     ctx = lm.cfg.model.context
-    offsets = np.concatenate([[0], np.cumsum(lay.codebook_sizes)[:-1]]).astype(np.int64)
-    vocab = lay.vocab_sizes[0]
-    content = lay.content_sizes[0]
-    piece_len = None if lay.bpe is None else lay.bpe._lengths
 
     def allowed_at(base_count: int) -> np.ndarray:
-        m = np.zeros(vocab, dtype=bool)
-        if lay.kind == "flat" and lay.bpe is None:
-            c = base_count % kb
-            m[offsets[c] : offsets[c] + lay.codebook_sizes[c]] = True
-        else:
-            m[:content] = True
-        return m
+        return lay.allowed(0, base_count, 0)
 
     window = [int(x) for x in seq[0]]  # ids the LM reads (BOS + prompt + emitted), at most a context
     history = [int(x) for x in seq[0, 1:]]  # content ids for the draft
@@ -105,7 +95,7 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
             if resting >= REST:
                 k_now, resting = 1, 0
         room = min(k_now, ctx - len(window) - 1)
-        counts = [base_ids + (1 if piece_len is None else int(piece_len[nxt]))]
+        counts = [base_ids + lay.base_length(nxt)]
         if room > 0 and counts[0] < target:
             start = counts[0]  # flat without BPE: proposed id i is base id start + i
 
@@ -114,7 +104,7 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
 
             proposal = draft.propose(history + [nxt], room, allowed)
             for pid in proposal:  # base-id counts after each proposed id (the codebook mask needs them)
-                counts.append(counts[-1] + (1 if piece_len is None else int(piece_len[pid])))
+                counts.append(counts[-1] + lay.base_length(pid))
         else:
             proposal = []
         block = [nxt] + proposal
@@ -144,10 +134,7 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
         history += keep
         emitted += keep
     stats["steps"] = len(emitted)
-    ids = np.array(emitted, dtype=np.int64)
-    base = (ids if lay.bpe is None else lay.bpe.decode(ids))[: frames * kb]
-    codes = base.reshape(frames, kb).T - offsets[:, None]
-    return np.clip(codes, 0, np.array(lay.codebook_sizes)[:, None] - 1), stats
+    return lay.generated_codes(seq, np.array(emitted, dtype=np.int64)[None], t0, frames), stats
 
 
 def measure_speedup(lm, prompts: list[np.ndarray], frames: int, draft, k: int = 4) -> dict:

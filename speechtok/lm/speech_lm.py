@@ -113,19 +113,10 @@ class SpeechLM:
         lay = self.layout
         k = lay.num_codebooks
         t0 = 0 if prompt is None else int(np.asarray(prompt).shape[1])
-        if prompt is None or t0 == 0:
-            seq = lay.bos()[:, None]
-        elif lay.kind == "delay":
-            seq = lay.wrap(lay.encode(prompt))[:, : t0 + 1]  # stream k holds frames < t0 - k
-        else:
-            seq = lay.wrap(lay.encode(prompt))[:, :-1]
-        if lay.kind == "delay":
-            want = (t0 + frames + k - 1) + 1 - seq.shape[1]  # positions until the last stream is done
-        else:
-            want = None
+        seq = lay.prompt_sequence(prompt)
+        want = (t0 + frames + k) - seq.shape[1]  # delay: positions until the last stream is done
         gen = torch.Generator().manual_seed(seed)
         ctx = self.cfg.model.context
-        offsets = np.concatenate([[0], np.cumsum(lay.codebook_sizes)[:-1]]).astype(np.int64)
         window = torch.from_numpy(seq).to(self.device)  # what the model reads, at most a context
         generated: list[list[int]] = []
         cache, fed, base_ids = None, 0, 0
@@ -134,31 +125,18 @@ class SpeechLM:
                 window, cache, fed = window[:, -(ctx // 2) :], None, 0
             logits, cache = self.model(window[None, :, fed:], cache=cache, use_cache=True)
             fed = window.shape[1]
+            position = seq.shape[1] - 1 + len(generated)  # content index of the id being chosen
             nxt = []
             for s, lg in enumerate(logits):
-                lg = lg[0, -1].float()
-                allowed = torch.zeros_like(lg, dtype=torch.bool)
-                if lay.kind == "flat" and lay.bpe is None:  # the codebook this position belongs to
-                    c = base_ids % k
-                    allowed[offsets[c] : offsets[c] + lay.codebook_sizes[c]] = True
-                elif lay.kind == "delay" and seq.shape[1] - 1 + len(generated) < s:
-                    allowed[lay.content_sizes[s]] = True  # stream s has not started yet: PAD
-                else:
-                    allowed[: lay.content_sizes[s]] = True
-                nxt.append(_pick(lg.masked_fill(~allowed, -float("inf")), temperature, top_k, gen))
+                allowed = torch.from_numpy(lay.allowed(s, base_ids, position)).to(lg.device)
+                nxt.append(_pick(lg[0, -1].float().masked_fill(~allowed, -float("inf")), temperature, top_k, gen))
             generated.append(nxt)
             window = torch.cat([window, torch.tensor(nxt, dtype=torch.long, device=self.device)[:, None]], dim=1)
-            base_ids += 1 if lay.bpe is None else len(lay.bpe._pieces[nxt[0]])
+            base_ids += lay.base_length(nxt[0])
             if (lay.kind == "delay" and len(generated) >= want) or (lay.kind != "delay" and base_ids >= frames * k):
                 break
         self.last_steps = len(generated)  # AR steps this call took (the sampling-speed measure reads it)
-        gen_ids = np.array(generated, dtype=np.int64).T  # [S, steps]
-        if lay.kind == "delay":
-            return lay.decode(np.concatenate([seq[:, 1:], gen_ids], axis=1))[:, t0 : t0 + frames]
-        base = (gen_ids[0] if lay.bpe is None else lay.bpe.decode(gen_ids[0]))[: frames * k]
-        codes = base.reshape(frames, k).T - offsets[:, None]
-        # BPE pieces may straddle frames in a way the prompt never did: keep every code in its codebook
-        return np.clip(codes, 0, np.array(lay.codebook_sizes)[:, None] - 1)
+        return lay.generated_codes(seq, np.array(generated, dtype=np.int64).T, t0, frames)
 
 
 def _pick(logits: torch.Tensor, temperature: float, top_k: int, gen: torch.Generator) -> int:
