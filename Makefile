@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := ffmpeg libopus0 libcodec2-1.0 espeak-ng flite chromium chromium-driver \
+APT_PKGS := ffmpeg libopus0 libcodec2-1.0 espeak-ng flite chromium chromium-driver wamerican fortunes \
   $(foreach l,en es fr it,asterisk-core-sounds-$(l)-g722 asterisk-core-sounds-$(l))
 
 .PHONY: demo test system venv clean
@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade "pip>=23" 
 	# torch first, pinned: this takes the CPU build on disk instead of a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[bench,hf,ray,serve,test]"
+	$(BIN)/pip install -q -e ".[bench,hf,lm,ray,serve,test]"
 	# these pin torchaudio (or the obsolete `typing`) without needing them: no-deps, needs by hand
 	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4 speechtokenizer==1.0.1 s3tokenizer==0.3.0 lion-pytorch==0.2.5
 	$(BIN)/pip install -q beartype accelerate onnx

@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = [
     "speechtok.cli.corpus_cmds",  # tokenize, detokenize
     "speechtok.cli.probe_cmd",  # probe
     "speechtok.cli.serve_cmd",  # serve
+    "speechtok.cli.lm_cmd",  # lm train | score | sample | bench | lexical
 ]
 
 

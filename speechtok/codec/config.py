@@ -210,9 +210,11 @@ def _check_limit(value, rule, where: str) -> None:
             raise ValueError(f"{where}: must be {text}, got {v!r}")
 
 
-def _build(cls, data: dict | None, where: str):
+def _build(cls, data: dict | None, where: str, subconfigs: dict | None = None):
     """dict -> dataclass, recursively, refusing unknown keys (typos should not pass silently),
-    values of the wrong type and values outside their limits (``_LIMITS``)."""
+    values of the wrong type and values outside their limits (``_LIMITS``).
+    ``subconfigs``: class name -> dataclass for nested sections (default: the codec's)."""
+    subconfigs = _SUBCONFIGS if subconfigs is None else subconfigs
     if data is not None and not isinstance(data, dict):
         raise ValueError(f"{where or 'config'}: expected a mapping of keys, got {data!r}")
     data = dict(data or {})
@@ -226,9 +228,9 @@ def _build(cls, data: dict | None, where: str):
         key = f"{where}.{name}" if where else name
         ftype = fields[name].type
         ftype = ftype if isinstance(ftype, str) else getattr(ftype, "__name__", str(ftype))
-        sub = _SUBCONFIGS.get(ftype)
+        sub = subconfigs.get(ftype)
         if sub:
-            value = _build(sub, value, key)
+            value = _build(sub, value, key, subconfigs)
         else:
             value = _typed(value, ftype, key)
             if name in limits:
@@ -272,6 +274,9 @@ def codec_config_from_dict(data: dict, where: str = "model") -> CodecConfig:
 
 
 def run_config_from_dict(data: dict, where: str = "config") -> RunConfig:
+    data = dict(data)
+    if data.pop("design", "endtoend") != "endtoend":
+        raise ValueError("not an end-to-end codec config (design: sourcefilter is read by speechtok.codec.sourcefilter)")
     cfg = _build(RunConfig, data, where)
     cfg.model.validate()
     return cfg
@@ -294,7 +299,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+def load_config(path: str | Path, overrides: list[str] | None, from_dict):
+    """Read a YAML config, apply ``section.key=value`` overrides, build it with
+    ``from_dict(data, where=...)``; every error names the file."""
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text()) or {}
@@ -303,12 +310,14 @@ def load_run_config(path: str | Path, overrides: list[str] | None = None) -> Run
     if not isinstance(data, dict):
         raise ValueError(f"{p}: a config must be a mapping at the top level")
     data = apply_overrides(data, overrides or [])
-    if data.pop("design", "endtoend") != "endtoend":
-        raise ValueError(f"{p}: not an end-to-end codec config (see speechtok.codec.sourcefilter)")
     try:
-        return run_config_from_dict(data, where="")
+        return from_dict(data, where="")
     except (TypeError, ValueError) as e:
         raise ValueError(f"{p}: {e}") from None
+
+
+def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    return load_config(path, overrides, run_config_from_dict)
 
 
 def to_dict(cfg) -> dict:

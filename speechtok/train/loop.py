@@ -71,35 +71,76 @@ def export_weights(codec: Codec, cfg: RunConfig, run_dir: Path) -> None:
     write_atomic(run_dir / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "speechtok-codec", "name": cfg.name}))
 
 
+def make_fabric(t, log_dir: Path):
+    """A launched, seeded Lightning Fabric for a train config (``accelerator``, ``devices``,
+    ``strategy``, ``num_nodes``, ``precision``, ``seed``, ``num_threads``), logging CSV (+ TensorBoard
+    when installed) to ``log_dir``. Shared by the codec and the token-LM trainers."""
+    import lightning as L
+    from lightning.fabric.loggers import CSVLogger
+
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    # a resumed run logs beside the earlier logs, never over them (Lightning's CSV logger would
+    # replace metrics.csv)
+    version = f"resumed-{time.strftime('%Y%m%d-%H%M%S')}" if (Path(log_dir) / "metrics.csv").exists() else ""
+    loggers = [CSVLogger(str(log_dir), name="", version=version)]
+    try:
+        from lightning.fabric.loggers import TensorBoardLogger
+        import tensorboard  # noqa: F401
+
+        loggers.append(TensorBoardLogger(str(log_dir), name="tb", version=""))
+    except ImportError:
+        pass
+    fabric = L.Fabric(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        precision=t.precision,
+        loggers=loggers,
+    )
+    fabric.launch()
+    torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on CPU
+    fabric.seed_everything(t.seed + fabric.global_rank, verbose=False)
+    return fabric
+
+
+def save_fabric_checkpoint(fabric, path: Path, state: dict, export) -> None:
+    """Save the full training state to ``path`` under a temporary name and rename it into place,
+    then ``export()`` the loadable weights (rank 0); all ranks wait for it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fabric.save(tmp, state)
+    if fabric.is_global_zero:
+        os.replace(tmp, path)
+        export()
+    fabric.barrier()
+
+
+def after_step(trainer, t, bar, start: float) -> bool:
+    """What follows every training step, for any trainer with ``step``, ``fabric``,
+    ``save_checkpoint()`` and ``validate()``: checkpoint every ``t.checkpoint_every`` steps, at the
+    end and when ``t.max_minutes`` is spent; validate every ``t.valid_every`` steps. True = stop."""
+    step = trainer.step
+    out_of_time = t.max_minutes and (time.time() - start) / 60 >= t.max_minutes
+    if step % t.checkpoint_every == 0 or step == t.steps or out_of_time:
+        trainer.save_checkpoint()
+    if t.valid_every and (step % t.valid_every == 0 or step == t.steps) and trainer.fabric.is_global_zero:
+        metrics = trainer.validate()
+        if metrics:
+            trainer.fabric.log_dict(metrics, step=step)
+            bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+    if out_of_time:
+        bar.write(f"stopping at step {step}: max_minutes={t.max_minutes} reached (resume with --resume)")
+    return bool(out_of_time)
+
+
 class Trainer:
     def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True, workers: int = 1):
         self.cfg, self.run_dir, self.progress, self.workers = cfg, Path(run_dir), progress, workers
         self.started = time.time()
-        import lightning as L
-        from lightning.fabric.loggers import CSVLogger
-
         t = cfg.train
-        if t.num_threads:
-            torch.set_num_threads(t.num_threads)
-        loggers = [CSVLogger(str(self.run_dir / "logs"), name="", version="")]
-        try:
-            from lightning.fabric.loggers import TensorBoardLogger
-            import tensorboard  # noqa: F401
-
-            loggers.append(TensorBoardLogger(str(self.run_dir / "logs"), name="tb", version=""))
-        except ImportError:
-            pass
-        self.fabric = L.Fabric(
-            accelerator=t.accelerator,
-            devices=t.devices,
-            strategy=t.strategy,
-            num_nodes=t.num_nodes,
-            precision=t.precision,
-            loggers=loggers,
-        )
-        self.fabric.launch()
-        torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on CPU
-        self.fabric.seed_everything(t.seed + self.fabric.global_rank, verbose=False)
+        self.fabric = make_fabric(t, self.run_dir / "logs")
 
         self.codec = Codec(cfg.model)
         self.semantic = None
@@ -182,13 +223,8 @@ class Trainer:
         return state
 
     def save_checkpoint(self) -> None:
-        self.ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.ckpt_path.with_name(f".last.ckpt.tmp{os.getpid()}")
-        self.fabric.save(tmp, self.state())
-        if self.fabric.is_global_zero:
-            os.replace(tmp, self.ckpt_path)
-            export_weights(_unwrap(self.codec), self.cfg, self.run_dir)
-        self.fabric.barrier()
+        save_fabric_checkpoint(self.fabric, self.ckpt_path, self.state(),
+                               lambda: export_weights(_unwrap(self.codec), self.cfg, self.run_dir))
 
     def init_weights(self, path: str | Path) -> None:
         """Start from a run's (or shipped model's) codec weights; optimizers start fresh."""
@@ -331,16 +367,7 @@ class Trainer:
                 logs["lr"] = self.opt_g.param_groups[0]["lr"]
                 self.fabric.log_dict(logs, step=self.step)
                 bar.set_postfix(mel=f"{logs['mel']:.3f}", loss=f"{logs['loss']:.3f}")
-            out_of_time = t.max_minutes and (time.time() - start) / 60 >= t.max_minutes
-            if self.step % t.checkpoint_every == 0 or self.step == t.steps or out_of_time:
-                self.save_checkpoint()
-            if t.valid_every and (self.step % t.valid_every == 0 or self.step == t.steps) and self.fabric.is_global_zero:
-                metrics = self.validate()
-                if metrics:
-                    self.fabric.log_dict(metrics, step=self.step)
-                    bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in sorted(metrics.items())))
-            if out_of_time:
-                bar.write(f"stopping at step {self.step}: max_minutes={t.max_minutes} reached (resume with --resume)")
+            if after_step(self, t, bar, start):
                 break
         bar.close()
         for logger in self.fabric.loggers:

@@ -1,0 +1,156 @@
+"""`speechtok lm bench`, `speechtok lm lexical` and `speechtok lm fortunes` (docs/lm.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import SpeechtokError
+
+
+def register_bench(sub) -> None:
+    b = sub.add_parser(
+        "bench", help="LM-friendliness of tokenizers: bits/s, bits/token, perplexity, n-gram, lexical test",
+        description="For each -t SPEC (NAME[+layout=first|flat|delay][+codebooks=N][+bpe=V]): tokenize the "
+        "manifests, train the same fixed-budget LM, score the test split (and the lexical test). Results are "
+        "merged into OUT/results.jsonl and OUT/results.md; specs already there are skipped unless --redo.",
+    )
+    b.add_argument("-t", "--tokenizer", dest="specs", action="append", required=True, metavar="SPEC")
+    b.add_argument("--train", action="append", required=True, help="training manifest(s) (repeatable)")
+    b.add_argument("--valid", help="validation manifest")
+    b.add_argument("--test", required=True, help="held-out test manifest")
+    b.add_argument("--lexical", help="lexical test folder (from `speechtok lm lexical build`)")
+    b.add_argument("--config", default="configs/lm-tiny.yaml", help="the LM budget (default configs/lm-tiny.yaml)")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override the LM config")
+    b.add_argument("--continuation", metavar="MANIFEST",
+                   help="also prompt with 2.5 s of each utterance of MANIFEST lasting >= 2.5 s (at most 12), sample 3 s, "
+                   "decode, and measure pocketsphinx words/s and Resemblyzer similarity (added to rows already done too)")
+    b.add_argument("--speculative", action="store_true",
+                   help="also measure greedy speculative decoding (n-gram draft) against plain greedy decoding: "
+                   "identical output and CPU speed-up, 3 s continuations of 4 test prompts (added to rows already done too)")
+    b.add_argument("--ngram-order", type=int, default=3)
+    b.add_argument("--work", type=Path, default=Path("runs/lm-bench"), help="tokens and LM runs (cached, resumable)")
+    b.add_argument("--out", type=Path, default=Path("runs/lm-bench/results"), help="results.jsonl, results.md, lexical items")
+    b.add_argument("--workers", type=int, default=1, help="tokenizer worker processes")
+    b.add_argument("--redo", action="store_true", help="recompute specs already in OUT/results.jsonl")
+    b.add_argument("--redo-extras", action="store_true",
+                   help="recompute the --continuation / --speculative measures given, for rows that have them already")
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=run_bench)
+
+    lx = sub.add_parser("lexical", help="build the spoken lexical test (word / non-word pairs, espeak-ng voices)")
+    lsub = lx.add_subparsers(dest="lexical_command", metavar="ACTION")
+    lx.set_defaults(func=lambda args: (lx.print_help(), 2)[1])
+    build = lsub.add_parser("build", help="make pairs from wamerican and synthesize them (resumable)")
+    build.add_argument("--out", type=Path, required=True)
+    build.add_argument("--pairs", type=int, default=800)
+    build.add_argument("--train-text", action="append", default=[], metavar="MANIFEST",
+                       help="manifests whose `text` is the LM's training text (for the word-frequency breakdown)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--no-progress", action="store_true")
+    build.set_defaults(func=run_lexical_build)
+
+    f = sub.add_parser("fortunes", help="synthetic training speech: Debian fortunes read by espeak-ng and flite voices")
+    f.add_argument("--out", type=Path, required=True)
+    f.add_argument("--per-voice", type=int, default=60, help="fortunes per voice (6 voices; default 60)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--no-progress", action="store_true")
+    f.set_defaults(func=run_fortunes)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from ..fsutil import write_atomic
+    from ..lm.bench import Spec, merge_manifests, render_table, run_spec, update_results
+
+    try:
+        specs = [Spec.parse(s) for s in args.specs]
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    for m in args.train + [args.test] + ([args.valid] if args.valid else []):
+        if not Path(m).exists():
+            raise SpeechtokError(f"{m}: no such manifest (make the corpus with `speechtok data asterisk`)")
+    if args.lexical and not (Path(args.lexical) / "manifest.jsonl").exists():
+        raise SpeechtokError(f"{args.lexical}: no lexical test there (build it with `speechtok lm lexical build`)")
+    args.work.mkdir(parents=True, exist_ok=True)
+    train = merge_manifests(args.train, args.work)
+    done_path = args.out / "results.jsonl"
+    done = {json.loads(x)["spec"] for x in done_path.read_text().splitlines() if x.strip()} if done_path.exists() else set()
+    rows = None
+    for spec in specs:
+        if spec.text in done and not args.redo:
+            row = next(json.loads(x) for x in done_path.read_text().splitlines() if x.strip() and json.loads(x)["spec"] == spec.text)
+            extras = _extras(spec, args, row)
+            if extras:
+                row.update(extras)
+                rows = update_results(args.out, row)
+                print(f"{spec.text}: added {', '.join(extras)}")
+            else:
+                print(f"{spec.text}: already in {done_path} (--redo to recompute)")
+            continue
+        print(f"== {spec.text}")
+        try:
+            result = run_spec(spec, config=args.config, overrides=args.overrides, train=train, valid=args.valid, test=args.test,
+                              lexical=args.lexical, work=args.work, out=args.out, workers=args.workers,
+                              ngram_order=args.ngram_order, progress=not args.no_progress)
+        except (FileNotFoundError, ValueError) as e:
+            raise SpeechtokError(f"{spec.text}: {e}") from None
+        result.update(_extras(spec, args, result))
+        result["command"] = "speechtok " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["lm"] else ""
+        rows = update_results(args.out, result)
+        t = result["test"]
+        print(f"{spec.text}: {t['bits_per_second']:.0f} bits/s, {t['bits_per_token']:.3f} bits/token, "
+              f"{t['steps_per_second']:.1f} AR steps/s" + (f", lexical {result['lexical']['norm']['all']['acc']:.1f}%" if "lexical" in result else ""))
+    if rows is None and done_path.exists():
+        rows = [json.loads(x) for x in done_path.read_text().splitlines() if x.strip()]
+    if rows:
+        table = render_table(rows, args.out / "lexical_items")
+        write_atomic(args.out / "results.md", lambda tmp: tmp.write_text(table))
+        print(table)
+    return 0
+
+
+def _extras(spec, args, row: dict) -> dict:
+    """The optional measures asked for and not yet in ``row``: continuation, speculative decoding."""
+    from ..lm import SpeechLM
+
+    out = {}
+    if args.continuation and ("continuation" not in row or args.redo_extras):
+        from ..lm.continuation import continuation_eval
+
+        print(f"{spec.text}: continuation on {args.continuation}")
+        out["continuation"] = continuation_eval(SpeechLM.load(args.work / "lm" / spec.slug), args.continuation)
+    if args.speculative and ("speculative" not in row or args.redo_extras):
+        from ..lm.bench import speculative_row
+
+        print(f"{spec.text}: speculative decoding")
+        out["speculative"] = speculative_row(SpeechLM.load(args.work / "lm" / spec.slug), args.work, spec)
+    return out
+
+
+def run_lexical_build(args: argparse.Namespace) -> int:
+    from ..data.manifest import list_inputs
+    from ..lm.lexical import build_pairs, synthesize_pairs
+
+    try:
+        texts = [u.text or "" for m in args.train_text for u in list_inputs(m)]
+        pairs = build_pairs(args.pairs, texts, seed=args.seed)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise SpeechtokError(str(e)) from None
+    if len(pairs) < args.pairs:
+        print(f"note: {len(pairs)} pairs made (asked for {args.pairs})")
+    manifest = synthesize_pairs(pairs, args.out, progress=not args.no_progress)
+    print(f"{len(pairs)} pairs; manifest {manifest}")
+    return 0
+
+
+def run_fortunes(args: argparse.Namespace) -> int:
+    from ..lm.synthetic import build_synthetic_corpus
+
+    try:
+        manifest = build_synthetic_corpus(args.out, per_voice=args.per_voice, seed=args.seed, progress=not args.no_progress)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise SpeechtokError(str(e)) from None
+    print(f"manifest {manifest}")
+    return 0

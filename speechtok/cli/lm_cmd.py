@@ -1,0 +1,180 @@
+"""`speechtok lm train | score | sample | bench | lexical`: token language models (docs/lm.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import SpeechtokError
+
+
+def register(subparsers) -> None:
+    lm = subparsers.add_parser(
+        "lm", help="token language models: train, score, sample, LM-friendliness benchmarks",
+        description="Language models over the tokens of any tokenizer (docs/lm.md).",
+    )
+    sub = lm.add_subparsers(dest="lm_command", metavar="LM_COMMAND")
+    lm.set_defaults(func=lambda args: (lm.print_help(), 2)[1])
+
+    t = sub.add_parser("train", help="train a token LM on Parquet token shards (resumable)",
+                       description="Train a decoder-only transformer on the shards of `speechtok tokenize`. "
+                       "The run folder (config.yaml + model.safetensors [+ bpe.json]) loads with SpeechLM.load.")
+    t.add_argument("config", nargs="?", type=Path, help="YAML config (see configs/lm-tiny.yaml); optional with --train")
+    t.add_argument("--train", help="token folder to train on (sets data.train)")
+    t.add_argument("--valid", help="held-out token folder (sets data.valid)")
+    t.add_argument("--out", type=Path, help="run folder (default: runs/lm-<config name>)")
+    t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
+    t.add_argument("--steps", type=int, help="override train.steps")
+    t.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this many minutes")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config value, e.g. --set data.layout=delay --set model.layers=2 (repeatable)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=run_train)
+
+    s = sub.add_parser("score", help="held-out likelihood of token shards: bits/token, bits/s, perplexity",
+                       description="Score every utterance of a token folder with a trained LM; print the totals "
+                       "(bits per second of audio with a bootstrap 95%% CI, bits per token, perplexity, AR steps/s) "
+                       "and optionally write one JSON line per utterance.")
+    s.add_argument("run", type=Path, help="LM run folder")
+    s.add_argument("--data", required=True, help="token folder (from `speechtok tokenize` with the LM's tokenizer)")
+    s.add_argument("--out", type=Path, help="write per-utterance rows (JSON Lines) here")
+    s.add_argument("--limit", type=int, default=0, help="score at most this many utterances")
+    s.set_defaults(func=run_score)
+
+    g = sub.add_parser("sample", help="continue a prompt (or start from nothing) and decode to audio",
+                       description="Encode a prompt wav with the LM's tokenizer, sample a continuation, decode it.")
+    g.add_argument("run", type=Path, help="LM run folder")
+    g.add_argument("--prompt", type=Path, help="prompt audio (default: no prompt)")
+    g.add_argument("--prompt-seconds", type=float, default=3.0, help="use this much of the prompt (default 3)")
+    g.add_argument("--seconds", type=float, default=3.0, help="seconds to generate (default 3)")
+    g.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
+    g.add_argument("--top-k", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--speculative", action="store_true",
+                   help="greedy speculative decoding with a Kneser-Ney draft fitted on the LM's training shards: "
+                   "the same output as --temperature 0, fewer LM passes (single-stream layouts)")
+    g.add_argument("--draft-k", type=int, default=4, help="ids the draft proposes per LM pass (default 4)")
+    g.add_argument("--out", type=Path, required=True, help="output wav (prompt + continuation)")
+    g.set_defaults(func=run_sample)
+
+    from .lm_bench_cmd import register_bench
+
+    register_bench(sub)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..lm.config import apply_overrides, lm_config_from_dict, load_lm_config
+    from ..lm.train import LMTrainer
+
+    overrides = list(args.overrides)
+    if args.train:
+        overrides.append(f"data.train={args.train}")
+    if args.valid:
+        overrides.append(f"data.valid={args.valid}")
+    try:
+        if args.config:
+            if not args.config.exists():
+                raise SpeechtokError(f"{args.config}: no such config file")
+            cfg = load_lm_config(args.config, overrides)
+        else:
+            cfg = lm_config_from_dict(apply_overrides({}, overrides))
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    if not cfg.data.train:
+        raise SpeechtokError("no training data: give --train TOKEN_FOLDER or data.train in the config")
+    if args.steps is not None:
+        cfg.train.steps = args.steps
+    if args.max_minutes is not None:
+        cfg.train.max_minutes = args.max_minutes
+    run_dir = args.out or Path("runs") / f"lm-{args.config.stem if args.config else 'tiny'}"
+    if (run_dir / "checkpoints" / "last.ckpt").exists() and not args.resume:
+        raise SpeechtokError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose --out")
+    try:
+        trainer = LMTrainer(cfg, run_dir, progress=not args.no_progress)
+    except (FileNotFoundError, ValueError) as e:
+        raise SpeechtokError(str(e)) from None
+    if args.resume and trainer.resume():
+        print(f"resumed {run_dir} at step {trainer.step}")
+    model = trainer.model
+    print(f"{cfg.vocab['tokenizer']}: layout {cfg.data.layout}, streams {trainer.layout.num_streams}, "
+          f"vocab {trainer.layout.vocab_sizes}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+    trainer.fit()
+    print(f"done: step {trainer.step}; run folder {run_dir}")
+    return 0
+
+
+def _load_lm(run: Path):
+    from ..lm import SpeechLM
+
+    try:
+        return SpeechLM.load(run)
+    except (FileNotFoundError, ValueError) as e:
+        raise SpeechtokError(str(e)) from None
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from ..fsutil import write_atomic
+    from ..lm.data import iter_rows, token_folder_info
+    from ..lm.measures import likelihood_summary
+
+    lm = _load_lm(args.run)
+    try:
+        info = token_folder_info(args.data)
+    except (FileNotFoundError, ValueError) as e:
+        raise SpeechtokError(str(e)) from None
+    if info["tokenizer"] != lm.tokenizer:
+        raise SpeechtokError(f"{args.data}: tokenized with {info['tokenizer']}, but the LM models {lm.tokenizer}")
+    try:
+        rows = list(iter_rows(args.data, limit=args.limit))
+        scores = lm.score([r["codes"] for r in rows])
+    except ValueError as e:
+        raise SpeechtokError(f"{args.data}: {e}") from None
+    per_utt = [{"id": r["id"], "duration": r["duration"], **sc} for r, sc in zip(rows, scores)]
+    summary = likelihood_summary(per_utt)
+    if args.out:
+        text = "".join(json.dumps(u) + "\n" for u in per_utt)
+        write_atomic(args.out, lambda tmp: tmp.write_text(text))
+    print(json.dumps({"lm": str(args.run), "data": args.data, **summary}, indent=1))
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import speechtok
+
+    from ..audio import load_audio, write_audio_atomic
+    from ..tokens import Tokens
+
+    lm = _load_lm(args.run)
+    tok = speechtok.load(lm.tokenizer)
+    prompt_codes, prompt_wav = None, np.zeros(0, np.float32)
+    if args.prompt:
+        wav, sr = load_audio(args.prompt, tok.sample_rate)
+        prompt_wav = wav[: int(args.prompt_seconds * sr)]
+        prompt_codes = tok.encode(prompt_wav, sr).codes
+    frames = max(1, int(round(args.seconds * lm.frame_rate)))
+    if args.speculative:
+        from ..lm.data import iter_rows
+        from ..lm.speculative import NgramDraft, speculative_generate
+
+        try:
+            draft = NgramDraft.fit(lm.layout, (r["codes"] for r in iter_rows(lm.cfg.data.train)))
+            codes, stats = speculative_generate(lm, prompt_codes, frames, draft, k=args.draft_k)
+        except (FileNotFoundError, ValueError) as e:
+            raise SpeechtokError(f"speculative decoding: {e}") from None
+        print(f"speculative: {stats['steps']} ids in {stats['forwards']} LM passes ({stats['accepted']} of {stats['proposed']} drafted ids kept)")
+    else:
+        codes = lm.generate(prompt_codes, frames, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
+    full = codes if prompt_codes is None else np.concatenate([np.asarray(prompt_codes)[: codes.shape[0]], codes], axis=1)
+    if full.shape[0] < tok.num_codebooks:  # an LM over the first codebooks: decode those only
+        sizes = tok.codebook_sizes[: full.shape[0]]
+    else:
+        sizes = tok.codebook_sizes
+    n = int(round(full.shape[1] / lm.frame_rate * tok.sample_rate))
+    tokens = Tokens(full, tok.name, tok.version, lm.frame_rate, sizes, n, tok.sample_rate)
+    audio, sr = tok.decode(tokens)
+    write_audio_atomic(args.out, audio, sr)
+    print(f"{args.out}: {len(prompt_wav) / tok.sample_rate:.2f} s prompt + {frames / lm.frame_rate:.2f} s sampled ({lm.tokenizer})")
+    return 0

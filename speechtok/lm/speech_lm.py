@@ -1,0 +1,149 @@
+"""A trained token LM as one object: config + layout (+ BPE) + network, loaded from a run folder.
+
+Run folder (written by ``LMTrainer``)::
+
+    config.yaml          LMRunConfig, with ``vocab`` (tokenizer, frame rate, codebook sizes)
+    model.safetensors    the network's weights
+    bpe.json             acoustic BPE model, when ``data.bpe_vocab`` > 0
+    checkpoints/last.ckpt  full training state (exact resume)
+    logs/                CSV logs (+ TensorBoard when installed)
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import LMRunConfig, load_lm_config
+from .layout import Layout
+from .model import TokenLM
+
+LN2 = math.log(2.0)
+
+
+def make_layout(cfg: LMRunConfig, bpe=None) -> Layout:
+    sizes = cfg.vocab["codebook_sizes"]
+    k = cfg.data.codebooks or len(sizes)
+    return Layout(cfg.data.layout, sizes[:k], bpe=bpe)
+
+
+class SpeechLM:
+    def __init__(self, cfg: LMRunConfig, layout: Layout, model: TokenLM, device: str = "cpu"):
+        self.cfg, self.layout, self.model = cfg, layout, model.to(device).eval()
+        self.device = device
+
+    @property
+    def frame_rate(self) -> float:
+        return float(self.cfg.vocab["frame_rate"])
+
+    @property
+    def tokenizer(self) -> str:
+        return self.cfg.vocab["tokenizer"]
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> "SpeechLM":
+        from safetensors.torch import load_file
+
+        from .bpe import AcousticBPE
+
+        p = Path(run_dir)
+        if not (p / "config.yaml").exists() or not (p / "model.safetensors").exists():
+            raise FileNotFoundError(f"{p}: not an LM run folder (needs config.yaml and model.safetensors from `speechtok lm train`)")
+        cfg = load_lm_config(p / "config.yaml")
+        bpe = AcousticBPE.load(p / "bpe.json") if cfg.data.bpe_vocab else None
+        layout = make_layout(cfg, bpe)
+        model = TokenLM(cfg.model, layout.vocab_sizes)
+        model.load_state_dict(load_file(str(p / "model.safetensors")))
+        return cls(cfg, layout, model, device)
+
+    # ---- likelihood ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def score(self, codes_list: list[np.ndarray], batch_tokens: int = 8192) -> list[dict]:
+        """Per utterance (codes ``[K, T]``): ``bits`` (−log2 p of its content ids given BOS; EOS
+        not counted), ``tokens`` (content ids: supertokens with BPE, K·T with delay) and ``steps``
+        (AR steps to generate it). Utterances longer than the context are scored in windows that
+        overlap by half a context, each id scored once with at least half a context before it."""
+        ctx = self.cfg.model.context
+        windows = []  # (utterance, ids [S, n + 1], counted targets [S, n])
+        out = []
+        for u, codes in enumerate(codes_list):
+            seq = self.layout.wrap(self.layout.encode(codes))
+            content = self.layout.is_content(seq)
+            last = seq.shape[1] - 1  # index of the last target
+            start, covered = 0, 0
+            while True:
+                end = min(start + ctx, last)
+                new = np.arange(start + 1, end + 1) > covered
+                windows.append((u, seq[:, start : end + 1], content[:, start + 1 : end + 1] & new[None]))
+                covered = end
+                if end >= last:
+                    break
+                start = end - ctx // 2
+            out.append({"bits": 0.0, "tokens": int(content.sum()), "steps": int(seq.shape[1] - 2)})
+        order = sorted(range(len(windows)), key=lambda i: windows[i][1].shape[1])
+        pad = self.layout.pad()
+        i = 0
+        while i < len(order):
+            n = windows[order[i]][1].shape[1]
+            j = i
+            while j < len(order) and (j - i + 1) * windows[order[j]][1].shape[1] <= max(batch_tokens, n):
+                j += 1
+            group = [windows[k] for k in order[i:j]]
+            width = max(g[1].shape[1] for g in group)
+            ids = np.repeat(pad[None, :, None], len(group), axis=0).repeat(width, axis=2)
+            mask = np.zeros((len(group), len(pad), width - 1), dtype=np.float32)
+            for b, (_, seq, m) in enumerate(group):
+                ids[b, :, : seq.shape[1]] = seq
+                mask[b, :, : m.shape[1]] = m
+            nll = self.model.token_nll(torch.from_numpy(ids).to(self.device)).cpu().numpy()
+            for b, (u, _, _) in enumerate(group):
+                out[u]["bits"] += float((nll[b] * mask[b]).sum() / LN2)
+            i = j
+        return out
+
+    # ---- sampling -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, prompt: np.ndarray | None, frames: int, temperature: float = 1.0, top_k: int = 0,
+                 seed: int = 0) -> np.ndarray:
+        """Continue ``prompt`` (codes ``[K, T]``, or None) by ``frames`` frames; returns only the new
+        codes ``[K, frames]``. ``temperature`` 0 is greedy. BOS/EOS/PAD are never sampled."""
+        lay = self.layout
+        k = lay.num_codebooks
+        t0 = 0 if prompt is None else int(np.asarray(prompt).shape[1])
+        seq = lay.prompt_sequence(prompt)
+        want = (t0 + frames + k) - seq.shape[1]  # delay: positions until the last stream is done
+        gen = torch.Generator().manual_seed(seed)
+        ctx = self.cfg.model.context
+        window = torch.from_numpy(seq).to(self.device)  # what the model reads, at most a context
+        generated: list[list[int]] = []
+        cache, fed, base_ids = None, 0, 0
+        while True:
+            if window.shape[1] > ctx:  # past the trained context: restart on the last half context
+                window, cache, fed = window[:, -(ctx // 2) :], None, 0
+            logits, cache = self.model(window[None, :, fed:], cache=cache, use_cache=True)
+            fed = window.shape[1]
+            position = seq.shape[1] - 1 + len(generated)  # content index of the id being chosen
+            nxt = []
+            for s, lg in enumerate(logits):
+                allowed = torch.from_numpy(lay.allowed(s, base_ids, position)).to(lg.device)
+                nxt.append(_pick(lg[0, -1].float().masked_fill(~allowed, -float("inf")), temperature, top_k, gen))
+            generated.append(nxt)
+            window = torch.cat([window, torch.tensor(nxt, dtype=torch.long, device=self.device)[:, None]], dim=1)
+            base_ids += lay.base_length(nxt[0])
+            if (lay.kind == "delay" and len(generated) >= want) or (lay.kind != "delay" and base_ids >= frames * k):
+                break
+        self.last_steps = len(generated)  # AR steps this call took (the sampling-speed measure reads it)
+        return lay.generated_codes(seq, np.array(generated, dtype=np.int64).T, t0, frames)
+
+
+def _pick(logits: torch.Tensor, temperature: float, top_k: int, gen: torch.Generator) -> int:
+    if temperature <= 0:
+        return int(torch.argmax(logits))
+    logits = logits / temperature
+    if top_k:
+        kth = torch.topk(logits, min(top_k, logits.numel())).values[-1]
+        logits = logits.masked_fill(logits < kth, -float("inf"))
+    return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))

@@ -1,0 +1,115 @@
+"""Synthetic English speech for LM training: Debian `fortunes` read by espeak-ng and flite voices.
+
+``build_synthetic_corpus`` writes 16 kHz wavs and a manifest (``text``, ``speaker`` = voice) and
+is resumable (wavs already written are kept). ``espeak`` / ``espeak_phonemes`` are the small
+wrappers the lexical test uses too.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+FORTUNE_DIR = Path("/usr/share/games/fortunes")
+ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb")
+FLITE_VOICES = ("awb", "rms", "slt")
+SAMPLE_RATE = 16000
+
+
+def _need(binary: str, package: str) -> str:
+    path = shutil.which(binary)
+    if not path:
+        raise RuntimeError(f"{binary} not found: apt-get install {package}")
+    return path
+
+
+def read_fortunes(folder: Path = FORTUNE_DIR, max_chars: int = 240) -> list[str]:
+    """Every fortune of the Debian `fortunes` package as one line of plain text (sorted, unique),
+    keeping those of at most ``max_chars`` characters with letters only from ASCII."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no fortunes (apt-get install fortunes)")
+    out = set()
+    for f in sorted(folder.iterdir()):
+        if f.suffix or not f.is_file():  # skip .dat / .u8 indexes and links
+            continue
+        for chunk in f.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
+            text = re.sub(r"\s+", " ", chunk.replace("%", "")).strip()
+            if 20 <= len(text) <= max_chars and text.isascii() and text.isprintable() and re.search(r"[a-zA-Z]{3}", text):
+                out.add(text)
+    return sorted(out)
+
+
+def espeak(text: str, voice: str, out_wav: Path, speed: int = 165) -> None:
+    """Speak ``text`` (``[[phonemes]]`` for espeak-ng phoneme mnemonics) into ``out_wav`` (22.05 kHz)."""
+    res = subprocess.run([_need("espeak-ng", "espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(out_wav), text],
+                         capture_output=True, text=True)
+    if res.returncode != 0 or not Path(out_wav).exists():
+        raise RuntimeError(f"espeak-ng failed for voice {voice!r}: {res.stderr.strip()[:200]}")
+
+
+def flite(text: str, voice: str, out_wav: Path) -> None:
+    res = subprocess.run([_need("flite", "flite"), "-voice", voice, "-t", text, "-o", str(out_wav)], capture_output=True, text=True)
+    if res.returncode != 0 or not Path(out_wav).exists():
+        raise RuntimeError(f"flite failed for voice {voice!r}: {res.stderr.strip()[:200]}")
+
+
+def espeak_phonemes(words: Sequence[str], voice: str = "en-us") -> list[str]:
+    """espeak-ng's phoneme mnemonics (``-x``) of each word, e.g. ``banana`` -> ``ba#n'an@``."""
+    exe = _need("espeak-ng", "espeak-ng")
+    res = subprocess.run([exe, "-q", "-x", "-v", voice], input="\n".join(f"{w}." for w in words) + "\n",
+                         capture_output=True, text=True)
+    lines = [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
+    if len(lines) != len(words):  # espeak joined or split lines: fall back to one call per word
+        lines = [subprocess.run([exe, "-q", "-x", "-v", voice, w], capture_output=True, text=True).stdout.strip() for w in words]
+    return lines
+
+
+def synthesize(text: str, voice: str, out_wav: Path, engine: str = "espeak") -> float:
+    """Speak into ``out_wav`` as 16 kHz mono wav (atomically); returns seconds."""
+    from ..audio import load_audio, write_audio_atomic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "x.wav"
+        (espeak if engine == "espeak" else flite)(text, voice, raw)
+        wav, _ = load_audio(raw, SAMPLE_RATE)
+    write_audio_atomic(out_wav, wav, SAMPLE_RATE)
+    return len(wav) / SAMPLE_RATE
+
+
+def build_synthetic_corpus(out_dir: str | Path, per_voice: int = 60, seed: int = 0,
+                           espeak_voices: Sequence[str] = ESPEAK_VOICES, flite_voices: Sequence[str] = FLITE_VOICES,
+                           progress: bool = True) -> Path:
+    """``per_voice`` fortunes (a different seeded sample for each voice) read by every voice.
+    Writes ``out_dir/wav/<voice>/<n>.wav`` and ``out_dir/train.jsonl``; returns the manifest."""
+    from tqdm import tqdm
+
+    from ..audio import load_audio
+    from ..data.manifest import Utterance, write_manifest
+
+    out = Path(out_dir)
+    fortunes = read_fortunes()
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for engine, voices in (("espeak", espeak_voices), ("flite", flite_voices)):
+        for v in voices:
+            for j in rng.choice(len(fortunes), size=min(per_voice, len(fortunes)), replace=False):
+                jobs.append((engine, v, int(j)))
+    utts = []
+    for engine, voice, j in tqdm(jobs, desc="synthesize fortunes", unit="utt", disable=not progress):
+        vid = voice.replace("+", "_")
+        path = out / "wav" / vid / f"{j:05d}.wav"
+        if path.exists():
+            seconds = len(load_audio(path)[0]) / SAMPLE_RATE
+        else:
+            seconds = synthesize(fortunes[j], voice, path, engine)
+        utts.append(Utterance(id=f"{vid}/{j:05d}", path=str(path.resolve()), duration=round(seconds, 3), speaker=vid,
+                              language="en", text=fortunes[j], split="train"))
+    manifest = out / "train.jsonl"
+    write_manifest(manifest, utts, relative_to=out)
+    return manifest

@@ -1,0 +1,185 @@
+"""Train a token LM on Lightning Fabric (the codec's engine: CPU now, GPUs and nodes by config).
+
+One readable loop: stream packed windows from the training shards, AdamW with warm-up and cosine
+decay, checkpoints that resume exactly (weights, optimizer, step, RNG; the data stream is replayed
+to the same position), validation NLL on held-out shards. See ``speech_lm.py`` for the run folder.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..train.loop import (
+    _numpy_rng_restore,
+    _numpy_rng_state,
+    _unwrap,
+    after_step,
+    lr_at,
+    make_fabric,
+    save_fabric_checkpoint,
+)
+from .config import LMRunConfig, save_yaml
+from .data import PackedStream, iter_rows, token_folder_info
+from .model import TokenLM
+from .speech_lm import SpeechLM, make_layout
+
+
+def learn_bpe(cfg: LMRunConfig, path: Path, progress: bool = False):
+    """Learn acoustic BPE merges on the first ``data.bpe_max_rows`` training rows; save to ``path``."""
+    from .bpe import AcousticBPE
+    from .layout import Layout
+
+    base = make_layout(cfg)
+    base = Layout(base.kind, base.codebook_sizes)
+    seqs = (base.encode(r["codes"])[0] for r in iter_rows(cfg.data.train, limit=cfg.data.bpe_max_rows))
+    bpe = AcousticBPE.train(seqs, base.base_vocab, cfg.data.bpe_vocab)
+    bpe.save(path)
+    return bpe
+
+
+class LMTrainer:
+    def __init__(self, cfg: LMRunConfig, run_dir: str | Path, progress: bool = True):
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        t = cfg.train
+        info = token_folder_info(cfg.data.train)
+        vocab = {k: info[k] for k in ("tokenizer", "frame_rate", "codebook_sizes")}
+        if cfg.vocab and cfg.vocab != vocab:
+            raise ValueError(f"{cfg.data.train}: made by {vocab}, but this run was trained on {cfg.vocab}")
+        cfg.vocab = vocab
+        if cfg.data.codebooks > len(vocab["codebook_sizes"]):
+            raise ValueError(f"data.codebooks={cfg.data.codebooks} but {cfg.data.train} has {len(vocab['codebook_sizes'])} codebooks")
+        if cfg.data.valid:
+            vinfo = token_folder_info(cfg.data.valid)
+            if vinfo["tokenizer"] != vocab["tokenizer"]:
+                raise ValueError(f"{cfg.data.valid}: tokenized with {vinfo['tokenizer']}, the training data with {vocab['tokenizer']}")
+        self.fabric = make_fabric(t, self.run_dir / "logs")
+        bpe = None
+        if cfg.data.bpe_vocab:
+            bpe_path = self.run_dir / "bpe.json"
+            if bpe_path.exists():
+                from .bpe import AcousticBPE
+
+                bpe = AcousticBPE.load(bpe_path)
+            else:
+                if self.fabric.is_global_zero:
+                    learn_bpe(cfg, bpe_path)
+                self.fabric.barrier()
+                from .bpe import AcousticBPE
+
+                bpe = AcousticBPE.load(bpe_path)
+        self.layout = make_layout(cfg, bpe)
+        model = TokenLM(cfg.model, self.layout.vocab_sizes)
+        decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
+        no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=t.lr, betas=tuple(t.betas),
+        )
+        self.model, self.opt = self.fabric.setup(model, opt)
+        self.stream = PackedStream(cfg.data.train, self.layout, cfg.model.context, max(1, t.batch_size // self.fabric.world_size),
+                                   seed=t.seed, shuffle_buffer=cfg.data.shuffle_buffer,
+                                   rank=self.fabric.global_rank, world_size=self.fabric.world_size)
+        self.step = 0
+        self._valid_codes = None
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+    @property
+    def ckpt_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.ckpt"
+
+    def state(self) -> dict:
+        return {"model": self.model, "opt": self.opt, "step": self.step,
+                "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_rng_state(), "python": random.getstate()}}
+
+    def export(self) -> None:
+        """config.yaml + model.safetensors, atomically: the folder loads with ``SpeechLM.load``."""
+        from safetensors.torch import save_file
+
+        from ..fsutil import write_atomic
+
+        state = {k: v.detach().float().cpu().contiguous() for k, v in _unwrap(self.model).state_dict().items()}
+        write_atomic(self.run_dir / "config.yaml", lambda tmp: save_yaml(self.cfg, tmp))
+        write_atomic(self.run_dir / "model.safetensors",
+                     lambda tmp: save_file(state, str(tmp), metadata={"format": "speechtok-lm", "name": self.cfg.name}))
+
+    def save_checkpoint(self) -> None:
+        save_fabric_checkpoint(self.fabric, self.ckpt_path, self.state(), self.export)
+
+    def resume(self) -> bool:
+        if not self.ckpt_path.exists():
+            return False
+        state = self.state()
+        rest = self.fabric.load(self.ckpt_path, state)
+        loaded = {**state, **rest}
+        self.step = int(loaded["step"])
+        rng = loaded["rng"]
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(_numpy_rng_restore(rng["numpy"]))
+        random.setstate(rng["python"])
+        return True
+
+    # ---- validation -----------------------------------------------------------------------------
+    def validate(self) -> dict[str, float]:
+        """Held-out NLL of whole utterances: bits per content token and per second of audio."""
+        d = self.cfg.data
+        if not d.valid:
+            return {}
+        if self._valid_codes is None:
+            rows = list(iter_rows(d.valid, limit=d.max_valid_rows))
+            self._valid_codes = ([r["codes"] for r in rows], float(sum(r["duration"] for r in rows)))
+        codes, seconds = self._valid_codes
+        model = _unwrap(self.model)
+        model.eval()
+        scores = SpeechLM(self.cfg, self.layout, model, device=str(self.fabric.device)).score(codes)
+        model.train()
+        bits = sum(s["bits"] for s in scores)
+        return {"val_bits_per_token": bits / max(1, sum(s["tokens"] for s in scores)), "val_bits_per_second": bits / seconds}
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def train_step(self, batch: np.ndarray) -> float:
+        t = self.cfg.train
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(self.step, t.lr, t.warmup_steps, t.steps)
+        ids = torch.from_numpy(batch).to(self.fabric.device)
+        weight = torch.from_numpy(self.stream.weight(batch)).to(self.fabric.device)
+        loss = self.model(ids, weight=weight)
+        self.opt.zero_grad(set_to_none=True)
+        self.fabric.backward(loss)
+        if t.grad_clip:
+            self.fabric.clip_gradients(self.model, self.opt, max_norm=t.grad_clip, error_if_nonfinite=False)
+        self.opt.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def fit(self) -> int:
+        t = self.cfg.train
+        if self.fabric.is_global_zero:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_yaml(self.cfg, self.run_dir / "config.yaml")
+        self.model.train()
+        start = time.time()
+        show = self.progress and self.fabric.is_global_zero
+        bar = tqdm(total=t.steps, initial=self.step, desc="lm train", disable=not show, dynamic_ncols=True)
+        batches = self.stream.batches(self.step)
+        first_step = self.step
+        tokens_per_step = t.batch_size * self.cfg.model.context
+        while self.step < t.steps:
+            loss = self.train_step(next(batches))
+            bar.update(1)
+            if self.step % t.log_every == 0 or self.step == 1:
+                self.fabric.log_dict({"loss": loss, "lr": self.opt.param_groups[0]["lr"],
+                                      "tokens_per_s": tokens_per_step * (self.step - first_step) / max(1e-9, time.time() - start)},
+                                     step=self.step)
+                bar.set_postfix(loss=f"{loss:.3f}")
+            if after_step(self, t, bar, start):
+                break
+        bar.close()
+        for logger in self.fabric.loggers:
+            logger.finalize("success")
+        return self.step
