@@ -109,6 +109,13 @@ class Tokenizer(ABC):
                 f"these tokens were made by {tokens.tokenizer!r}, not {self.name!r}; "
                 f"decode them with speechtok.load({tokens.tokenizer!r})"
             )
+        if tokens.model_id is not None and tokens.model_id != self.model_id:
+            # first: a different model is the reason, whatever else differs with it
+            raise TokensFileError(
+                f"these tokens were made by {tokens.tokenizer} model {tokens.model_id}, but this {self.name} is "
+                f"model {self.model_id or '(none)'}; decode them with the model that made them "
+                f"(speechtok decode -t RUN_FOLDER)"
+            )
         if tuple(tokens.codebook_sizes) != tuple(self.codebook_sizes)[: tokens.num_codebooks] or (
             tokens.num_codebooks > self.num_codebooks
         ):
