@@ -26,7 +26,7 @@ from speechtok.errors import SpeechtokError  # noqa: E402
 from speechtok.serve import Limits, create_app  # noqa: E402
 from speechtok.serve.models import load_tokenizers  # noqa: E402
 
-SERVED = ["opus@6kbps", "codec2@3200", CAUSAL]
+SERVED = ["opus@6kbps", "codec2@3200", CAUSAL, "speechtok-base@0.9kbps"]
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +299,7 @@ def stream(client, name, pcm: np.ndarray, sizes, rate=16000, fmt="s16le"):
     return messages, codes, audio
 
 
-@pytest.mark.parametrize("name", ["opus@6kbps", CAUSAL])
+@pytest.mark.parametrize("name", ["opus@6kbps", CAUSAL, "speechtok-base@0.9kbps"])
 def test_stream_equals_whole_file(client, tokenizers, clip, name):
     _, audio, sr = clip
     pcm = s16(audio) / np.float32(32768)  # what s16le carries
