@@ -68,27 +68,41 @@ class CodecTokenizer(Tokenizer):
 
 def _read_run(path: Path) -> tuple[Codec, str, str]:
     """A run folder (config.yaml + model.safetensors) or a .safetensors file with config.yaml beside it."""
-    from safetensors.torch import load_file
+    config, weights = run_files(path)
+    try:
+        cfg = load_run_config(config)
+    except ValueError as e:
+        raise SpeechtokError(str(e)) from None
+    codec = Codec(cfg.model)
+    load_weights(codec, config, weights)
+    return codec.eval(), cfg.name, file_digest(weights)
 
+
+def run_files(path: Path) -> tuple[Path, Path]:
+    """``(config.yaml, model.safetensors)`` of a run folder (or of a weights file's folder), or a
+    SpeechtokError naming what is missing."""
     folder = path if path.is_dir() else path.parent
     weights = path if path.suffix == ".safetensors" else folder / "model.safetensors"
     config = folder / "config.yaml"
     for f, what in ((config, "config.yaml"), (weights, "model.safetensors")):
         if not f.exists():
             raise SpeechtokError(f"{folder}: not a speechtok run folder (no {what})")
+    return config, weights
+
+
+def load_weights(model: torch.nn.Module, config: Path, weights: Path, optional: tuple[str, ...] = ()) -> None:
+    """safetensors -> ``model`` (as float32), every key accounted for except those starting with
+    an ``optional`` prefix; errors name the file."""
+    from safetensors.torch import load_file
+
     try:
-        cfg = load_run_config(config)
-    except ValueError as e:
-        raise SpeechtokError(str(e)) from None
-    codec = Codec(cfg.model)
-    try:
-        state = load_file(str(weights))
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
     except Exception as e:
         raise SpeechtokError(f"{weights}: cannot read weights ({e})") from None
-    missing, unexpected = codec.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [m for m in missing if not m.startswith(optional)] if optional else missing
     if missing or unexpected:
         raise SpeechtokError(f"{weights}: weights do not match {config} (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return codec.eval(), cfg.name, file_digest(weights)
 
 
 def _design(folder: Path) -> str:

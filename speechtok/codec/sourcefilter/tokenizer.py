@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
-import torch
 import yaml
 
 from ...errors import SpeechtokError
+from ...fsutil import file_digest
 from ...tokenizers.base import Tokenizer
-from ..config import apply_overrides, build_config, register_configs
+from ..config import build_config, load_config, register_configs
 from .config import AnalysisConfig, QuantConfig, RefinerConfig, SourceFilterConfig, SynthConfig
 from .model import SourceFilterCodec
 from .train import SFData, SFRunConfig, SFTrainConfig
@@ -22,21 +21,15 @@ register_configs(SourceFilterConfig, AnalysisConfig, QuantConfig, RefinerConfig,
 PITCH, ENVELOPE = "pitch", "envelope"
 
 
-def load_sf_config(path: str | Path, overrides: list[str] | None = None) -> SFRunConfig:
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"{p}: cannot read config ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: a config must be a mapping at the top level")
-    data = apply_overrides(data, overrides or [])
-    try:
-        cfg = build_config(SFRunConfig, data, str(p))
-        cfg.model.validate()
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{p}: {e}") from None
+def _from_dict(data: dict, where: str = "") -> SFRunConfig:
+    cfg = build_config(SFRunConfig, data, where)
+    cfg.model.validate()
     return cfg
+
+
+def load_sf_config(path: str | Path, overrides: list[str] | None = None) -> SFRunConfig:
+    """A source-filter run config from YAML (``section.key=value`` overrides; errors name the file)."""
+    return load_config(path, overrides, _from_dict)
 
 
 class SourceFilterTokenizer(Tokenizer):
@@ -76,30 +69,18 @@ class SourceFilterTokenizer(Tokenizer):
 
 
 def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
-    from safetensors.torch import load_file
+    """A run folder -> (codec, its config, the weights' digest)."""
+    from ..pretrained import load_weights, run_files
 
-    path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    weights, config = folder / "model.safetensors", folder / "config.yaml"
-    for f, what in ((config, "config.yaml"), (weights, "model.safetensors")):
-        if not f.exists():
-            raise SpeechtokError(f"{folder}: not a speechtok run folder (no {what})")
+    config, weights = run_files(Path(path))
     try:
         cfg = load_sf_config(config)
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
     codec = SourceFilterCodec(cfg.model)
-    try:
-        state = load_file(str(weights))
-    except Exception as e:
-        raise SpeechtokError(f"{weights}: cannot read weights ({e})") from None
-    state = {k: v.float() for k, v in state.items()}
-    missing, unexpected = codec.load_state_dict(state, strict=False)
-    missing = [m for m in missing if not (m.startswith("refiner.") and not cfg.model.refiner.enabled)]
-    if missing or unexpected:
-        raise SpeechtokError(f"{weights}: weights do not match {config} (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-    return codec.eval(), cfg, digest
+    # a run whose refiner is off ships without its weights
+    load_weights(codec, config, weights, optional=() if cfg.model.refiner.enabled else ("refiner.",))
+    return codec.eval(), cfg, file_digest(weights)
 
 
 def save_sf_run(codec: SourceFilterCodec, cfg: SFRunConfig, folder: str | Path) -> None:
