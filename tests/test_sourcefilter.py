@@ -224,3 +224,16 @@ def test_two_process_cpu_training_gloo(tmp_path, speech_paths):
     report = json.loads((tmp_path / "run" / "training.json").read_text())
     assert report["refiner"]["steps"] == 20
     assert "world_size=2" in (proc.stdout + proc.stderr) or "Initializing distributed: GLOBAL_RANK: 1" in (proc.stdout + proc.stderr)
+
+
+def test_shipped_models_load_and_info_names_the_pitch_stream(tmp_path, speech_clips, capsys):
+    from speechtok.cli import main
+
+    for name, sizes in (("speechtok-base@1.45kbps", (128, 2048, 2048)), ("speechtok-25hz@0.725kbps", (128, 2048, 2048))):
+        tok = speechtok.load(name)
+        assert tok.codebook_sizes == sizes and tok.model_id
+        t = tok.encode(speech_clips[0][1], SR)
+        t.save(tmp_path / "x.stok")
+        assert main(["info", str(tmp_path / "x.stok")]) == 0
+        out = capsys.readouterr().out
+        assert "0: pitch, 1: envelope, 2: envelope" in out and tok.model_id in out

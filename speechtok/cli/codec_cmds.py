@@ -220,6 +220,7 @@ def tokens_summary(tokens) -> dict:
         "source_sample_rate": tokens.sample_rate,
         "kbps": round(tokens.bitrate / 1000, 4),
         "tokens_per_s": round(tokens.tokens_per_second, 2),
+        **({"streams": list(tokens.extra["streams"])} if isinstance(tokens.extra.get("streams"), list) else {}),
     }
 
 
@@ -246,7 +247,7 @@ def _info(args) -> int:
             ("duration", f"{s['duration_s']:.3f} s (source audio at {s['source_sample_rate']} Hz)"),
             ("bitrate", f"{s['kbps']:.3f} kbps (measured from the codes)"),
             ("tokens/s", f"{s['tokens_per_s']:g}"),
-        ]:
+        ] + ([("streams", ", ".join(f"{k}: {v}" for k, v in enumerate(s["streams"])))] if "streams" in s else []):
             print(f"  {key:<10} {value}")
     return exit_code(failed, len(args.files))
 
