@@ -97,7 +97,7 @@ def template(tmp_path_factory):
 
 
 @pytest.fixture
-def world(template, tmp_path):
+def world(template, tmp_path, monkeypatch):
     """A copy of the template, plus what cannot be copied (a FIFO, a symlink loop) and a manifest
     with an absolute id inside it; the working folder is the world."""
     w = tmp_path / "w"
@@ -105,7 +105,7 @@ def world(template, tmp_path):
     write_manifest(w / "abs.jsonl", [{"id": str(w / "abs-escaped"), "path": "clips/a.wav"}])
     os.symlink("loop.wav", w / "loop.wav")  # a symlink to itself
     os.mkfifo(w / "fifo.wav")
-    os.chdir(w)
+    monkeypatch.chdir(w)  # restored after the test (later tests' relative paths must not land here)
     return w
 
 
@@ -349,18 +349,18 @@ def test_detokenize_skips_existing_wavs_like_decode(prepared, capsys):
     assert rc == 0 and sf.info(prepared / "w" / "a.wav").frames > 0
 
 
-def test_tokenize_stores_a_run_path_that_resolves_from_anywhere(prepared, capsys):
+def test_tokenize_stores_a_run_path_that_resolves_from_anywhere(prepared, capsys, monkeypatch):
     assert main(["tokenize", "-t", "./runA", "--data", "clips.jsonl", "--out", "tokA", "--no-progress"]) == 0
     plan = json.loads((prepared / "tokA" / "plan.json").read_text())
     assert plan["tokenizer_spec"] == str(prepared / "runA") and plan["model_id"] == speechtok.load("runA").model_id
     elsewhere = prepared / "elsewhere"
     elsewhere.mkdir()
-    os.chdir(elsewhere)
+    monkeypatch.chdir(elsewhere)
     capsys.readouterr()
     assert main(["detokenize", str(prepared / "tokA"), "--ids", "a", "--out", "w"]) == 0
     assert (elsewhere / "w" / "a.wav").is_file()
     # a rerun of the finished job in its own folder is still welcome
-    os.chdir(prepared)
+    monkeypatch.chdir(prepared)
     assert main(["tokenize", "-t", "./runA", "--data", "clips.jsonl", "--out", "tokA", "--no-progress"]) == 0
 
 
