@@ -7,6 +7,8 @@ written, the workers already read shard ``i + 1``.
 
 from __future__ import annotations
 
+import os
+
 import multiprocessing as mp
 from collections import deque
 from pathlib import Path
@@ -69,9 +71,18 @@ def run_local(
     # forkserver: workers start from a clean process, not a fork of one running torch threads.
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["speechtok.corpus.encode"])
-    with ctx.Pool(workers, initializer=one_line_warnings, initargs=("speechtok tokenize",)) as pool:
+    threads = max(1, (os.cpu_count() or 1) // workers)  # the cores shared out, not each worker taking all
+    with ctx.Pool(workers, initializer=_init_worker, initargs=("speechtok tokenize", threads)) as pool:
         stream = bounded_imap(pool, fn, jobs, window=max(32, 8 * workers, 2 * batching.size))
         _encode_all(out, plan, ordered, tok, batching, stream, on_read)
+
+
+def _init_worker(prefix: str, threads: int) -> None:
+    """Each worker: speechtok's warnings as one line, and its share of the CPU threads."""
+    one_line_warnings(prefix)
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _encode_all(out, plan, ordered, tok, batching, stream: Iterator[Decoded], on_read) -> None:
