@@ -237,3 +237,19 @@ def test_shipped_models_load_and_info_names_the_pitch_stream(tmp_path, speech_cl
         assert main(["info", str(tmp_path / "x.stok")]) == 0
         out = capsys.readouterr().out
         assert "0: pitch, 1: envelope, 2: envelope" in out and tok.model_id in out
+
+
+@pytest.mark.parametrize("override, words", [
+    ("train.devices=0", "at least 1"),
+    ("model.quant.codebook_size=one", "whole number"),
+    ("model.analysis.alpha=1.5", "between"),
+    ("model.frame_rate=33", "multiple of 80"),
+    ("model.refine=1", "unknown key"),
+])
+def test_bad_config_values_are_one_clear_error(tmp_path, override, words):
+    from speechtok.codec.sourcefilter.tokenizer import load_sf_config
+
+    cfg = Path(__file__).resolve().parent.parent / "configs" / "sourcefilter-50hz.yaml"
+    with pytest.raises(ValueError, match=words) as e:
+        load_sf_config(cfg, [override])
+    assert "sourcefilter-50hz.yaml" in str(e.value)

@@ -245,9 +245,11 @@ _SUBCONFIGS = {
 }
 
 
-def register_configs(*classes) -> None:
-    """Make more config dataclasses buildable from YAML by ``build_config`` (other codec designs)."""
+def register_configs(*classes, limits: dict | None = None) -> None:
+    """Make more config dataclasses buildable from YAML by ``build_config`` (other codec designs),
+    with their allowed values (``limits``: class name -> field -> rule, as in ``_LIMITS``)."""
     _SUBCONFIGS.update({c.__name__: c for c in classes})
+    _LIMITS.update(limits or {})
 
 
 def build_config(cls, data: dict | None, where: str):

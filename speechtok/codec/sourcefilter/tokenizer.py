@@ -15,7 +15,22 @@ from .config import AnalysisConfig, QuantConfig, RefinerConfig, SourceFilterConf
 from .model import SourceFilterCodec
 from .train import SFData, SFRunConfig, SFTrainConfig
 
-register_configs(SourceFilterConfig, AnalysisConfig, QuantConfig, RefinerConfig, SynthConfig, SFData, SFTrainConfig, SFRunConfig)
+register_configs(
+    SourceFilterConfig, AnalysisConfig, QuantConfig, RefinerConfig, SynthConfig, SFData, SFTrainConfig, SFRunConfig,
+    limits={
+        "SourceFilterConfig": {"frame_rate": ">0"},
+        "AnalysisConfig": {"f0_min": ">0", "f0_max": ">0", "allowed_range": ">0", "envelope_subframes": ">=1",
+                           "cep_order": ">=2", "alpha": "0..0.99", "ap_bands": ">=1", "segment_seconds": ">0",
+                           "context_seconds": ">=0"},
+        "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
+                        "kmeans_iters": ">=1"},
+        "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1"},
+        "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
+        "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",
+                          "refiner_segment": ">=1", "refiner_lr": ">0", "devices": ">=1", "seed": ">=0",
+                          "workers": ">=1", "valid_every": ">=1"},
+    },
+)
 
 #: what each codebook of a source-filter token array is (Tokens.extra["streams"])
 PITCH, ENVELOPE = "pitch", "envelope"
