@@ -18,7 +18,7 @@ from speechtok.codec.sourcefilter.model import SourceFilterCodec
 from speechtok.codec.sourcefilter.quantize import PitchQuantizer
 from speechtok.codec.sourcefilter.streaming import SourceFilterStream
 from speechtok.codec.sourcefilter.synthesis import SynthState, Synthesizer
-from speechtok.codec.sourcefilter.tokenizer import SourceFilterTokenizer, save_sf_run
+from speechtok.codec.sourcefilter.tokenizer import SourceFilterTokenizer
 from speechtok.codec.sourcefilter.train import SFRunConfig, analysis_cache, fit_codebooks, run_training
 
 SR = 16000

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,28 +161,23 @@ def refiner_mse(codec: SourceFilterCodec, data, refine: bool) -> list[float]:
     return out
 
 
-def _batch(data, rng: np.random.Generator, batch: int, seg: int, stages: int):
-    x, pitch, codes, starts = data
-    n = len(x)
-    idx = rng.integers(0, max(1, n - seg), batch)
+def _batch(data, codebooks: torch.Tensor, rng: np.random.Generator, batch: int, seg: int, stages: int):
+    """Random segments of ``seg`` frames (from the concatenated training frames), each dequantized
+    with a random number of stages: (dequantized, pitch codes, stages, targets)."""
+    x, pitch, codes, _ = data
+    idx = rng.integers(0, max(1, len(x) - seg), batch)
     ks = rng.integers(1, stages + 1, batch)
     sel = torch.from_numpy(idx[:, None] + np.arange(seg)[None, :])
-    target = x[sel]
-    p = pitch[sel]
-    deq = torch.stack([codes_decode_rows(data, sel[b], int(ks[b])) for b in range(batch)])
-    return deq, p, torch.from_numpy(ks), target
+    deq = torch.stack([_decode_rows(codebooks, codes, sel[b], int(ks[b])) for b in range(batch)])
+    return deq, pitch[sel], torch.from_numpy(ks), x[sel]
 
 
-def codes_decode_rows(data, rows: torch.Tensor, k: int) -> torch.Tensor:
-    _, _, codes, _ = data
-    cb = _CODEBOOKS["cb"]
-    out = torch.zeros(len(rows), cb.shape[2])
+def _decode_rows(codebooks: torch.Tensor, codes: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
+    """The first ``k`` stages' vectors summed, for the frames ``rows``."""
+    out = torch.zeros(len(rows), codebooks.shape[2])
     for s in range(k):
-        out += cb[s][codes[s, rows]]
+        out += codebooks[s][codes[s, rows]]
     return out
-
-
-_CODEBOOKS: dict = {}
 
 
 def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConfig, run_dir: Path, progress: bool,
@@ -193,7 +187,6 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
     every ``valid_every`` steps: the quality-against-CPU-minutes curve."""
     t = cfg.train
     torch.manual_seed(t.seed)
-    _CODEBOOKS["cb"] = codec.rvq.codebooks
     model, opt = codec.refiner, torch.optim.AdamW(codec.refiner.parameters(), lr=t.refiner_lr)
     ckpt = run_dir / "refiner.ckpt"
     step, elapsed = 0, 0.0
@@ -216,7 +209,8 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
             done = fabric.broadcast(done, src=0)
         if done.item():
             break
-        deq, p, ks, target = _batch(train_data, rng, t.refiner_batch, t.refiner_segment, codec.rvq.num_stages)
+        deq, p, ks, target = _batch(train_data, codec.rvq.codebooks, rng, t.refiner_batch, t.refiner_segment,
+                                    codec.rvq.num_stages)
         loss = torch.nn.functional.mse_loss(model(deq, p, ks), target)
         opt.zero_grad()
         fabric.backward(loss)
