@@ -59,6 +59,24 @@ def test_layouts_invert_exactly(kind):
         assert ids.shape == (1, 69) and ids[0, 1] == codes[1, 0] + 16 and ids[0, 2] == codes[2, 0] + 24
 
 
+@pytest.mark.parametrize("kind", ["first", "flat", "delay"])
+def test_skip_leaves_out_the_first_codebooks(kind):
+    """skip=1: a source-filter codec's envelope codebooks without its pitch stream."""
+    rng = np.random.default_rng(1)
+    sizes = (128, 16, 16)
+    codes = np.stack([rng.integers(0, s, size=11) for s in sizes])
+    lay = Layout(kind, sizes[1:], skip=1)
+    ids = lay.encode(codes)
+    assert np.array_equal(lay.decode(ids), codes[1 : 1 + lay.num_codebooks])
+    assert lay.base_vocab == (16 if kind == "first" else 32)
+    with pytest.raises(ValueError, match="needs 3 codebooks"):
+        Layout("flat", sizes[1:], skip=1).encode(codes[:2])
+    from speechtok.lm.bench import Spec
+
+    spec = Spec.parse("speechtok-base@0.9kbps+skip=1+layout=first")
+    assert spec.skip == 1 and "data.skip_codebooks=1" in spec.overrides()
+
+
 def test_acoustic_bpe_inverts_exactly_and_shortens(clip_tokens, tmp_path):
     lay = Layout("flat", (256,) * 2)
     seqs = [lay.encode(c)[0] for c in all_codes(clip_tokens)]

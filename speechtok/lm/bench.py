@@ -32,6 +32,7 @@ class Spec:
     layout: str = "flat"
     codebooks: int = 0
     bpe: int = 0
+    skip: int = 0
 
     @classmethod
     def parse(cls, text: str) -> "Spec":
@@ -45,8 +46,10 @@ class Spec:
                 spec.codebooks = int(value)
             elif key == "bpe" and value.isdigit():
                 spec.bpe = int(value)
+            elif key == "skip" and value.isdigit():
+                spec.skip = int(value)
             else:
-                raise ValueError(f"{text!r}: bad option {o!r}; use +layout=first|flat|delay, +codebooks=N, +bpe=V")
+                raise ValueError(f"{text!r}: bad option {o!r}; use +layout=first|flat|delay, +codebooks=N, +bpe=V, +skip=N")
         return spec
 
     @property
@@ -54,7 +57,8 @@ class Spec:
         return re.sub(r"[^A-Za-z0-9._-]+", "_", self.text)
 
     def overrides(self) -> list[str]:
-        return [f"data.layout={self.layout}", f"data.codebooks={self.codebooks}", f"data.bpe_vocab={self.bpe}"]
+        return [f"data.layout={self.layout}", f"data.codebooks={self.codebooks}", f"data.bpe_vocab={self.bpe}",
+                f"data.skip_codebooks={self.skip}"]
 
 
 def merge_manifests(paths: list[str], out: Path) -> Path:
@@ -99,7 +103,7 @@ def ngram_bits(layout, train_rows, test_rows, order: int) -> dict:
     from .layout import Layout
     from .ngram import KneserNeyLM
 
-    lay = layout if layout.num_streams == 1 else Layout("flat", layout.codebook_sizes)
+    lay = layout if layout.num_streams == 1 else Layout("flat", layout.codebook_sizes, skip=layout.skip)
     model = KneserNeyLM(lay.content_sizes[0], order).fit(lay.encode(r["codes"])[0] for r in train_rows)
     bits = [float(model.bits(lay.encode(r["codes"])[0])[:-1].sum()) for r in test_rows]
     seconds = sum(r["duration"] for r in test_rows)

@@ -30,7 +30,8 @@ class LMDataConfig:
     train: str = ""  # a folder written by `speechtok tokenize` (its Parquet shards are streamed)
     valid: str = ""  # same, held out; empty = no validation
     layout: str = "flat"  # first | flat | delay: how codebooks become one sequence (see layout.py)
-    codebooks: int = 0  # use the first N codebooks; 0 = all (layout `first` uses 1)
+    codebooks: int = 0  # use the first N codebooks (after skip_codebooks); 0 = all (layout `first` uses 1)
+    skip_codebooks: int = 0  # leave out the first N codebooks (1: a source-filter codec's content without its pitch stream)
     bpe_vocab: int = 0  # > 0: learn acoustic BPE with this many tokens on the training shards
     bpe_max_rows: int = 5000  # rows of the training shards the BPE merges are learned from
     shuffle_buffer: int = 256  # rows held for shuffling while streaming

@@ -28,6 +28,8 @@ def continuation_eval(lm, manifest: str, prompt_seconds: float = 2.5, seconds: f
     if not tok.can_decode:
         return {"skipped": f"{tok.name} is encode-only"}
     k = lm.layout.num_codebooks
+    if lm.layout.skip:
+        return {"skipped": f"the LM leaves out codebooks 0..{lm.layout.skip - 1}, which {tok.name} needs to decode"}
     asr = PocketSphinxASR()
     rows = []
     utts = [u for u in list_inputs(manifest) if (u.duration or 0) >= prompt_seconds][:limit]

@@ -31,6 +31,7 @@ class Layout:
     kind: str
     codebook_sizes: tuple[int, ...]  # of the codebooks used (after `codebooks` truncation)
     bpe: object | None = None  # an AcousticBPE over the single stream, or None
+    skip: int = 0  # codebooks of the codes left out before the ones used (``data.skip_codebooks``)
 
     def __post_init__(self):
         if self.kind not in LAYOUTS:
@@ -81,10 +82,11 @@ class Layout:
 
     # ---- codes <-> streams ---------------------------------------------------------------
     def encode(self, codes: np.ndarray) -> np.ndarray:
-        """``codes [>= K, T]`` -> content ids ``[S, L]`` (no BOS/EOS)."""
-        codes = np.asarray(codes, dtype=np.int64)[: self.num_codebooks]
-        if codes.shape[0] < self.num_codebooks:
-            raise ValueError(f"the layout needs {self.num_codebooks} codebooks, the codes have {codes.shape[0]}")
+        """``codes [>= skip + K, T]`` -> content ids ``[S, L]`` (no BOS/EOS) of codebooks skip..skip+K-1."""
+        codes = np.asarray(codes, dtype=np.int64)
+        if codes.shape[0] < self.skip + self.num_codebooks:
+            raise ValueError(f"the layout needs {self.skip + self.num_codebooks} codebooks, the codes have {codes.shape[0]}")
+        codes = codes[self.skip : self.skip + self.num_codebooks]
         k, t = codes.shape
         if self.kind == "delay":
             out = np.empty((k, t + k - 1), dtype=np.int64)

@@ -25,9 +25,10 @@ LN2 = math.log(2.0)
 
 
 def make_layout(cfg: LMRunConfig, bpe=None) -> Layout:
-    sizes = cfg.vocab["codebook_sizes"]
+    skip = cfg.data.skip_codebooks
+    sizes = cfg.vocab["codebook_sizes"][skip:]
     k = cfg.data.codebooks or len(sizes)
-    return Layout(cfg.data.layout, sizes[:k], bpe=bpe)
+    return Layout(cfg.data.layout, sizes[:k], bpe=bpe, skip=skip)
 
 
 class SpeechLM:

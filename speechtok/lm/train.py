@@ -36,7 +36,7 @@ def learn_bpe(cfg: LMRunConfig, path: Path, progress: bool = False):
     from .layout import Layout
 
     base = make_layout(cfg)
-    base = Layout(base.kind, base.codebook_sizes)
+    base = Layout(base.kind, base.codebook_sizes, skip=base.skip)
     seqs = (base.encode(r["codes"])[0] for r in iter_rows(cfg.data.train, limit=cfg.data.bpe_max_rows))
     bpe = AcousticBPE.train(seqs, base.base_vocab, cfg.data.bpe_vocab)
     bpe.save(path)
@@ -52,8 +52,9 @@ class LMTrainer:
         if cfg.vocab and cfg.vocab != vocab:
             raise ValueError(f"{cfg.data.train}: made by {vocab}, but this run was trained on {cfg.vocab}")
         cfg.vocab = vocab
-        if cfg.data.codebooks > len(vocab["codebook_sizes"]):
-            raise ValueError(f"data.codebooks={cfg.data.codebooks} but {cfg.data.train} has {len(vocab['codebook_sizes'])} codebooks")
+        if cfg.data.skip_codebooks + max(cfg.data.codebooks, 1) > len(vocab["codebook_sizes"]):
+            raise ValueError(f"data.skip_codebooks={cfg.data.skip_codebooks} and data.codebooks={cfg.data.codebooks}, "
+                             f"but {cfg.data.train} has {len(vocab['codebook_sizes'])} codebooks")
         if cfg.data.valid:
             vinfo = token_folder_info(cfg.data.valid)
             if vinfo["tokenizer"] != vocab["tokenizer"]:
