@@ -18,6 +18,7 @@ st() { nice -n 10 "$PY" -m speechtok "$@"; }
 
 st lm bench -t mfcc-kmeans@50hz:k500 -t "mfcc-kmeans@50hz:k500+bpe=2000" \
     -t speechtok-base@1.45kbps -t "speechtok-base@1.45kbps+layout=delay" -t speechtok-25hz@0.725kbps \
+    -t "speechtok-base@1.45kbps+skip=1+codebooks=1" -t "speechtok-base@1.45kbps+layout=first" \
     -t codec2@1300 -t opus@6kbps "$@" \
     --train data/asterisk/train.jsonl --train data/lm/fortunes/train.jsonl \
     --valid data/asterisk/valid.jsonl --test data/asterisk/test.jsonl \
