@@ -102,11 +102,12 @@ class LossConfig:
 
 
 @dataclass
-class TrainConfig:
+class EngineConfig:
+    """The training-engine settings every speechtok trainer shares (codec, token LM)."""
+
     steps: int = 20000
     batch_size: int = 16
     lr: float = 5e-4
-    disc_lr: float = 5e-4
     betas: list[float] = field(default_factory=lambda: [0.8, 0.99])
     weight_decay: float = 0.0
     warmup_steps: int = 500
@@ -121,8 +122,13 @@ class TrainConfig:
     valid_every: int = 1000
     checkpoint_every: int = 500
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
-    anneal_by_time: bool = False  # with max_minutes: decay the LR by the clock as well as by steps
     num_threads: int = 0  # torch CPU threads; 0 = leave as is
+
+
+@dataclass
+class TrainConfig(EngineConfig):
+    disc_lr: float = 5e-4
+    anneal_by_time: bool = False  # with max_minutes: decay the LR by the clock as well as by steps
 
 
 @dataclass
@@ -149,10 +155,11 @@ _LIMITS: dict[str, dict[str, str | tuple]] = {
     "DataConfig": {"segment_seconds": ">0", "max_valid_utterances": ">=0", "max_valid_seconds": ">0", "gain_db": ">=0"},
     "LossConfig": {"mel": ">=0", "stft": ">=0", "adversarial": ">=0", "feature_matching": ">=0",
                    "commitment": ">=0", "disc_start_step": ">=0"},
-    "TrainConfig": {"steps": ">=1", "batch_size": ">=1", "lr": ">0", "disc_lr": ">0", "betas": "0..1",
-                    "weight_decay": ">=0", "warmup_steps": ">=0", "grad_clip": ">=0", "num_nodes": ">=1",
-                    "seed": ">=0", "log_every": ">=1", "valid_every": ">=0", "checkpoint_every": ">=1",
-                    "max_minutes": ">=0", "num_threads": ">=0"},
+    "EngineConfig": {"steps": ">=1", "batch_size": ">=1", "lr": ">0", "betas": "0..1",
+                     "weight_decay": ">=0", "warmup_steps": ">=0", "grad_clip": ">=0", "num_nodes": ">=1",
+                     "seed": ">=0", "log_every": ">=1", "valid_every": ">=0", "checkpoint_every": ">=1",
+                     "max_minutes": ">=0", "num_threads": ">=0"},
+    "TrainConfig": {"disc_lr": ">0"},
 }
 
 
@@ -222,7 +229,9 @@ def _build(cls, data: dict | None, where: str, subconfigs: dict | None = None):
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ValueError(f"{where or 'top level'}: unknown key(s) {unknown}; known: {sorted(fields)}")
-    limits = _LIMITS.get(cls.__name__, {})
+    limits = {}  # a subclass's limits add to (and override) its bases'
+    for base in reversed(cls.__mro__):
+        limits.update(_LIMITS.get(base.__name__, {}))
     kwargs = {}
     for name, value in data.items():
         key = f"{where}.{name}" if where else name

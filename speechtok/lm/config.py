@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..codec.config import _build, apply_overrides, load_config, save_yaml  # noqa: F401  (re-exported)
+from ..codec.config import EngineConfig, _build, apply_overrides, load_config, save_yaml  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -39,25 +39,16 @@ class LMDataConfig:
 
 
 @dataclass
-class LMTrainConfig:
+class LMTrainConfig(EngineConfig):
+    """The shared engine settings (``codec.config.EngineConfig``), with an LM's defaults."""
+
     steps: int = 2000
     batch_size: int = 16  # windows of `model.context` tokens per step
     lr: float = 2e-3
     betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     weight_decay: float = 0.1
     warmup_steps: int = 100
-    grad_clip: float = 1.0
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    devices: Any = 1
-    strategy: str = "auto"
-    num_nodes: int = 1
-    seed: int = 0
-    log_every: int = 25
     valid_every: int = 500
-    checkpoint_every: int = 500
-    max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
-    num_threads: int = 0  # torch CPU threads; 0 = leave as is
 
 
 @dataclass
