@@ -7,13 +7,22 @@ from dataclasses import dataclass, field
 
 @dataclass
 class AnalysisConfig:
+    method: str = "stft"  # "stft": batched-FFT analysis (fast.py); "world": pyworld DIO/CheapTrick/D4C (70x slower)
     f0_min: float = 60.0
     f0_max: float = 600.0
-    allowed_range: float = 0.4  # DIO voicing threshold (0.1 = WORLD's default; see analysis.py)
+    allowed_range: float = 0.4  # method world: DIO voicing threshold (0.1 = WORLD's default; see analysis.py)
     envelope_subframes: int = 2  # envelope samples per token frame (2 at 50 Hz = every 10 ms)
     cep_order: int = 24  # warped-cepstrum coefficients per envelope sample
     alpha: float = 0.42  # frequency warping (0.42 ~ mel at 16 kHz)
     ap_bands: int = 5  # aperiodicity bands (mel-spaced)
+    # method "stft" only (fast.py): YIN thresholds, shortest voiced run, envelope window without pitch
+    yin_threshold: float = 0.2  # chosen on the valid split (benchmarks/sourcefilter/README.md)
+    voicing_threshold: float = 1.0
+    min_voiced_ms: float = 20.0
+    unvoiced_f0: float = 500.0
+    # band aperiodicity (dB) of a clearly voiced frame; measured (D4C, train split) by
+    # benchmarks/sourcefilter/voiced_profile.py; one value per ap_band
+    voiced_bap_db: list = field(default_factory=lambda: [-50.8, -41.0, -24.7, -6.4, -2.1])
     segment_seconds: float = 1.0  # the encoder analyses fixed segments, so streaming == whole file
     context_seconds: float = 0.1  # audio either side of a segment that its analysis sees
 
@@ -64,6 +73,10 @@ class SourceFilterConfig:
         if self.hop % self.analysis.envelope_subframes:
             raise ValueError("envelope_subframes must divide the frame hop")
         a, q = self.analysis, self.quant
+        if a.method not in ("stft", "world"):
+            raise ValueError(f"analysis.method must be 'stft' or 'world', not {a.method!r}")
+        if a.method == "stft" and len(a.voiced_bap_db) != a.ap_bands:
+            raise ValueError(f"analysis.voiced_bap_db needs one value per ap_band ({a.ap_bands}), got {a.voiced_bap_db!r}")
         if not 0 < a.f0_min < a.f0_max:
             raise ValueError("analysis: need 0 < f0_min < f0_max")
         for name, v in (("cep_order", a.cep_order), ("ap_bands", a.ap_bands), ("envelope_subframes", a.envelope_subframes),

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .analysis import Frames, analyze, bands_to_bins
+from .analysis import Frames, analyze, analyze_batch, bands_to_bins
 from .config import SourceFilterConfig
 from .envelope import from_cepstrum
 from .quantize import PitchQuantizer, ResidualKMeans
 from .refine import Refiner
-from .synthesis import SynthState, Synthesizer
+from .synthesis import SynthState, Synthesizer, min_phase_from_cepstrum
 
 
 _POOLS: dict = {}
@@ -63,12 +63,18 @@ class SourceFilterCodec(torch.nn.Module):
     def analyze_segment(self, padded: np.ndarray) -> Frames:
         """Audio of one segment with ``context_samples`` either side (zeros beyond the file) ->
         the segment's frames."""
-        a = self.cfg.analysis
-        fr = analyze(padded, self.cfg.sample_rate, self.hop, a.envelope_subframes, a.cep_order, a.alpha,
-                     a.ap_bands, a.f0_min, a.f0_max, a.allowed_range)
-        c = self.context_samples // self.hop
-        n = (len(padded) - 2 * self.context_samples) // self.hop
-        return Frames(fr.f0[c : c + n], fr.cep[c : c + n], fr.bap[c : c + n])
+        return self._analyze_segments(np.asarray(padded)[None])[0]
+
+    def _analyze_segments(self, segments: np.ndarray) -> list[Frames]:
+        """(B, segment + 2 * context) -> the Frames of each segment (context frames dropped)."""
+        a, hop = self.cfg.analysis, self.hop
+        if a.method == "stft":  # all segments in the same FFT calls
+            frs = analyze_batch(segments, self.cfg.sample_rate, hop, a)
+        else:
+            frs = [analyze(seg, self.cfg.sample_rate, hop, a) for seg in segments]
+        c = self.context_samples // hop
+        n = (segments.shape[1] - 2 * self.context_samples) // hop
+        return [Frames(fr.f0[c : c + n], fr.cep[c : c + n], fr.bap[c : c + n]) for fr in frs]
 
     def analyze(self, wav: np.ndarray) -> Frames:
         """(samples,) -> Frames, ``ceil(samples / hop)`` of them, segment by segment."""
@@ -77,12 +83,13 @@ class SourceFilterCodec(torch.nn.Module):
         nseg = -(-T // S)
         x = np.zeros(C + nseg * S * hop + C, np.float64)
         x[C : C + len(wav)] = wav
-        segments = [x[k * S * hop : (k + 1) * S * hop + 2 * C] for k in range(nseg)]
+        segments = np.stack([x[k * S * hop : (k + 1) * S * hop + 2 * C] for k in range(nseg)])
         threads = torch.get_num_threads()
-        if nseg > 1 and threads > 1:  # WORLD's C code releases the GIL: segments run in parallel
-            parts = list(_pool(threads).map(self.analyze_segment, segments))
-        else:
-            parts = [self.analyze_segment(seg) for seg in segments]
+        if self.cfg.analysis.method == "world" and nseg > 1 and threads > 1:
+            # WORLD's C code releases the GIL: segments run in parallel
+            parts = [p[0] for p in _pool(threads).map(self._analyze_segments, segments[:, None])]
+        else:  # method stft: one batch, torch's threads inside the FFTs
+            parts = self._analyze_segments(segments)
         return Frames(*(np.concatenate([getattr(p, f) for p in parts])[:T] for f in ("f0", "cep", "bap")))
 
     # ---- features <-> codes -------------------------------------------------------------------
@@ -119,7 +126,8 @@ class SourceFilterCodec(torch.nn.Module):
     # ---- synthesis --------------------------------------------------------------------------
     def controls(self, fr: Frames, first_frame: int, j0: int, j1: int):
         """Per-block synthesizer controls for blocks ``j0..j1`` (absolute indices) from frames
-        ``first_frame..`` : (f0 (J,), log envelope (J, bins), aperiodicity (J, bins)).
+        ``first_frame..`` : (f0 (J,), minimum-phase envelope spectra (J, bins) complex,
+        aperiodicity (J, bins)), as ``Synthesizer.render_filters`` takes them.
 
         Values are interpolated linearly between frame (or envelope subframe) centres, log-F0
         inside voiced runs; a block takes the voicing of its nearest frame."""
@@ -142,14 +150,14 @@ class SourceFilterCodec(torch.nn.Module):
         cep = fr.cep.reshape(T * S, -1)
         cep_b = np.stack([np.interp(t_blk, t_sub, cep[:, m]) for m in range(cep.shape[1])], 1)
         bap_b = np.stack([np.interp(t_blk, t_frm, fr.bap[:, b]) for b in range(fr.bap.shape[1])], 1)
-        n_bins = self.synth.n_bins  # the cepstrum is evaluated straight at the synthesizer's bins
-        log_env = from_cepstrum(cep_b, n_bins, self.cfg.analysis.alpha) + self.cfg.synth.gain_db / 20 * np.log(10)
-        return f0, log_env, bands_to_bins(bap_b, self.cfg.sample_rate, n_bins)
+        # the cepstrum goes straight to the synthesizer's minimum-phase filters (two small matmuls)
+        h = min_phase_from_cepstrum(cep_b, self.cfg.analysis.alpha, self.synth.n_fft, self.cfg.synth.gain_db / 20 * np.log(10))
+        return f0, h, bands_to_bins(bap_b, self.cfg.sample_rate, self.synth.n_bins)
 
     def render(self, fr: Frames, num_samples: int | None = None) -> np.ndarray:
         """Frames -> waveform (whole utterance)."""
         J = len(fr) * self.hop // self.cfg.synth.block
-        wav = self.synth.render(*self.controls(fr, 0, 0, J), state=SynthState(), final=False)
+        wav = self.synth.render_filters(*self.controls(fr, 0, 0, J), state=SynthState(), final=False)
         return wav[:num_samples] if num_samples else wav
 
     def decode(self, codes: np.ndarray, num_samples: int | None = None, refine: bool | None = None) -> np.ndarray:

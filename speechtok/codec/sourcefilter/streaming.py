@@ -105,7 +105,7 @@ class SourceFilterStream:
             return np.zeros(0, np.float32)
         first = max(0, int((self._blocks * B + B / 2 - hop / 2) // hop) - 2)
         window = Frames(*(getattr(self._frames, k)[first:] for k in ("f0", "cep", "bap")))
-        wav = c.synth.render(*c.controls(window, first, self._blocks, j1), state=self._state, final=False)
+        wav = c.synth.render_filters(*c.controls(window, first, self._blocks, j1), state=self._state, final=False)
         self._blocks = j1
         return wav
 

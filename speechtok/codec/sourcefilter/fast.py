@@ -1,0 +1,239 @@
+"""Source-filter analysis from batched FFTs: the fast default (``analysis.method: stft``).
+
+The WORLD analysis (``analysis.py``, ``method: world``) runs at about 70x real time: DIO,
+StoneMask, CheapTrick and D4C each loop over frames in C. This module computes the same three
+parameters with a handful of batched float32 FFTs over all frames of a segment at once:
+
+* **F0 and voicing**: YIN (de Cheveigne & Kawahara 2002) on a 5 ms grid. The difference function
+  comes from one FFT cross-correlation per frame; the pitch period is the first dip of the
+  cumulative-mean-normalised difference (CMND) below ``yin_threshold`` (the global minimum if
+  none), refined by a parabola. Voicing has hysteresis: a frame whose dip is below
+  ``2 * yin_threshold`` is surely voiced; a frame whose best dip near the pitch of the sure frames
+  around it (+-20 %) is below ``voicing_threshold`` is voiced when its run of such frames holds a
+  sure one. Voiced runs shorter than ``min_voiced_ms`` are dropped and single-frame octave jumps
+  are smoothed by a 3-point median of log-F0. ``1 - CMND`` at the period is the frame's
+  periodicity.
+* **Envelope**: the steps of CheapTrick (Morise 2015) vectorised over frames: a Hann window three
+  pitch periods long (``unvoiced_f0`` sets it where there is no pitch), power spectrum,
+  rectangular smoothing over 2/3 F0 in frequency (the spectrum mirrored at 0 and Nyquist, so the
+  edges are smoothed with their real neighbours), and cepstral liftering that removes the
+  harmonic ripple (a sinc lifter at the F0 quefrency) and restores the smoothed peaks (a
+  cosine compensation lifter). The liftered cepstrum goes straight into the warped-cepstrum
+  matrix, so no FFT back to the spectrum is needed.
+* **Band aperiodicity** (in ``analysis.py``): a fixed voiced profile (D4C's mean over the voiced
+  frames of the training split, ``analysis.voiced_bap_db``) scaled by the frame's periodicity.
+  A per-band estimate (each band's normalised autocorrelation at the period, window-corrected as
+  in Boersma 1993) was built and measured first: on the valid split it decoded worse (PESQ-WB
+  1.88 against 2.05-2.08 for the profile), because pitch drift inside the 3-period window reads
+  as aperiodicity in every band above the first; D4C's own output is close to a fixed voiced
+  profile (about 16, 13, 8, 4, 2 dB of spread per band).
+
+Every function takes a batch of equally long segments ``(B, L)`` and frame positions shared by
+all of them, so all segments of a file go through the same few FFT calls; the cost is a few
+milliseconds per second of audio. Everything is a function of the samples of the segment (no
+global level), so streaming equals whole-file analysis.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .envelope import matrices
+
+FFT = 1024  # envelope spectrum size (the warped-cepstrum matrices are made for its bins)
+_Q1 = -0.15  # CheapTrick's compensation-lifter constant
+
+
+def _fast_len(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n (sizes pocketfft transforms fastest)."""
+    best = 1 << (n - 1).bit_length()
+    for p3 in (1, 3, 9, 27):
+        for p5 in (1, 5, 25):
+            m = p3 * p5
+            while m < n:
+                m *= 2
+            best = min(best, m)
+    return best
+
+
+def _frames(x: torch.Tensor, centres: np.ndarray, half: int) -> torch.Tensor:
+    """(B, samples) -> (B, len(centres), 2*half+1) windows of samples around each centre (zeros outside)."""
+    xp = torch.nn.functional.pad(x, (half, half + 1))
+    idx = torch.from_numpy(np.asarray(centres, np.int64))[:, None] + torch.arange(2 * half + 1)[None, :]
+    return xp[:, idx]
+
+
+def yin(x: torch.Tensor, sample_rate: int, step: int, f0_min: float, f0_max: float,
+        yin_threshold: float, voicing_threshold: float, min_voiced_ms: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(B, samples) float32 -> on a grid of ``step`` samples from 0: (F0 (B, G) in Hz, 0 = unvoiced;
+    periodicity (B, G) in [0, 1]; grid times (G,) in s)."""
+    B, n = x.shape
+    grid = np.arange(n // step + 1) * step
+    tau_max = int(np.ceil(sample_rate / f0_min)) + 1
+    tau_min = max(2, int(np.floor(sample_rate / f0_max)))
+    W = tau_max  # integration window: one longest period
+    L = W + tau_max  # the window and its lagged copies: samples [c - half, c - half + L)
+    N = _fast_len(L)  # no wrap-around for lags <= tau_max
+    half = L // 2 + 1
+    seg = _frames(x, grid, half)[:, :, :L].reshape(-1, L)
+    r = torch.fft.irfft(torch.conj(torch.fft.rfft(seg[:, :W], N)) * torch.fft.rfft(seg, N), N)[:, : tau_max + 1]
+    # energy of the window shifted by each lag, from one cumulative sum of the squared segment
+    cs = torch.cumsum((x * x).double(), 1)
+    sq = torch.cat([torch.zeros(B, half + 1, dtype=cs.dtype), cs, cs[:, -1:].expand(B, half + 1)], 1)
+    lags = torch.arange(tau_max + 1)
+    start = torch.from_numpy(grid)[:, None] + lags[None, :]  # sample c - half + tau, in padded coordinates - 1
+    e_lag = (sq[:, start + W] - sq[:, start]).float().reshape(-1, tau_max + 1)
+    d = (e_lag[:, :1] + e_lag - 2 * r).clamp(min=0)
+    cmnd = d[:, 1:] * lags[1:] / torch.cumsum(d[:, 1:], 1).clamp(min=1e-12)
+    c = cmnd[:, tau_min - 1 : tau_max - 1].numpy().reshape(B, len(grid), -1)
+    loud = (e_lag[:, 0].numpy() / W > 1e-8).reshape(B, len(grid))
+    f0 = np.zeros((B, len(grid)))
+    period = np.zeros((B, len(grid)))
+    min_run = max(1, int(round(min_voiced_ms * sample_rate / 1000 / step)))
+    for b in range(B):
+        f0[b], period[b] = _pick(c[b], loud[b], tau_min, sample_rate, yin_threshold, voicing_threshold, min_run)
+    return f0, period, grid / sample_rate
+
+
+def _pick(c: np.ndarray, loud: np.ndarray, tau_min: int, sample_rate: int, yin_threshold: float,
+          voicing_threshold: float, min_run: int) -> tuple[np.ndarray, np.ndarray]:
+    """CMND (G, lags from tau_min) of one segment -> (F0, periodicity) per grid point."""
+    G, m = c.shape
+    rows = np.arange(G)
+    # first dip below the threshold, then down to its local minimum (else the global minimum)
+    below = c < yin_threshold
+    has = below.any(1)
+    first = np.where(has, below.argmax(1), c.argmin(1))
+    rising = np.concatenate([c[:, 1:] > c[:, :-1], np.ones((G, 1), bool)], 1)
+    tau_i = np.where(has, (rising & (np.arange(m)[None, :] >= first[:, None])).argmax(1), first)
+    sure = (c[rows, tau_i] < 2 * yin_threshold) & loud
+    if sure.any():  # other frames: the best dip within +-20 % of the sure frames' period around them
+        ks = np.nonzero(sure)[0]
+        expect = np.exp(np.interp(rows, ks, np.log(tau_i[ks] + tau_min)))
+        lag = np.arange(m)[None, :] + tau_min
+        near = (lag > 0.8 * expect[:, None]) & (lag < 1.2 * expect[:, None])
+        tau_i = np.where(sure, tau_i, np.where(near, c, np.inf).argmin(1))
+    best = c[rows, tau_i]
+    cand = sure | (loud & (best < voicing_threshold))
+    edges = np.diff(np.concatenate([[0], cand.astype(np.int8), [0]]))
+    voiced = np.zeros(G, bool)
+    for s0, e0 in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+        if sure[s0:e0].any():
+            voiced[s0:e0] = True
+    # parabolic refinement of the period
+    lo, hi = c[rows, np.clip(tau_i - 1, 0, m - 1)], c[rows, np.clip(tau_i + 1, 0, m - 1)]
+    den = lo - 2 * best + hi
+    ok = (den > 1e-9) & (tau_i > 0) & (tau_i < m - 1)
+    shift = np.where(ok, 0.5 * (lo - hi) / np.maximum(den, 1e-9), 0.0)
+    f0 = np.where(voiced, sample_rate / (tau_i + tau_min + np.clip(shift, -0.5, 0.5)), 0.0)
+    return _clean(f0, min_run), np.clip(1 - best, 0, 1)
+
+
+def _clean(f0: np.ndarray, min_run: int) -> np.ndarray:
+    """Drop voiced runs shorter than ``min_run`` points; 3-point median of log-F0 inside runs."""
+    v = f0 > 0
+    if not v.any():
+        return f0
+    edges = np.diff(np.concatenate([[0], v.astype(np.int8), [0]]))
+    out = f0.copy()
+    for s, e in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+        if e - s < min_run:
+            out[s:e] = 0
+    v = out > 0
+    lf = np.log(np.where(v, out, 1.0))
+    prev = np.concatenate([lf[:1], lf[:-1]])
+    nxt = np.concatenate([lf[1:], lf[-1:]])
+    both = v & np.concatenate([v[:1], v[:-1]]) & np.concatenate([v[1:], v[-1:]])
+    med = np.median(np.stack([prev, lf, nxt]), 0)
+    return np.where(both, np.exp(med), out)
+
+
+@lru_cache(maxsize=8)
+def _cep_to_warped(order: int, alpha: float) -> torch.Tensor:
+    """(FFT//2+1, order): the real cepstrum's first half (c0, c1..c_{N/2}) -> warped cepstrum of the
+    log spectrum that cepstrum describes (log spectrum = sum_q w_q c_q cos(2 pi k q / N))."""
+    nb = FFT // 2 + 1
+    q = np.arange(nb)
+    w = np.where((q == 0) | (q == FFT // 2), 1.0, 2.0)
+    cos = np.cos(2 * np.pi * np.outer(q, np.arange(nb)) / FFT) * w[:, None]  # (q, bins)
+    analysis, _ = matrices(nb, order, alpha)
+    return torch.from_numpy((cos @ analysis.astype(np.float64)).astype(np.float32))
+
+
+@lru_cache(maxsize=8)
+def _windows(max_half: int) -> torch.Tensor:
+    """(max_half + 1, 2 * max_half + 1): row h is the unit-energy Hann window of half length h, centred."""
+    t = np.arange(-max_half, max_half + 1)[None, :]
+    h = np.arange(max_half + 1)[:, None]
+    w = np.where(np.abs(t) <= h, 0.5 + 0.5 * np.cos(np.pi * t / (h + 1)), 0.0)
+    return torch.from_numpy((w / np.sqrt((w**2).sum(1, keepdims=True))).astype(np.float32))
+
+
+_LIFTER_STEPS, _F_LO = 1200, 20.0  # lifter table: rows per decade of F0 (0.2 % apart), lowest F0
+_BOX_EVERY = 4  # the smoothing table keeps every 4th F0 of the lifter's (0.8 % apart)
+
+
+@lru_cache(maxsize=8)
+def _lifter_table(sample_rate: int) -> torch.Tensor:
+    """(rows, FFT//2+1): CheapTrick's smoothing x compensation lifter for F0 on a log grid from
+    ``_F_LO`` Hz to Nyquist, ``_LIFTER_STEPS`` rows per decade."""
+    rows = int(np.ceil(np.log10(sample_rate / 2 / _F_LO) * _LIFTER_STEPS)) + 1
+    f0 = _F_LO * 10 ** (np.arange(rows) / _LIFTER_STEPS)
+    qf = np.arange(FFT // 2 + 1)[None, :] * f0[:, None] / sample_rate  # quefrency x F0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sm = np.where(qf > 0, np.sin(np.pi * qf) / (np.pi * qf), 1.0)
+    comp = (1 - 2 * _Q1) + 2 * _Q1 * np.cos(2 * np.pi * qf)
+    return torch.from_numpy((sm * comp).astype(np.float32))
+
+
+@lru_cache(maxsize=8)
+def _box_table(sample_rate: int) -> torch.Tensor:
+    """(rows, FFT): the lag-domain weights of a rectangular smoothing 2/3 F0 wide, F0 on the
+    lifter's log grid (every ``_BOX_EVERY``-th row)."""
+    rows = int(np.ceil(np.log10(sample_rate / 2 / _F_LO) * _LIFTER_STEPS / _BOX_EVERY)) + 1
+    f0 = _F_LO * 10 ** (np.arange(rows) * _BOX_EVERY / _LIFTER_STEPS)
+    lag = np.minimum(np.arange(FFT), FFT - np.arange(FFT))  # circular lag
+    return torch.from_numpy(np.sinc(np.outer(2.0 / 3.0 * f0 / sample_rate, lag)).astype(np.float32))
+
+
+def _box(f0: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    idx = torch.round(torch.log10(f0.clamp(_F_LO, sample_rate / 2) / _F_LO) * _LIFTER_STEPS / _BOX_EVERY).long()
+    return _box_table(sample_rate)[idx]
+
+
+def _lifter(f0: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """(frames,) Hz -> (frames, FFT//2+1) lifter, read from the table (F0 rounded to 0.2 %)."""
+    idx = torch.round(torch.log10(f0.clamp(_F_LO, sample_rate / 2) / _F_LO) * _LIFTER_STEPS).long()
+    return _lifter_table(sample_rate)[idx]
+
+
+def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndarray, unvoiced_f0: float,
+             f0_min: float, order: int, alpha: float) -> np.ndarray:
+    """CheapTrick-style spectral envelope: (B, samples), F0 (B, frames) at ``centres`` ->
+    (B, frames, order) warped cepstrum of the natural-log amplitude."""
+    B, F = f0.shape
+    f0 = torch.from_numpy(np.where(f0 > 0, f0, unvoiced_f0).astype(np.float32)).reshape(-1)
+    # the frame width is fixed by f0_min (not by this batch's lowest F0), so a segment analysed
+    # alone gives bit-identical values to the same segment inside a batch (streaming == whole file)
+    half = int(np.ceil(1.5 * sample_rate / (0.9 * min(f0_min, unvoiced_f0))))
+    half_len = torch.round(1.5 * sample_rate / f0).long().clamp(max=half)  # window: 3 periods
+    max_half = int(np.ceil(1.5 * sample_rate / _F_LO))
+    if half > max_half:
+        raise ValueError(f"f0_min below {_F_LO} Hz is not supported")
+    seg = _frames(x, centres, half).reshape(B * F, -1)
+    w = _windows(max_half)[half_len][:, max_half - half : max_half + half + 1]
+    y = seg * w
+    y = y - w * (y.sum(1, keepdim=True) / w.sum(1, keepdim=True))  # remove DC under the window
+    X = torch.fft.rfft(y, FFT)
+    p = X.real.square() + X.imag.square()  # (frames, bins) power spectrum
+    # rectangular smoothing over 2/3 F0 in frequency == the autocorrelation times a sinc in lag
+    # (the DFT's symmetry mirrors the spectrum at 0 and Nyquist, as CheapTrick does by hand)
+    smooth = torch.fft.rfft(torch.fft.irfft(p, FFT) * _box(f0, sample_rate), FFT).real.clamp(min=1e-12)
+    # cepstral liftering (sinc smoothing + peak compensation at the F0 quefrency), then straight
+    # into the warped cepstrum
+    cep = torch.fft.irfft(torch.log(smooth), FFT)[:, : FFT // 2 + 1]
+    out = (0.5 * cep * _lifter(f0, sample_rate)) @ _cep_to_warped(order, alpha)
+    return out.numpy().reshape(B, F, order)
