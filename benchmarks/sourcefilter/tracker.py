@@ -1,6 +1,7 @@
-"""F0 tracker choice: voicing and gross pitch errors of DIO settings against Harvest.
+"""F0 tracker choice: voicing and gross pitch errors of DIO settings and of our YIN against Harvest.
 
-Harvest (pyworld, 5 ms) is the slower reference. For each DIO setting: voicing decision error
+Harvest (pyworld, 5 ms) is the slower reference. For each DIO setting and for the YIN tracker of
+``analysis.method: stft`` (``speechtok/codec/sourcefilter/fast.py``, default thresholds): voicing decision error
 (VDE: frames where the voiced/unvoiced call differs), the share of reference-voiced frames missed,
 gross pitch error (GPE: |F0 / F0_ref - 1| > 20 % on frames both call voiced), and real-time factor
 on one thread. Data: the validation split of the Asterisk prompts (never the test split) and the
@@ -18,15 +19,29 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from speechtok.audio import load_audio
+from speechtok.codec.sourcefilter import fast
+from speechtok.codec.sourcefilter.config import AnalysisConfig
 from speechtok.data.manifest import read_manifest
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pyworld
 
-SETTINGS = {"dio default (allowed_range 0.1)": 0.1, "dio allowed_range 0.2": 0.2, "dio allowed_range 0.4 (ours)": 0.4}
+SETTINGS = {"dio default (allowed_range 0.1)": 0.1, "dio allowed_range 0.2": 0.2,
+            "dio allowed_range 0.4 (method world)": 0.4, "yin (method stft)": "yin"}
+
+
+def track(x: np.ndarray, setting) -> np.ndarray:
+    if setting == "yin":
+        a = AnalysisConfig()
+        f0, _, _ = fast.yin(torch.from_numpy(x.astype(np.float32))[None], 16000, 80, a.f0_min, a.f0_max,
+                            a.yin_threshold, a.voicing_threshold, a.min_voiced_ms)
+        return f0[0]
+    f0, t = pyworld.dio(x, 16000, f0_floor=60, f0_ceil=600, frame_period=5, allowed_range=setting)
+    return pyworld.stonemask(x, f0, t, 16000)
 
 
 def main() -> None:
@@ -35,6 +50,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=60)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/sourcefilter/tracker.json"))
     args = ap.parse_args()
+    torch.set_num_threads(1)
     results = {}
     for manifest in args.data:
         utts = read_manifest(manifest)
@@ -50,8 +66,7 @@ def main() -> None:
             t_ref += time.perf_counter() - t0
             for name, ar in SETTINGS.items():
                 t0 = time.perf_counter()
-                f0, t = pyworld.dio(x, 16000, f0_floor=60, f0_ceil=600, frame_period=5, allowed_range=ar)
-                f0 = pyworld.stonemask(x, f0, t, 16000)
+                f0 = track(x, ar)
                 dt = time.perf_counter() - t0
                 n = min(len(f0), len(ref))
                 a, b = ref[:n] > 0, f0[:n] > 0

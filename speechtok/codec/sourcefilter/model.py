@@ -78,19 +78,35 @@ class SourceFilterCodec(torch.nn.Module):
 
     def analyze(self, wav: np.ndarray) -> Frames:
         """(samples,) -> Frames, ``ceil(samples / hop)`` of them, segment by segment."""
+        return self.analyze_many([wav])[0]
+
+    _MAX_BATCH_SEGMENTS = 64  # segments per analysis call (memory: about 2 MB of frames each)
+
+    def analyze_many(self, wavs: list[np.ndarray]) -> list[Frames]:
+        """Several utterances -> their Frames; with method stft the segments of all of them share
+        the same FFT calls (equal to one by one: every segment is analysed on its own)."""
         hop, S, C = self.hop, self.segment_frames, self.context_samples
-        T = max(1, -(-len(wav) // hop))
-        nseg = -(-T // S)
-        x = np.zeros(C + nseg * S * hop + C, np.float64)
-        x[C : C + len(wav)] = wav
-        segments = np.stack([x[k * S * hop : (k + 1) * S * hop + 2 * C] for k in range(nseg)])
+        lengths, segments = [], []
+        for wav in wavs:
+            T = max(1, -(-len(wav) // hop))
+            nseg = -(-T // S)
+            x = np.zeros(C + nseg * S * hop + C, np.float64)
+            x[C : C + len(wav)] = wav
+            lengths.append((T, nseg))
+            segments += [x[k * S * hop : (k + 1) * S * hop + 2 * C] for k in range(nseg)]
+        segs = np.stack(segments)
         threads = torch.get_num_threads()
-        if self.cfg.analysis.method == "world" and nseg > 1 and threads > 1:
+        if self.cfg.analysis.method == "world" and len(segs) > 1 and threads > 1:
             # WORLD's C code releases the GIL: segments run in parallel
-            parts = [p[0] for p in _pool(threads).map(self._analyze_segments, segments[:, None])]
-        else:  # method stft: one batch, torch's threads inside the FFTs
-            parts = self._analyze_segments(segments)
-        return Frames(*(np.concatenate([getattr(p, f) for p in parts])[:T] for f in ("f0", "cep", "bap")))
+            parts = [p[0] for p in _pool(threads).map(self._analyze_segments, segs[:, None])]
+        else:  # method stft: batches of segments, torch's threads inside the FFTs
+            n = self._MAX_BATCH_SEGMENTS
+            parts = [p for i in range(0, len(segs), n) for p in self._analyze_segments(segs[i : i + n])]
+        out, i = [], 0
+        for T, nseg in lengths:
+            out.append(Frames(*(np.concatenate([getattr(p, f) for p in parts[i : i + nseg]])[:T] for f in ("f0", "cep", "bap"))))
+            i += nseg
+        return out
 
     # ---- features <-> codes -------------------------------------------------------------------
     def features(self, fr: Frames) -> torch.Tensor:

@@ -79,6 +79,11 @@ class SourceFilterTokenizer(Tokenizer):
     def _encode(self, wav: np.ndarray) -> np.ndarray:
         return self.codec.encode(wav, self.stages)
 
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        # the analysis of all segments shares its FFT calls; each utterance is quantized alone,
+        # so the codes equal one-by-one encoding
+        return [self.codec.quantize(fr, self.stages) for fr in self.codec.analyze_many(wavs)]
+
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
         return self.codec.decode(codes, num_samples)
 
