@@ -23,10 +23,10 @@ parameters with a handful of batched float32 FFTs over all frames of a segment a
 * **Band aperiodicity** (in ``analysis.py``): a fixed voiced profile (D4C's mean over the voiced
   frames of the training split, ``analysis.voiced_bap_db``) scaled by the frame's periodicity.
   A per-band estimate (each band's normalised autocorrelation at the period, window-corrected as
-  in Boersma 1993) was built and measured first: on the valid split it decoded worse (PESQ-WB
-  1.88 against 2.05-2.08 for the profile), because pitch drift inside the 3-period window reads
-  as aperiodicity in every band above the first; D4C's own output is close to a fixed voiced
-  profile (about 16, 13, 8, 4, 2 dB of spread per band).
+  in Boersma 1993) was built and tried first; it decoded worse on the validation split (that
+  variant is not kept, so its figures are not quoted), because pitch drift inside the 3-period
+  window reads as aperiodicity in every band above the first. D4C's own output varies little
+  around its voiced mean (the spread per band is in benchmarks/sourcefilter/voiced_profile.json).
 
 Every function takes a batch of equally long segments ``(B, L)`` and frame positions shared by
 all of them, so all segments of a file go through the same few FFT calls; the cost is a few
