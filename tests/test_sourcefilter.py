@@ -253,6 +253,15 @@ def test_training_run_lowers_the_loss_saves_loads_and_resumes(tmp_path, speech_p
     np.testing.assert_array_equal(back.codes, t.codes)
     y, _ = tok.decode(back)
     assert len(y) == len(wav)
+    # RUN@RATE: a run folder at a lower bitrate (its first stage), like a shipped model's name
+    from speechtok.codec.sourcefilter.tokenizer import kbps_options
+
+    low_rate = kbps_options(tok.codec.cfg)[0]
+    low = speechtok.load(f"{run}@{low_rate:g}kbps")
+    assert low.codebook_sizes == tok.codebook_sizes[:2]
+    np.testing.assert_array_equal(low.encode(wav, SR).codes, t.codes[:2])
+    with pytest.raises(speechtok.errors.SpeechtokError, match="offers"):
+        speechtok.load(f"{run}@99kbps")
     # resume: more steps continue from the checkpoint, not from scratch
     cfg.train.refiner_steps = 80
     run_training(cfg, run, progress=False)

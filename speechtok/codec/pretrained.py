@@ -128,6 +128,22 @@ def load_run(path: str | Path, num_codebooks: int | None = None) -> Tokenizer:
     return CodecTokenizer(codec, name, f"{name}+{digest}", num_codebooks, model_id=digest)
 
 
+def load_run_at(path: Path, rate: str) -> Tokenizer:
+    """A run folder at one of its bitrates (``rate`` like "1.45kbps")."""
+    try:
+        kbps = float(rate.removesuffix("kbps"))
+    except ValueError:
+        raise SpeechtokError(f"{path}@{rate}: the bitrate must look like 1.45kbps") from None
+    name = f"{path}@{rate}"
+    if _design(path) == "sourcefilter":
+        from .sourcefilter.tokenizer import read_sf_run, stages_for_kbps
+
+        codec, _, _ = read_sf_run(path)
+        return load_run(path, stages_for_kbps(codec, kbps, name) + 1)
+    codec, _, _ = _read_run(path)
+    return load_run(path, _kbps_to_codebooks(codec, kbps, name))
+
+
 @lru_cache(maxsize=8)
 def _shipped(base: str) -> tuple[Codec, str, str]:
     return _read_run(MODELS_DIR / base)

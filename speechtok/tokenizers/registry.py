@@ -52,13 +52,19 @@ def available() -> list[str]:
 
 
 def load(name_or_path: str | Path) -> Tokenizer:
-    """A tokenizer by registered name, or from a training run folder / checkpoint path."""
+    """A tokenizer by registered name, or from a training run folder / checkpoint path
+    (``RUN_FOLDER@1.45kbps`` picks a lower bitrate of a run, like a shipped model's name)."""
     key = str(name_or_path)
     path = Path(key).expanduser()
     if path.exists() and (path.is_dir() or path.suffix in (".yaml", ".yml", ".safetensors")):
         from ..codec.pretrained import load_run
 
         return load_run(path)
+    base, _, rate = key.rpartition("@")
+    if base and rate.endswith("kbps") and Path(base).expanduser().is_dir():
+        from ..codec.pretrained import load_run_at
+
+        return load_run_at(Path(base).expanduser(), rate)
     for resolve, _ in _families():
         tok = resolve(key)
         if tok is not None:
