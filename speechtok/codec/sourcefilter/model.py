@@ -36,7 +36,7 @@ class SourceFilterCodec(torch.nn.Module):
         self.cfg = cfg
         a, q = cfg.analysis, cfg.quant
         self.pitch = PitchQuantizer(q.pitch_levels, a.f0_min, a.f0_max)
-        self.rvq = ResidualKMeans(cfg.feature_dim, q.codebook_size, q.num_stages)
+        self.rvq = ResidualKMeans(cfg.feature_dim, q.codebook_size, q.num_stages, metric=q.semantic == "metric")
         self.register_buffer("cep_mean", torch.zeros(a.envelope_subframes * a.cep_order))
         self.register_buffer("bap_mean", torch.zeros(a.ap_bands))
         self.refiner = Refiner(cfg.feature_dim, cfg.quant.pitch_levels, cfg.refiner)

@@ -80,21 +80,51 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 20, seed: int = 0) -> torch.Ten
 
 
 class ResidualKMeans(torch.nn.Module):
-    """``num_stages`` codebooks of ``codebook_size`` vectors of ``dim``; buffers only (no gradients)."""
+    """``num_stages`` codebooks of ``codebook_size`` vectors of ``dim``; buffers only (no gradients).
 
-    def __init__(self, dim: int, codebook_size: int, num_stages: int):
+    With ``metric``, stage 0 finds the nearest centroid under ``|(x - c) M|^2`` for a stored
+    ``dim x dim`` matrix ``M`` (the identity until ``fit`` sets it); the other stages and decoding
+    are plain."""
+
+    def __init__(self, dim: int, codebook_size: int, num_stages: int, metric: bool = False):
         super().__init__()
         self.dim, self.codebook_size, self.num_stages = dim, codebook_size, num_stages
         self.register_buffer("codebooks", torch.zeros(num_stages, codebook_size, dim))
+        self.metric: torch.Tensor | None
+        if metric:
+            self.register_buffer("metric", torch.eye(dim))
+        else:
+            self.metric = None
+
+    def _nearest_stage(self, s: int, x: torch.Tensor) -> torch.Tensor:
+        if s == 0 and self.metric is not None:
+            return _nearest(x @ self.metric, self.codebooks[0] @ self.metric)
+        return _nearest(x, self.codebooks[s])
 
     @torch.no_grad()
-    def fit(self, x: torch.Tensor, iters: int = 20, seed: int = 0, progress=None) -> list[float]:
-        """x (n, dim) normalised features. Returns the mean squared error left after each stage."""
+    def fit(self, x: torch.Tensor, iters: int = 20, seed: int = 0, progress=None, side: torch.Tensor | None = None,
+            metric: torch.Tensor | None = None) -> list[float]:
+        """x (n, dim) normalised features. Returns the mean squared error left after each stage.
+
+        Stage 0 only: ``side`` (n, m) are extra coordinates that join the k-means and are then
+        dropped (the centroids keep their feature part; encoding never sees ``side``);
+        ``metric`` (dim, dim) is the stage-0 distance (needs ``metric=True`` at construction)."""
+        if metric is not None:
+            if self.metric is None:
+                raise ValueError("this quantizer was built without a stage-0 metric")
+            self.metric.copy_(metric)
         residual = x.clone()
         errors = []
         for s in range(self.num_stages):
-            self.codebooks[s] = kmeans(residual, self.codebook_size, iters, seed + s)
-            residual = residual - self.codebooks[s][_nearest(residual, self.codebooks[s])]
+            if s == 0 and self.metric is not None:
+                # k-means in the stretched space; M is invertible, so the centroids map back
+                c = kmeans(residual @ self.metric, self.codebook_size, iters, seed)
+                self.codebooks[0] = torch.linalg.solve(self.metric.T, c.T).T
+            elif s == 0 and side is not None:
+                self.codebooks[0] = kmeans(torch.cat([residual, side], 1), self.codebook_size, iters, seed)[:, : self.dim]
+            else:
+                self.codebooks[s] = kmeans(residual, self.codebook_size, iters, seed + s)
+            residual = residual - self.codebooks[s][self._nearest_stage(s, residual)]
             errors.append(float((residual**2).mean()))
             if progress:
                 progress(s, errors[-1])
@@ -106,7 +136,7 @@ class ResidualKMeans(torch.nn.Module):
         residual = x.clone()
         codes = []
         for s in range(stages or self.num_stages):
-            c = _nearest(residual, self.codebooks[s])
+            c = self._nearest_stage(s, residual)
             residual = residual - self.codebooks[s][c]
             codes.append(c)
         return torch.stack(codes)

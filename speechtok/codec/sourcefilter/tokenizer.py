@@ -23,7 +23,7 @@ register_configs(
                            "cep_order": ">=2", "alpha": "0..0.99", "ap_bands": ">=1", "segment_seconds": ">0",
                            "context_seconds": ">=0"},
         "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
-                        "kmeans_iters": ">=1"},
+                        "kmeans_iters": ">=1", "semantic_weight": ">=0"},
         "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1"},
         "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
         "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",

@@ -41,6 +41,7 @@ class SFTrainConfig:
     seed: int = 0
     workers: int = 1  # analysis processes
     valid_every: int = 500  # refiner steps between validation errors (the training curve)
+    semantic_teacher: str = ""  # PhoneCTC folder for model.quant.semantic ("" = the shipped one)
 
 
 @dataclass
@@ -115,18 +116,33 @@ def analysis_cache(cfg: SFRunConfig, manifest: str, cache: Path, progress: bool 
     return fr
 
 
-def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True) -> list[float]:
-    """Feature means, then the residual k-means stages. Returns the error left after each stage."""
+def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, teacher: np.ndarray | None = None) -> list[float]:
+    """Feature means, then the residual k-means stages. Returns the error left after each stage.
+
+    ``teacher``: phone posteriors of every frame (``semantic.teacher_cache``), needed when
+    ``quant.semantic`` is not ``none``: they shape the first stage."""
     codec.cep_mean.copy_(torch.from_numpy(fr.cep.reshape(len(fr), -1).mean(0)))
     codec.bap_mean.copy_(torch.from_numpy(fr.bap.mean(0)))
     x = codec.features(fr)
+    q = codec.cfg.quant
+    guide: dict = {}
+    if q.semantic != "none":
+        from .semantic import side_scale, student_metric
+
+        if teacher is None or len(teacher) != len(x):
+            raise SpeechtokError(f"quant.semantic {q.semantic}: fit_codebooks needs the teacher's posteriors of every frame")
+        post = torch.as_tensor(teacher, dtype=torch.float32)
+        if q.semantic == "joint":
+            guide["side"] = post * side_scale(x, post, q.semantic_weight)
+        else:
+            guide["metric"] = student_metric(x, post, q.semantic_weight)
     bar = tqdm(total=codec.rvq.num_stages, desc="k-means stages", disable=not progress)
 
     def step(s, err):
         bar.update(1)
         bar.set_postfix(mse=f"{err:.4f}")
 
-    errors = codec.rvq.fit(x, iters=codec.cfg.quant.kmeans_iters, seed=0, progress=step)
+    errors = codec.rvq.fit(x, iters=q.kmeans_iters, seed=0, progress=step, **guide)
     bar.close()
     return errors
 
@@ -276,8 +292,19 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
 
         codec.load_state_dict(load_file(str(codebooks_done)), strict=False)
     else:
+        teacher = None
+        if cfg.model.quant.semantic != "none":
+            from .semantic import load_teacher, teacher_cache
+
+            t1 = time.time()
+            teacher = teacher_cache(cfg.data.train, run_dir / "teacher", cfg.model.hop, train_fr.lengths,
+                                    cfg.train.semantic_teacher, cfg.model.sample_rate, progress)
+            report["semantic"] = {"variant": cfg.model.quant.semantic, "weight": cfg.model.quant.semantic_weight,
+                                  "teacher": cfg.train.semantic_teacher or "speechtok/assets/phone_ctc",
+                                  "teacher_weights": load_teacher(cfg.train.semantic_teacher)[1],
+                                  "teacher_minutes": round((time.time() - t1) / 60, 2)}
         t1 = time.time()
-        errs = fit_codebooks(codec, train_fr, progress)
+        errs = fit_codebooks(codec, train_fr, progress, teacher)
         from safetensors.torch import save_file
 
         state = {k: v.contiguous() for k, v in codec.state_dict().items() if not k.startswith("refiner.")}
