@@ -1,8 +1,9 @@
 """Choosing how the phone teacher shapes the first envelope stage, on the VALID split only.
 
 For each variant (``joint``: k-means on [features ; w * teacher posteriors], encode by features;
-``joint+teacher``: the same centroids, encode with the teacher too (a reference: the encoder
-would have to run the teacher); ``metric``: the per-frame linear student's metric, fit and encode)
+``joint+teacher``: the same centroids, encode with the teacher too (``quant.semantic: teacher``:
+the encoder runs the teacher); ``metric``: a per-frame linear student's Mahalanobis metric, fit
+and encode, features only; not in the library, since it gained nothing)
 and each relative weight ``w``, a cheap stage-1 fit (subsampled, few Lloyd iterations) and a
 plain stage 2 on its residual, then on the valid split:
 
@@ -34,7 +35,7 @@ from speechtok.audio import load_audio
 from speechtok.codec.sourcefilter.analysis import Frames
 from speechtok.codec.sourcefilter.model import SourceFilterCodec
 from speechtok.codec.sourcefilter.quantize import _nearest, kmeans
-from speechtok.codec.sourcefilter.semantic import side_scale, student_metric, teacher_cache
+from speechtok.codec.sourcefilter.semantic import side_scale, teacher_cache
 from speechtok.codec.sourcefilter.tokenizer import load_sf_config
 from speechtok.codec.sourcefilter.train import analysis_cache
 from speechtok.data.manifest import read_manifest
@@ -44,6 +45,21 @@ from speechtok.semantic.evaluate import default_alignment_cache
 from speechtok.semantic.align import read_alignments
 from speechtok.semantic.measures import cluster_quality
 from speechtok.semantic.phones import segments_to_frames
+
+
+def student_metric(x: torch.Tensor, post: torch.Tensor, weight: float, ridge: float = 1e-3) -> torch.Tensor:
+    """The ``metric`` variant's ``dim x dim`` matrix ``L``: stage 1 compares ``x L`` with ``c L``.
+
+    ``W`` regresses the (centred) posteriors on the (centred) features (a per-frame linear
+    student of the teacher); its output gets ``weight`` times the features' variance and
+    ``L L^T = I + W W^T``, so ``|(x - c) L|^2 = |x - c|^2 + |(x - c) W|^2``: a Mahalanobis metric
+    that stretches the directions that tell phones apart. Fit and encode need features only."""
+    x = x.double() - x.double().mean(0)
+    y = post.double() - post.double().mean(0)
+    gram = x.T @ x
+    W = torch.linalg.solve(gram + ridge * gram.trace() / len(gram) * torch.eye(len(gram), dtype=gram.dtype), x.T @ y)
+    W = W * (weight * float(x.var(0).sum()) / max(float((x @ W).var(0).sum()), 1e-12)) ** 0.5
+    return torch.linalg.cholesky(torch.eye(len(W), dtype=W.dtype) + W @ W.T).float()
 
 
 def frame_labels(manifest: str, lengths: np.ndarray, frame_rate: float) -> np.ndarray:

@@ -7,22 +7,22 @@ posteriors for every training frame; the first envelope stage is then fitted so 
 centroids separate phones, and the later stages stay plain residual k-means. The teacher is
 needed for training only: encoding and decoding never run it.
 
-Two ways to bring the teacher into stage 1 (``QuantConfig.semantic``):
+Two ways to bring the teacher into stage 1 (``QuantConfig.semantic``); both fit stage 1 with
+k-means on ``[features ; w * posteriors]`` and keep the feature part of each centroid for decoding:
 
 ``joint``
-    k-means on ``[features ; w * posteriors]``. The stored centroids are the feature part;
-    encoding assigns by feature distance alone, so the phonetic structure is only what the
-    centroids inherited.
-``metric``
-    a linear map ``W`` from one frame's features to the teacher's posteriors (ridge regression,
-    a per-frame student), and stage 1 measures distances as
-    ``|x - c|^2 + w^2 |(x - c) W|^2``: a Mahalanobis metric that stretches the directions of
-    feature space that tell phones apart. The fit and the encoder use the same metric, stored as
-    one ``dim x dim`` matrix (``ResidualKMeans.metric``), so encoding stays a per-frame nearest
-    neighbour (streaming is untouched) and costs one small matrix product more.
+    encoding assigns by feature distance alone, so the teacher is needed for training only and
+    the phonetic structure is only what the centroids inherited. Measured on the valid split
+    (``benchmarks/sourcefilter/semantic_sweep.py``), that is almost nothing: a frame's envelope
+    holds little phone identity that 2048 plain k-means units do not already expose.
+``teacher``
+    the codec keeps the teacher (``PhoneTeacher``, 0.86 M parameters, inside the model file) and
+    the phonetic part of the stage-1 centroids; encoding runs the teacher on the whole utterance
+    and assigns stage 1 by the joint distance. Decoding never runs it. The teacher is a
+    bidirectional recurrent net over the whole file, so such a model does not stream.
 
-In both, ``w`` (``semantic_weight``) is relative: the teacher part is scaled to have ``w`` times
-the total variance of the features (``w = 0`` is plain k-means).
+``w`` (``semantic_weight``) is relative: the teacher part gets ``w`` times the total variance of
+the features (``w = 0`` would be plain k-means).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ SHARD = 64
 
 
 def load_teacher(path: str = ""):
+    """(frozen PhoneCTC, digest of its weights) from ``path`` ("" = the shipped teacher)."""
     from ...semantic.phone_ctc import ASSET, PhoneCTC
 
     folder = Path(path) if path else ASSET
@@ -50,6 +51,30 @@ def load_teacher(path: str = ""):
         return PhoneCTC.load(folder), file_digest(folder / "model.safetensors")
     except FileNotFoundError as e:
         raise SpeechtokError(f"semantic teacher: {e}") from None
+
+
+class PhoneTeacher(torch.nn.Module):
+    """The teacher a ``semantic: teacher`` codec runs when encoding: PhoneCTC (the shipped
+    architecture) and the scale its posteriors got at fitting time."""
+
+    def __init__(self):
+        super().__init__()
+        from ...semantic.phone_ctc import PhoneCTC
+
+        self.model = PhoneCTC().eval().requires_grad_(False)
+        self.register_buffer("scale", torch.zeros(()))
+
+    def adopt(self, teacher, scale: float) -> None:
+        """Take the weights of ``teacher`` (a PhoneCTC of the same architecture)."""
+        if teacher.config != self.model.config:
+            raise SpeechtokError(f"semantic teacher: a codec keeps a PhoneCTC of {self.model.config}, not {teacher.config}")
+        self.model.load_state_dict(teacher.state_dict())
+        self.scale.fill_(scale)
+
+    @torch.no_grad()
+    def side(self, wav: np.ndarray, hop: int, sample_rate: int = 16000) -> torch.Tensor:
+        """(samples,) -> (ceil(samples / hop), classes) scaled posteriors: stage 1's side coordinates."""
+        return torch.from_numpy(teacher_posteriors(self.model, wav, hop, sample_rate)) * self.scale
 
 
 @torch.no_grad()
@@ -110,16 +135,3 @@ def side_scale(x: torch.Tensor, side: torch.Tensor, weight: float) -> float:
     """The factor that gives ``side`` ``weight`` times the total variance of ``x``."""
     vx, vs = float(x.var(0).sum()), float(side.var(0).sum())
     return math.sqrt(weight * vx / max(vs, 1e-12))
-
-
-def student_metric(x: torch.Tensor, post: torch.Tensor, weight: float, ridge: float = 1e-3) -> torch.Tensor:
-    """The ``metric`` variant's ``dim x dim`` matrix ``L``: stage 1 compares ``x L`` with ``c L``.
-
-    ``W`` regresses the (centred) posteriors on the (centred) features; its output is scaled as
-    in ``side_scale`` and ``L L^T = I + W W^T`` (so ``|(x - c) L|^2 = |x - c|^2 + |(x - c) W|^2``)."""
-    x = x.double() - x.double().mean(0)
-    y = post.double() - post.double().mean(0)
-    gram = x.T @ x
-    W = torch.linalg.solve(gram + ridge * gram.trace() / len(gram) * torch.eye(len(gram), dtype=gram.dtype), x.T @ y)
-    W = W * math.sqrt(weight * float(x.var(0).sum()) / max(float((x @ W).var(0).sum()), 1e-12))
-    return torch.linalg.cholesky(torch.eye(len(W), dtype=W.dtype) + W @ W.T).float()

@@ -61,6 +61,10 @@ class SourceFilterTokenizer(Tokenizer):
             raise ValueError(f"{name}: stages must be in 1..{codec.cfg.quant.num_stages}")
         self.stages = k
         self.codebook_sizes = tuple(codec.codebook_sizes[: 1 + k])
+        if codec.teacher is not None:
+            # its encoder runs a bidirectional phone teacher over the whole file: no streaming
+            # (``speechtok serve`` and ``can_stream`` see no open_stream and say so)
+            self.open_stream = None
 
     @property
     def streams(self) -> list[str]:

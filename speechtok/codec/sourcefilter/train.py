@@ -125,33 +125,39 @@ def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, t
     codec.bap_mean.copy_(torch.from_numpy(fr.bap.mean(0)))
     x = codec.features(fr)
     q = codec.cfg.quant
-    guide: dict = {}
+    side = None
     if q.semantic != "none":
-        from .semantic import side_scale, student_metric
+        from .semantic import side_scale
 
         if teacher is None or len(teacher) != len(x):
             raise SpeechtokError(f"quant.semantic {q.semantic}: fit_codebooks needs the teacher's posteriors of every frame")
         post = torch.as_tensor(teacher, dtype=torch.float32)
-        if q.semantic == "joint":
-            guide["side"] = post * side_scale(x, post, q.semantic_weight)
-        else:
-            guide["metric"] = student_metric(x, post, q.semantic_weight)
+        scale = side_scale(x, post, q.semantic_weight)
+        side = post * scale
+        if codec.teacher is not None:
+            codec.teacher.scale.fill_(scale)
     bar = tqdm(total=codec.rvq.num_stages, desc="k-means stages", disable=not progress)
 
     def step(s, err):
         bar.update(1)
         bar.set_postfix(mse=f"{err:.4f}")
 
-    errors = codec.rvq.fit(x, iters=q.kmeans_iters, seed=0, progress=step, **guide)
+    errors = codec.rvq.fit(x, iters=q.kmeans_iters, seed=0, progress=step, side=side)
     bar.close()
     return errors
 
 
 # ---- the refiner ------------------------------------------------------------------------------
-def _refiner_tensors(codec: SourceFilterCodec, fr: Frames):
-    """Targets (N, D), pitch codes (N,), envelope codes (stages, N), utterance starts."""
+def _refiner_tensors(codec: SourceFilterCodec, fr: Frames, teacher: np.ndarray | None = None):
+    """Targets (N, D), pitch codes (N,), envelope codes (stages, N), utterance starts.
+    ``teacher``: the frames' teacher posteriors, for a codec that encodes with its teacher."""
     x = codec.features(fr)
-    codes = codec.rvq.encode(x)
+    side = None
+    if codec.teacher is not None:
+        if teacher is None:
+            raise SpeechtokError("this codec encodes with its phone teacher: pass the teacher's posteriors")
+        side = torch.as_tensor(teacher, dtype=torch.float32) * codec.teacher.scale
+    codes = codec.rvq.encode(x, side=side)
     pitch = torch.from_numpy(codec.pitch.encode(fr.f0))
     starts = np.concatenate([[0], np.cumsum(fr.lengths)[:-1]])
     return x, pitch, codes, starts
@@ -254,12 +260,12 @@ def _save_refiner(ckpt: Path, model, opt, step: int, elapsed: float) -> None:
 
 
 def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, run_dir: Path, progress: bool = True,
-                  valid=None) -> dict:
+                  valid=None, teacher: np.ndarray | None = None) -> dict:
     """Train the refiner for ``train.refiner_minutes`` on ``train.devices`` processes; returns its log."""
     from lightning.fabric import Fabric
 
     t = cfg.train
-    data = _refiner_tensors(codec, train_fr)
+    data = _refiner_tensors(codec, train_fr, teacher)
     devices = t.devices
     strategy = "ddp" if devices > 1 else "auto"
     fabric = Fabric(accelerator=t.accelerator, devices=devices, strategy=strategy)
@@ -287,22 +293,27 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
     report["analysis_minutes"] = report.get("analysis_minutes") or round((time.time() - t0) / 60, 2)
     codebooks_done = run_dir / "codebooks.safetensors"
     codec = SourceFilterCodec(cfg.model)
+    teacher = valid_teacher = None
+    if cfg.model.quant.semantic != "none":
+        from .semantic import load_teacher, teacher_cache
+
+        t1 = time.time()
+        net, digest = load_teacher(cfg.train.semantic_teacher)
+        if codec.teacher is not None:
+            codec.teacher.adopt(net, 0.0)  # its scale comes with the codebooks
+        teacher = teacher_cache(cfg.data.train, run_dir / "teacher", cfg.model.hop, train_fr.lengths,
+                                cfg.train.semantic_teacher, cfg.model.sample_rate, progress)
+        if codec.teacher is not None:
+            valid_teacher = teacher_cache(cfg.data.valid, run_dir / "teacher", cfg.model.hop, valid_fr.lengths,
+                                          cfg.train.semantic_teacher, cfg.model.sample_rate, progress)
+        report["semantic"] = {"variant": cfg.model.quant.semantic, "weight": cfg.model.quant.semantic_weight,
+                              "teacher": cfg.train.semantic_teacher or "speechtok/assets/phone_ctc", "teacher_weights": digest,
+                              "teacher_minutes": report.get("semantic", {}).get("teacher_minutes") or round((time.time() - t1) / 60, 2)}
     if codebooks_done.exists():
         from safetensors.torch import load_file
 
         codec.load_state_dict(load_file(str(codebooks_done)), strict=False)
     else:
-        teacher = None
-        if cfg.model.quant.semantic != "none":
-            from .semantic import load_teacher, teacher_cache
-
-            t1 = time.time()
-            teacher = teacher_cache(cfg.data.train, run_dir / "teacher", cfg.model.hop, train_fr.lengths,
-                                    cfg.train.semantic_teacher, cfg.model.sample_rate, progress)
-            report["semantic"] = {"variant": cfg.model.quant.semantic, "weight": cfg.model.quant.semantic_weight,
-                                  "teacher": cfg.train.semantic_teacher or "speechtok/assets/phone_ctc",
-                                  "teacher_weights": load_teacher(cfg.train.semantic_teacher)[1],
-                                  "teacher_minutes": round((time.time() - t1) / 60, 2)}
         t1 = time.time()
         errs = fit_codebooks(codec, train_fr, progress, teacher)
         from safetensors.torch import save_file
@@ -311,12 +322,12 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
         write_atomic(codebooks_done, lambda p: save_file(state, str(p)))
         report["kmeans_minutes"] = round((time.time() - t1) / 60, 2)
         report["train_mse_per_stage"] = errs
-    valid = _refiner_tensors(codec, valid_fr)
+    valid = _refiner_tensors(codec, valid_fr, valid_teacher)
     report["valid_mse_per_stage"] = refiner_mse(codec, valid, refine=False)
     cfg.model.refiner.enabled = False
     if cfg.train.refiner_minutes > 0 or cfg.train.refiner_steps > 0:
         t2 = time.time()
-        log = train_refiner(codec, train_fr, cfg, run_dir, progress, valid)
+        log = train_refiner(codec, train_fr, cfg, run_dir, progress, valid, teacher)
         if log["rank"] != 0:
             return report
         refined = refiner_mse(codec, valid, refine=True)
