@@ -152,3 +152,20 @@ def test_semantic_measures_read_the_content_codebook_not_the_pitch_stream(tmp_pa
         log.write([make_row("sf", "v", "*", "content_codebook", 1, evaluator="t", evaluator_version="1")])
     table = markdown_table(tmp_path / "rows.jsonl")
     assert "| sf | 1 | 1.600 |" in table and "| e2e | 0 | 0.600 |" in table  # e2e: no content row, codebook 0
+
+
+def test_heldout_unit_accuracy_does_not_reward_many_units():
+    from speechtok.semantic.measures import cluster_quality, heldout_unit_accuracy
+
+    rng = np.random.default_rng(0)
+    labels_tr, labels_te = rng.integers(0, 5, 4000), rng.integers(0, 5, 1000)
+    # units that follow the label (with 20% noise) score about 0.8 whatever their number
+    good_tr = np.where(rng.random(4000) < 0.8, labels_tr, rng.integers(0, 5, 4000)) * 10 + rng.integers(0, 10, 4000)
+    good_te = np.where(rng.random(1000) < 0.8, labels_te, rng.integers(0, 5, 1000)) * 10 + rng.integers(0, 10, 1000)
+    assert heldout_unit_accuracy(good_tr, labels_tr, good_te, labels_te) == pytest.approx(0.84, abs=0.04)
+    # 2000 random units: in-sample purity and PNMI look good, the held-out accuracy is chance
+    rand_tr, rand_te = rng.integers(0, 2000, 4000), rng.integers(0, 2000, 1000)
+    assert cluster_quality(labels_te, rand_te)["phone_purity"] > 0.5
+    assert heldout_unit_accuracy(rand_tr, labels_tr, rand_te, labels_te) < 0.3
+    # unaligned frames (-1) are left out
+    assert heldout_unit_accuracy(np.array([0, 1, 1]), np.array([2, -1, 3]), np.array([0, 1]), np.array([2, -1])) == 1.0

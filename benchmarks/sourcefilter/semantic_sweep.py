@@ -43,7 +43,7 @@ from speechtok.eval.metrics.perceptual import pesq_wb, stoi
 from speechtok.semantic.align import phone_segments
 from speechtok.semantic.evaluate import default_alignment_cache
 from speechtok.semantic.align import read_alignments
-from speechtok.semantic.measures import cluster_quality
+from speechtok.semantic.measures import cluster_quality, heldout_unit_accuracy
 from speechtok.semantic.phones import segments_to_frames
 
 
@@ -74,13 +74,7 @@ def frame_labels(manifest: str, lengths: np.ndarray, frame_rate: float) -> np.nd
 
 
 def heldout_acc(units_tr, lab_tr, units_va, lab_va, k: int) -> float:
-    m = lab_tr >= 0
-    counts = np.zeros((k, int(max(lab_tr.max(), lab_va.max())) + 1))
-    np.add.at(counts, (units_tr[m], lab_tr[m]), 1)
-    majority = counts.argmax(1)
-    majority[counts.sum(1) == 0] = np.bincount(lab_tr[m]).argmax()  # unseen units: the commonest label
-    mv = lab_va >= 0
-    return float((majority[units_va[mv]] == lab_va[mv]).mean())
+    return heldout_unit_accuracy(units_tr, lab_tr, units_va, lab_va)
 
 
 def main() -> None:

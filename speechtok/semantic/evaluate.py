@@ -79,7 +79,7 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
 
     from ..audio import load_audio
     from ..eval.rows import RowLog, make_row
-    from .measures import PERTURBATIONS, cluster_quality, unit_edit_distance
+    from .measures import PERTURBATIONS, cluster_quality, heldout_unit_accuracy, unit_edit_distance
     from .probe import ProbeItem, run_probe
 
     load = load or speechtok.load
@@ -134,27 +134,40 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
                             log.write([make_row(tn, tv, u.id, metric, unit_edit_distance(codes[u.id][k0], other), **ev)])
                         except Exception as e:  # one bad utterance must not stop the run
                             log.write([make_row(tn, tv, u.id, metric, e, **ev)])
-            if "probe" in cfg.measures and train and not log.has(tn, "*", "probe_per"):
+            acc_metric = f"unit_phone_acc_cb{k0}"
+            if "probe" in cfg.measures and train and not (log.has(tn, "*", "probe_per") and log.has(tn, "*", acc_metric)):
                 ev = {"evaluator": "token-probe", "evaluator_version": f"{MEASURES_VERSION}/steps{cfg.probe_steps}"}
-                try:
-                    items = [ProbeItem(tok.encode(wav(u), SAMPLE_RATE).codes, phone_sequence(phone_segments(r)))
-                             for u, r in tqdm(train, desc=f"encode train {tn}", disable=not cfg.progress)
-                             if r["num_samples"] <= cfg.probe_max_seconds * SAMPLE_RATE]
-                    held = [ProbeItem(codes[u.id], phone_sequence(phone_segments(r))) for u, r in test]
-                    res = run_probe(items, held, tok.codebook_sizes, tok.frame_rate, steps=cfg.probe_steps, progress=cfg.progress)
-                    log.write([make_row(tn, tv, "*", "probe_per", res["per"], **ev)])
-                except ValueError as e:
-                    log.write([make_row(tn, tv, "*", "probe_per", e, **ev)])
+                train_codes = [(tok.encode(wav(u), SAMPLE_RATE).codes, r)
+                               for u, r in tqdm(train, desc=f"encode train {tn}", disable=not cfg.progress)
+                               if r["num_samples"] <= cfg.probe_max_seconds * SAMPLE_RATE]
+                if not log.has(tn, "*", "probe_per"):
+                    try:
+                        items = [ProbeItem(c, phone_sequence(phone_segments(r))) for c, r in train_codes]
+                        held = [ProbeItem(codes[u.id], phone_sequence(phone_segments(r))) for u, r in test]
+                        res = run_probe(items, held, tok.codebook_sizes, tok.frame_rate, steps=cfg.probe_steps, progress=cfg.progress)
+                        log.write([make_row(tn, tv, "*", "probe_per", res["per"], **ev)])
+                    except ValueError as e:
+                        log.write([make_row(tn, tv, "*", "probe_per", e, **ev)])
+                if not log.has(tn, "*", acc_metric) and train_codes:
+                    # held-out unit purity: each unit's majority phone counted on the probe's
+                    # training frames, scored on the test frames (many units are not rewarded)
+                    def frames(pairs):
+                        return (np.concatenate([c[k0] for c, _ in pairs]),
+                                np.concatenate([segments_to_frames(phone_segments(r), tok.frame_rate, c.shape[1]) for c, r in pairs]))
+
+                    acc = heldout_unit_accuracy(*frames(train_codes), *frames([(codes[u.id], r) for u, r in test]))
+                    log.write([make_row(tn, tv, "*", acc_metric, acc, **align_ev)])
     return out / "rows.jsonl"
 
 
 def markdown_table(rows_path: str | Path) -> str:
     """One line per tokenizer: the content codebook's PNMI/purities (codebook 0, or 1 after a
-    pitch stream: column ``cb``), mean UED per perturbation, probe PER."""
+    pitch stream: column ``cb``), its held-out unit phone accuracy, mean UED per perturbation,
+    probe PER."""
     from ..eval.rows import latest, read_rows
 
     rows = [r for r in latest(read_rows(rows_path)) if r["error"] is None]
-    per_cb = ["pnmi", "pnmi_chance", "phone_purity", "cluster_purity"]
+    per_cb = ["pnmi", "pnmi_chance", "phone_purity", "cluster_purity", "unit_phone_acc"]
     cols = ["ued_noise_20db", "ued_speed_0.9", "ued_speed_1.1", "ued_shift_10ms", "probe_per"]
     by: dict[str, dict[str, list[float]]] = {}
     for r in rows:
