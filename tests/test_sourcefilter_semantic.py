@@ -169,3 +169,32 @@ def test_heldout_unit_accuracy_does_not_reward_many_units():
     assert heldout_unit_accuracy(rand_tr, labels_tr, rand_te, labels_te) < 0.3
     # unaligned frames (-1) are left out
     assert heldout_unit_accuracy(np.array([0, 1, 1]), np.array([2, -1, 3]), np.array([0, 1]), np.array([2, -1])) == 1.0
+
+
+def test_training_keeps_the_refiner_with_the_lowest_validation_error(tmp_path, speech_paths, monkeypatch):
+    from speechtok.codec.sourcefilter import train as T
+    from speechtok.codec.sourcefilter.model import SourceFilterCodec
+
+    cfg = _tiny_run_cfg(tmp_path, speech_paths, steps=60)
+    cfg.train.valid_every = 20
+    codec = SourceFilterCodec(cfg.model)
+    fr = T.analysis_cache(cfg, cfg.data.train, tmp_path / "cache", progress=False)
+    T.fit_codebooks(codec, fr, progress=False)
+    # validation errors scripted to be lowest at step 40; record the weights each check saw
+    scripted, seen = iter([[0.5, 0.4], [0.3, 0.2], [0.4, 0.3]]), []
+
+    def fake_mse(c, data, refine):
+        seen.append({k: v.detach().clone() for k, v in c.refiner.state_dict().items()})
+        return next(scripted)
+
+    monkeypatch.setattr(T, "refiner_mse", fake_mse)
+    log = T.train_refiner(codec, fr, cfg, tmp_path, progress=False, valid=T._refiner_tensors(codec, fr))
+    assert [c["step"] for c in log["curve"]] == [20, 40, 60] and log["kept_step"] == 40
+    kept = codec.refiner.state_dict()
+    assert all(torch.equal(kept[k], seen[1][k]) for k in kept)
+    assert not all(torch.equal(kept[k], seen[2][k]) for k in kept)  # not the last weights
+    # resuming keeps the best of before: more steps whose checks are all worse change nothing
+    scripted = iter([[0.9, 0.9]] * 3)
+    cfg.train.refiner_steps = 100
+    log = T.train_refiner(codec, fr, cfg, tmp_path, progress=False, valid=T._refiner_tensors(codec, fr))
+    assert log["kept_step"] == 40 and all(torch.equal(codec.refiner.state_dict()[k], seen[1][k]) for k in kept)

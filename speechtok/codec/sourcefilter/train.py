@@ -206,17 +206,19 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
                     valid_data=None, curve: list | None = None):
     """The refiner's training loop, run in every process (Fabric all-reduces the gradients).
     With ``valid_data``, rank 0 appends ``(step, minutes, validation error per stage)`` to ``curve``
-    every ``valid_every`` steps: the quality-against-CPU-minutes curve."""
+    every ``valid_every`` steps: the quality-against-CPU-minutes curve; the weights with the lowest
+    mean validation error so far are kept in the checkpoint (``best``), since a small refiner on
+    1.5 h of audio starts to overfit after a few thousand steps."""
     t = cfg.train
     torch.manual_seed(t.seed)
     model, opt = codec.refiner, torch.optim.AdamW(codec.refiner.parameters(), lr=t.refiner_lr)
     ckpt = run_dir / "refiner.ckpt"
-    step, elapsed = 0, 0.0
-    if ckpt.exists():  # resume: weights, optimizer, step and the time already spent
+    step, elapsed, best = 0, 0.0, None
+    if ckpt.exists():  # resume: weights, optimizer, step, the time already spent, the best weights
         state = torch.load(ckpt, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        step, elapsed = int(state["step"]), float(state["elapsed"])
+        step, elapsed, best = int(state["step"]), float(state["elapsed"]), state.get("best")
     model, opt = fabric.setup(model, opt)
     rng = np.random.default_rng((t.seed, fabric.global_rank, step))
     budget = t.refiner_minutes * 60
@@ -242,20 +244,26 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
         bar.update(1)
         if step % 50 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        if step % 500 == 0 and fabric.global_rank == 0:
-            _save_refiner(ckpt, model, opt, step, time.time() - start)
         if valid_data is not None and curve is not None and step % t.valid_every == 0 and fabric.global_rank == 0:
-            curve.append({"step": step, "minutes": round((time.time() - start) / 60, 2),
-                          "valid_mse_per_stage": refiner_mse(codec, valid_data, refine=True)})
+            errs = refiner_mse(codec, valid_data, refine=True)
+            curve.append({"step": step, "minutes": round((time.time() - start) / 60, 2), "valid_mse_per_stage": errs})
+            if best is None or float(np.mean(errs)) < float(best["valid_mse"]):
+                m = model.module if hasattr(model, "module") else model
+                best = {"valid_mse": torch.tensor(float(np.mean(errs))), "step": torch.tensor(step),
+                        "model": {k: v.detach().clone() for k, v in m.state_dict().items()}}
+        if step % 500 == 0 and fabric.global_rank == 0:
+            _save_refiner(ckpt, model, opt, step, time.time() - start, best)
     bar.close()
     if fabric.global_rank == 0:
-        _save_refiner(ckpt, model, opt, step, time.time() - start)
+        _save_refiner(ckpt, model, opt, step, time.time() - start, best)
     return step, losses
 
 
-def _save_refiner(ckpt: Path, model, opt, step: int, elapsed: float) -> None:
+def _save_refiner(ckpt: Path, model, opt, step: int, elapsed: float, best: dict | None = None) -> None:
     m = model.module if hasattr(model, "module") else model
     state = {"model": m.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}
+    if best is not None:
+        state["best"] = best
     write_atomic(ckpt, lambda p: torch.save(state, p))
 
 
@@ -273,9 +281,11 @@ def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, 
     curve: list = []
     step, losses = _refiner_worker(fabric, codec, data, cfg, run_dir, progress, valid, curve)
     state = torch.load(run_dir / "refiner.ckpt", weights_only=True)
-    codec.refiner.load_state_dict(state["model"])
+    best = state.get("best")
+    # the weights with the lowest validation error (the last ones when validation never ran)
+    codec.refiner.load_state_dict(best["model"] if best is not None else state["model"])
     return {"steps": step, "final_loss": float(np.mean(losses[-100:])) if losses else None, "rank": fabric.global_rank,
-            "curve": curve}
+            "curve": curve, "kept_step": int(best["step"]) if best is not None else step}
 
 
 # ---- the whole recipe -----------------------------------------------------------------------------
