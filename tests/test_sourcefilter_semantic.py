@@ -198,3 +198,28 @@ def test_training_keeps_the_refiner_with_the_lowest_validation_error(tmp_path, s
     cfg.train.refiner_steps = 100
     log = T.train_refiner(codec, fr, cfg, tmp_path, progress=False, valid=T._refiner_tensors(codec, fr))
     assert log["kept_step"] == 40 and all(torch.equal(codec.refiner.state_dict()[k], seen[1][k]) for k in kept)
+
+
+def test_shipped_semantic_model_encodes_with_its_teacher_and_decodes_without(speech_clips):
+    from speechtok.serve.streaming import can_stream
+
+    tok = speechtok.load("speechtok-semantic@0.725kbps")
+    assert tok.codebook_sizes == (128, 2048, 2048) and tok.frame_rate == 25.0 and not can_stream(tok)
+    assert "speechtok-semantic@0.45kbps" in speechtok.available()
+    wav = speech_clips[0][1]
+    t = tok.encode(wav, SR)
+    codec = tok.codec
+    fr = codec.analyze(wav)
+    np.testing.assert_array_equal(t.codes, codec.quantize(fr, 2, codec.teacher_side(wav)))
+    # without the teacher's coordinates stage 1 would be another quantizer: the model says so
+    with pytest.raises(ValueError, match="teacher coordinates"):
+        codec.quantize(fr, 2)
+    calls = []
+    hook = codec.teacher.model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        tok.encode(wav[:16000], SR)
+        assert len(calls) == 1  # encoding runs the teacher once
+        y, _ = tok.decode(t)
+        assert len(y) == len(wav) and len(calls) == 1  # decoding never does
+    finally:
+        hook.remove()
