@@ -13,5 +13,8 @@ speechtok bench -t speechtok-semantic@0.45kbps -t speechtok-semantic@0.725kbps -
     -t speechtok-25hz@0.725kbps --metrics pesq_wb stoi --data data/asterisk/valid.jsonl --jobs 2 --out runs/semantic-sf-valid
 speechtok bench -t speechtok-semantic@0.45kbps -t speechtok-semantic@0.725kbps -t speechtok-semantic@1kbps \
     -t speechtok-25hz@0.725kbps --data data/asterisk/test.jsonl --limit 60 --jobs 2 --out runs/semantic-sf-test
+# speed: 1 thread (the teacher's small recurrent net loses with 2 threads on a busy machine), then 2
+speechtok bench --speed-only -t speechtok-semantic@0.725kbps -t speechtok-25hz@0.725kbps --threads 1 --seconds 10 --repeats 3 \
+    --out runs/semantic-sf-speed-1thread
 speechtok bench --speed-only -t speechtok-semantic@0.725kbps -t speechtok-25hz@0.725kbps --threads 2 --seconds 10 --repeats 3 \
     --out runs/semantic-sf-speed
