@@ -4,8 +4,8 @@ into the quantizer.
 The codec has no learned encoder, so a teacher can only shape its codebooks. A frozen phone
 recognizer (``speechtok.semantic.phone_ctc.PhoneCTC``, the shipped 50 Hz teacher) gives phone
 posteriors for every training frame; the first envelope stage is then fitted so that its
-centroids separate phones, and the later stages stay plain residual k-means. The teacher is
-needed for training only: encoding and decoding never run it.
+centroids separate phones, and the later stages stay plain residual k-means. Decoding never runs
+the teacher; whether encoding does depends on the variant.
 
 Two ways to bring the teacher into stage 1 (``QuantConfig.semantic``); both fit stage 1 with
 k-means on ``[features ; w * posteriors]`` and keep the feature part of each centroid for decoding:
@@ -39,7 +39,6 @@ from ...errors import SpeechtokError
 from ...fsutil import file_digest, write_atomic
 
 TEACHER_RATE = 50.0  # PhoneCTC's frame rate: frame j is centred on sample 320 j + 160
-SHARD = 64
 
 
 def load_teacher(path: str = ""):
@@ -100,6 +99,7 @@ def teacher_cache(manifest: str, cache: Path, hop: int, lengths: np.ndarray, tea
     ``cache``; ``lengths`` (frames per utterance, from the analysis cache) must match."""
     from ...audio import load_audio
     from ...data.manifest import read_manifest
+    from .train import SHARD  # the analysis cache's shards, so both caches split alike
 
     utts = read_manifest(manifest)
     teacher, digest = load_teacher(teacher_path)
@@ -111,7 +111,6 @@ def teacher_cache(manifest: str, cache: Path, hop: int, lengths: np.ndarray, tea
                              "delete the folder or use another --out")
     if not key_file.exists():
         write_atomic(key_file, lambda p: p.write_text(key))
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     parts = []
     bar = tqdm(total=len(utts), desc=f"teacher {Path(manifest).name}", unit="utt", disable=not progress)
     for s in range(math.ceil(len(utts) / SHARD)):
