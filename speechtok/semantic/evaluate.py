@@ -2,7 +2,7 @@
 
 For each tokenizer: PNMI / phone purity / cluster purity of every codebook against the forced
 phone alignments (one ``utt="*"`` row each, over all frames of the data), token stability of
-codebook 0 (one row per utterance and perturbation), and the probe's phone error rate
+the content codebook (one row per utterance and perturbation), and the probe's phone error rate
 (``utt="*"``; trained on the tokens of ``train`` utterances). Rows go to ``out/rows.jsonl``
 in the benchmark's format; rows already there are not recomputed (resume).
 """
@@ -35,6 +35,13 @@ class SemanticConfig:
     limit: int | None = None
     stability_limit: int | None = 20  # stability encodes 5 versions of each utterance
     progress: bool = True
+
+
+def content_codebook(tok) -> int:
+    """The first codebook that carries content: codebook 0, unless the tokenizer says it is a
+    pitch stream (the source-filter codec: ``streams`` = ["pitch", "envelope", ...])."""
+    streams = list(getattr(tok, "streams", None) or [])
+    return next((k for k, s in enumerate(streams) if s != "pitch"), 0)
 
 
 def default_alignment_cache(data: str) -> Path:
@@ -72,7 +79,7 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
 
     from ..audio import load_audio
     from ..eval.rows import RowLog, make_row
-    from .measures import PERTURBATIONS, cluster_quality, unit_edit_distance
+    from .measures import PERTURBATIONS, cluster_quality, heldout_unit_accuracy, unit_edit_distance
     from .probe import ProbeItem, run_probe
 
     load = load or speechtok.load
@@ -94,6 +101,7 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
         for name in cfg.tokenizers:
             tok = load(name)
             tn, tv = tok.name, tok.version
+            k0 = content_codebook(tok)
             print(f"{tn}: {len(test)} test utterances", file=sys.stderr)
             codes = {u.id: tok.encode(wav(u), SAMPLE_RATE).codes for u, _ in tqdm(test, desc=f"encode {tn}", disable=not cfg.progress)}
             if "purity" in cfg.measures:
@@ -110,6 +118,8 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
                     new = [make_row(tn, tv, "*", f"{m}_cb{k}", q[m], **align_ev) for m in ("pnmi", "phone_purity", "cluster_purity")]
                     new.append(make_row(tn, tv, "*", f"pnmi_chance_cb{k}", chance, **align_ev))
                     log.write([r for r in new if not log.has(tn, "*", r["metric"])])
+                if not log.has(tn, "*", "content_codebook"):
+                    log.write([make_row(tn, tv, "*", "content_codebook", k0, **align_ev)])
             if "stability" in cfg.measures:
                 from ..eval.runner import pick
 
@@ -120,36 +130,51 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
                         if log.has(tn, u.id, metric):
                             continue
                         try:
-                            other = tok.encode(fn(wav(u)), SAMPLE_RATE).codes[0]
-                            log.write([make_row(tn, tv, u.id, metric, unit_edit_distance(codes[u.id][0], other), **ev)])
+                            other = tok.encode(fn(wav(u)), SAMPLE_RATE).codes[k0]
+                            log.write([make_row(tn, tv, u.id, metric, unit_edit_distance(codes[u.id][k0], other), **ev)])
                         except Exception as e:  # one bad utterance must not stop the run
                             log.write([make_row(tn, tv, u.id, metric, e, **ev)])
-            if "probe" in cfg.measures and train and not log.has(tn, "*", "probe_per"):
+            acc_metric = f"unit_phone_acc_cb{k0}"
+            if "probe" in cfg.measures and train and not (log.has(tn, "*", "probe_per") and log.has(tn, "*", acc_metric)):
                 ev = {"evaluator": "token-probe", "evaluator_version": f"{MEASURES_VERSION}/steps{cfg.probe_steps}"}
-                try:
-                    items = [ProbeItem(tok.encode(wav(u), SAMPLE_RATE).codes, phone_sequence(phone_segments(r)))
-                             for u, r in tqdm(train, desc=f"encode train {tn}", disable=not cfg.progress)
-                             if r["num_samples"] <= cfg.probe_max_seconds * SAMPLE_RATE]
-                    held = [ProbeItem(codes[u.id], phone_sequence(phone_segments(r))) for u, r in test]
-                    res = run_probe(items, held, tok.codebook_sizes, tok.frame_rate, steps=cfg.probe_steps, progress=cfg.progress)
-                    log.write([make_row(tn, tv, "*", "probe_per", res["per"], **ev)])
-                except ValueError as e:
-                    log.write([make_row(tn, tv, "*", "probe_per", e, **ev)])
+                train_codes = [(tok.encode(wav(u), SAMPLE_RATE).codes, r)
+                               for u, r in tqdm(train, desc=f"encode train {tn}", disable=not cfg.progress)
+                               if r["num_samples"] <= cfg.probe_max_seconds * SAMPLE_RATE]
+                if not log.has(tn, "*", "probe_per"):
+                    try:
+                        items = [ProbeItem(c, phone_sequence(phone_segments(r))) for c, r in train_codes]
+                        held = [ProbeItem(codes[u.id], phone_sequence(phone_segments(r))) for u, r in test]
+                        res = run_probe(items, held, tok.codebook_sizes, tok.frame_rate, steps=cfg.probe_steps, progress=cfg.progress)
+                        log.write([make_row(tn, tv, "*", "probe_per", res["per"], **ev)])
+                    except ValueError as e:
+                        log.write([make_row(tn, tv, "*", "probe_per", e, **ev)])
+                if not log.has(tn, "*", acc_metric) and train_codes:
+                    # held-out unit purity: each unit's majority phone counted on the probe's
+                    # training frames, scored on the test frames (many units are not rewarded)
+                    def frames(pairs):
+                        return (np.concatenate([c[k0] for c, _ in pairs]),
+                                np.concatenate([segments_to_frames(phone_segments(r), tok.frame_rate, c.shape[1]) for c, r in pairs]))
+
+                    acc = heldout_unit_accuracy(*frames(train_codes), *frames([(codes[u.id], r) for u, r in test]))
+                    log.write([make_row(tn, tv, "*", acc_metric, acc, **align_ev)])
     return out / "rows.jsonl"
 
 
 def markdown_table(rows_path: str | Path) -> str:
-    """One line per tokenizer: first-codebook PNMI/purities, mean UED per perturbation, probe PER."""
+    """One line per tokenizer: the content codebook's PNMI/purities (codebook 0, or 1 after a
+    pitch stream: column ``cb``), its held-out unit phone accuracy, mean UED per perturbation,
+    probe PER."""
     from ..eval.rows import latest, read_rows
 
     rows = [r for r in latest(read_rows(rows_path)) if r["error"] is None]
-    cols = ["pnmi_cb0", "pnmi_chance_cb0", "phone_purity_cb0", "cluster_purity_cb0", "ued_noise_20db", "ued_speed_0.9", "ued_speed_1.1",
-            "ued_shift_10ms", "probe_per"]
+    per_cb = ["pnmi", "pnmi_chance", "phone_purity", "cluster_purity", "unit_phone_acc"]
+    cols = ["ued_noise_20db", "ued_speed_0.9", "ued_speed_1.1", "ued_shift_10ms", "probe_per"]
     by: dict[str, dict[str, list[float]]] = {}
     for r in rows:
         by.setdefault(r["tokenizer"], {}).setdefault(r["metric"], []).append(r["value"])
-    lines = ["| tokenizer | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines = ["| tokenizer | cb | " + " | ".join(per_cb + cols) + " |", "|---" * (len(per_cb) + len(cols) + 2) + "|"]
     for tok, m in by.items():
-        cells = [f"{np.mean(m[c]):.3f}" if c in m else "–" for c in cols]
-        lines.append(f"| {tok} | " + " | ".join(cells) + " |")
+        k = int(m.get("content_codebook", [0])[-1])
+        cells = [f"{np.mean(m[c]):.3f}" if c in m else "–" for c in [f"{p}_cb{k}" for p in per_cb] + cols]
+        lines.append(f"| {tok} | {k} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

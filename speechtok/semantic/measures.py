@@ -58,6 +58,27 @@ def cluster_quality(labels: np.ndarray, units: np.ndarray) -> dict[str, float]:
     }
 
 
+def heldout_unit_accuracy(train_units: np.ndarray, train_labels: np.ndarray, test_units: np.ndarray,
+                          test_labels: np.ndarray) -> float:
+    """Phone purity that many units cannot inflate: each unit is mapped to its most frequent label
+    on the *training* frames, and the mapping is scored on the *test* frames. A unit never seen
+    in training gets the commonest training label. Labels < 0 (unaligned frames) are skipped."""
+    tu, tl = np.asarray(train_units).ravel(), np.asarray(train_labels).ravel()
+    eu, el = np.asarray(test_units).ravel(), np.asarray(test_labels).ravel()
+    if tu.shape != tl.shape or eu.shape != el.shape:
+        raise ValueError("units and labels must be aligned to the same frames")
+    keep, ekeep = tl >= 0, el >= 0
+    tu, tl, eu, el = tu[keep], tl[keep], eu[ekeep], el[ekeep]
+    if tl.size == 0 or el.size == 0:
+        raise ValueError("no labelled frames to measure")
+    n_units = int(max(tu.max(), eu.max())) + 1
+    counts = np.zeros((n_units, int(max(tl.max(), el.max())) + 1))
+    np.add.at(counts, (tu, tl), 1.0)
+    majority = counts.argmax(1)
+    majority[counts.sum(1) == 0] = np.bincount(tl).argmax()
+    return float((majority[eu] == el).mean())
+
+
 # ---- token stability ----------------------------------------------------------------------
 def dedup(units: Sequence[int]) -> np.ndarray:
     """Merge consecutive repeats: [3, 3, 5, 3] -> [3, 5, 3]."""

@@ -34,6 +34,11 @@ class QuantConfig:
     num_stages: int = 3
     bap_scale: float = 20.0  # dB of band aperiodicity per unit of feature distance
     kmeans_iters: int = 20
+    # the phones objective on the first envelope stage (semantic.py): "none", "joint" (k-means on
+    # [features ; teacher posteriors], encode by features) or "teacher" (the same fit; the codec
+    # keeps the teacher and encodes stage 1 with it)
+    semantic: str = "none"
+    semantic_weight: float = 0.0  # the teacher part's variance, relative to the features' (0 = plain)
 
 
 @dataclass
@@ -83,6 +88,12 @@ class SourceFilterConfig:
                         ("codebook_size", q.codebook_size), ("num_stages", q.num_stages), ("kmeans_iters", q.kmeans_iters)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        if q.semantic not in ("none", "joint", "teacher"):
+            raise ValueError(f"quant.semantic must be none, joint or teacher, not {q.semantic!r}")
+        if q.semantic != "none" and not q.semantic_weight > 0:
+            raise ValueError(f"quant.semantic {q.semantic} needs quant.semantic_weight > 0")
+        if q.semantic != "none" and self.hop % 320:
+            raise ValueError("a semantic codebook needs a frame rate of 50, 25 or 12.5 Hz (its teacher runs at 50 Hz)")
         if a.segment_seconds <= 0 or a.context_seconds < 0:
             raise ValueError("analysis.segment_seconds must be > 0 and context_seconds >= 0")
 

@@ -36,7 +36,13 @@ class SourceFilterCodec(torch.nn.Module):
         self.cfg = cfg
         a, q = cfg.analysis, cfg.quant
         self.pitch = PitchQuantizer(q.pitch_levels, a.f0_min, a.f0_max)
-        self.rvq = ResidualKMeans(cfg.feature_dim, q.codebook_size, q.num_stages)
+        self.teacher = None
+        if q.semantic == "teacher":  # stage 1 is encoded with a phone teacher (semantic.py)
+            from .semantic import PhoneTeacher
+
+            self.teacher = PhoneTeacher()
+        side_dim = self.teacher.model.frame_head.out_features if self.teacher is not None else 0
+        self.rvq = ResidualKMeans(cfg.feature_dim, q.codebook_size, q.num_stages, side_dim)
         self.register_buffer("cep_mean", torch.zeros(a.envelope_subframes * a.cep_order))
         self.register_buffer("bap_mean", torch.zeros(a.ap_bands))
         self.refiner = Refiner(cfg.feature_dim, cfg.quant.pitch_levels, cfg.refiner)
@@ -122,9 +128,9 @@ class SourceFilterCodec(torch.nn.Module):
         bap = (feats[:, n:] * self.cfg.quant.bap_scale + self.bap_mean).clamp(max=0).numpy()
         return Frames(np.asarray(f0, np.float32), cep, bap)
 
-    def quantize(self, fr: Frames, stages: int | None = None) -> np.ndarray:
-        """Frames -> int64 codes (1 + stages, T)."""
-        env = self.rvq.encode(self.features(fr), stages).numpy()
+    def quantize(self, fr: Frames, stages: int | None = None, side: torch.Tensor | None = None) -> np.ndarray:
+        """Frames -> int64 codes (1 + stages, T); ``side``: the teacher's coordinates (``teacher_side``)."""
+        env = self.rvq.encode(self.features(fr), stages, side).numpy()
         return np.concatenate([self.pitch.encode(fr.f0)[None], env]).astype(np.int64)
 
     @torch.no_grad()
@@ -136,8 +142,12 @@ class SourceFilterCodec(torch.nn.Module):
             feats = self.refiner.correct(feats, torch.from_numpy(codes[0]), codes.shape[0] - 1)
         return self.unfeatures(f0, feats)
 
+    def teacher_side(self, wav: np.ndarray) -> torch.Tensor | None:
+        """Stage 1's teacher coordinates of a whole utterance (None without a teacher)."""
+        return None if self.teacher is None else self.teacher.side(wav, self.hop, self.cfg.sample_rate)
+
     def encode(self, wav: np.ndarray, stages: int | None = None) -> np.ndarray:
-        return self.quantize(self.analyze(wav), stages)
+        return self.quantize(self.analyze(wav), stages, self.teacher_side(wav))
 
     # ---- synthesis --------------------------------------------------------------------------
     def controls(self, fr: Frames, first_frame: int, j0: int, j1: int):

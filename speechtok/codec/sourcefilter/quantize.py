@@ -80,33 +80,62 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 20, seed: int = 0) -> torch.Ten
 
 
 class ResidualKMeans(torch.nn.Module):
-    """``num_stages`` codebooks of ``codebook_size`` vectors of ``dim``; buffers only (no gradients)."""
+    """``num_stages`` codebooks of ``codebook_size`` vectors of ``dim``; buffers only (no gradients).
 
-    def __init__(self, dim: int, codebook_size: int, num_stages: int):
+    ``side_dim`` > 0: stage 0 also keeps a ``side_dim`` part of each centroid (``side_codebook``),
+    and encoding then needs the frames' side coordinates (a phone teacher's scaled posteriors):
+    stage 0 picks the nearest centroid in ``[features ; side]``. Decoding uses the feature part."""
+
+    def __init__(self, dim: int, codebook_size: int, num_stages: int, side_dim: int = 0):
         super().__init__()
-        self.dim, self.codebook_size, self.num_stages = dim, codebook_size, num_stages
+        self.dim, self.codebook_size, self.num_stages, self.side_dim = dim, codebook_size, num_stages, side_dim
         self.register_buffer("codebooks", torch.zeros(num_stages, codebook_size, dim))
+        if side_dim:
+            self.register_buffer("side_codebook", torch.zeros(codebook_size, side_dim))
+
+    def _nearest_stage(self, s: int, x: torch.Tensor, side: torch.Tensor | None) -> torch.Tensor:
+        if s == 0 and self.side_dim:
+            if side is None or side.shape != (len(x), self.side_dim):
+                raise ValueError(f"this quantizer's first stage needs {self.side_dim} teacher coordinates per frame")
+            return _nearest(torch.cat([x, side], 1), torch.cat([self.codebooks[0], self.side_codebook], 1))
+        return _nearest(x, self.codebooks[s])
 
     @torch.no_grad()
-    def fit(self, x: torch.Tensor, iters: int = 20, seed: int = 0, progress=None) -> list[float]:
-        """x (n, dim) normalised features. Returns the mean squared error left after each stage."""
+    def fit(self, x: torch.Tensor, iters: int = 20, seed: int = 0, progress=None,
+            side: torch.Tensor | None = None) -> list[float]:
+        """x (n, dim) normalised features. Returns the mean squared error left after each stage.
+
+        ``side`` (n, m): coordinates that join stage 0's k-means (the teacher's scaled
+        posteriors). Without ``side_dim`` they are dropped after the fit (encoding never sees
+        them); with it (m == side_dim) they are kept and encoding needs them too. Each later
+        stage is fitted on the residual that encoding leaves."""
+        if side is not None and self.side_dim and side.shape[1] != self.side_dim:
+            raise ValueError(f"side has {side.shape[1]} coordinates, the quantizer keeps {self.side_dim}")
+        if self.side_dim and side is None:
+            raise ValueError(f"this quantizer's first stage needs {self.side_dim} teacher coordinates per frame")
         residual = x.clone()
         errors = []
         for s in range(self.num_stages):
-            self.codebooks[s] = kmeans(residual, self.codebook_size, iters, seed + s)
-            residual = residual - self.codebooks[s][_nearest(residual, self.codebooks[s])]
+            if s == 0 and side is not None:
+                c = kmeans(torch.cat([residual, side], 1), self.codebook_size, iters, seed)
+                self.codebooks[0] = c[:, : self.dim]
+                if self.side_dim:
+                    self.side_codebook.copy_(c[:, self.dim :])
+            else:
+                self.codebooks[s] = kmeans(residual, self.codebook_size, iters, seed + s)
+            residual = residual - self.codebooks[s][self._nearest_stage(s, residual, side)]
             errors.append(float((residual**2).mean()))
             if progress:
                 progress(s, errors[-1])
         return errors
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor, stages: int | None = None) -> torch.Tensor:
-        """(n, dim) -> (stages, n) codes."""
+    def encode(self, x: torch.Tensor, stages: int | None = None, side: torch.Tensor | None = None) -> torch.Tensor:
+        """(n, dim) -> (stages, n) codes (``side``: (n, side_dim), when the quantizer keeps one)."""
         residual = x.clone()
         codes = []
         for s in range(stages or self.num_stages):
-            c = _nearest(residual, self.codebooks[s])
+            c = self._nearest_stage(s, residual, side)
             residual = residual - self.codebooks[s][c]
             codes.append(c)
         return torch.stack(codes)

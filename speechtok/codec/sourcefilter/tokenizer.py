@@ -23,7 +23,7 @@ register_configs(
                            "cep_order": ">=2", "alpha": "0..0.99", "ap_bands": ">=1", "segment_seconds": ">0",
                            "context_seconds": ">=0"},
         "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
-                        "kmeans_iters": ">=1"},
+                        "kmeans_iters": ">=1", "semantic_weight": ">=0"},
         "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1"},
         "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
         "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",
@@ -61,6 +61,10 @@ class SourceFilterTokenizer(Tokenizer):
             raise ValueError(f"{name}: stages must be in 1..{codec.cfg.quant.num_stages}")
         self.stages = k
         self.codebook_sizes = tuple(codec.codebook_sizes[: 1 + k])
+        if codec.teacher is not None:
+            # its encoder runs a bidirectional phone teacher over the whole file: no streaming
+            # (``speechtok serve`` and ``can_stream`` see no open_stream and say so)
+            self.open_stream = None
 
     @property
     def streams(self) -> list[str]:
@@ -82,7 +86,8 @@ class SourceFilterTokenizer(Tokenizer):
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         # the analysis of all segments shares its FFT calls; each utterance is quantized alone,
         # so the codes equal one-by-one encoding
-        return [self.codec.quantize(fr, self.stages) for fr in self.codec.analyze_many(wavs)]
+        c = self.codec
+        return [c.quantize(fr, self.stages, c.teacher_side(w)) for fr, w in zip(c.analyze_many(wavs), wavs)]
 
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
         return self.codec.decode(codes, num_samples)

@@ -41,6 +41,7 @@ class SFTrainConfig:
     seed: int = 0
     workers: int = 1  # analysis processes
     valid_every: int = 500  # refiner steps between validation errors (the training curve)
+    semantic_teacher: str = ""  # PhoneCTC folder for model.quant.semantic ("" = the shipped one)
 
 
 @dataclass
@@ -115,27 +116,48 @@ def analysis_cache(cfg: SFRunConfig, manifest: str, cache: Path, progress: bool 
     return fr
 
 
-def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True) -> list[float]:
-    """Feature means, then the residual k-means stages. Returns the error left after each stage."""
+def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, teacher: np.ndarray | None = None) -> list[float]:
+    """Feature means, then the residual k-means stages. Returns the error left after each stage.
+
+    ``teacher``: phone posteriors of every frame (``semantic.teacher_cache``), needed when
+    ``quant.semantic`` is not ``none``: they shape the first stage."""
     codec.cep_mean.copy_(torch.from_numpy(fr.cep.reshape(len(fr), -1).mean(0)))
     codec.bap_mean.copy_(torch.from_numpy(fr.bap.mean(0)))
     x = codec.features(fr)
+    q = codec.cfg.quant
+    side = None
+    if q.semantic != "none":
+        from .semantic import side_scale
+
+        if teacher is None or len(teacher) != len(x):
+            raise SpeechtokError(f"quant.semantic {q.semantic}: fit_codebooks needs the teacher's posteriors of every frame")
+        post = torch.as_tensor(teacher, dtype=torch.float32)
+        scale = side_scale(x, post, q.semantic_weight)
+        side = post * scale
+        if codec.teacher is not None:
+            codec.teacher.scale.fill_(scale)
     bar = tqdm(total=codec.rvq.num_stages, desc="k-means stages", disable=not progress)
 
     def step(s, err):
         bar.update(1)
         bar.set_postfix(mse=f"{err:.4f}")
 
-    errors = codec.rvq.fit(x, iters=codec.cfg.quant.kmeans_iters, seed=0, progress=step)
+    errors = codec.rvq.fit(x, iters=q.kmeans_iters, seed=0, progress=step, side=side)
     bar.close()
     return errors
 
 
 # ---- the refiner ------------------------------------------------------------------------------
-def _refiner_tensors(codec: SourceFilterCodec, fr: Frames):
-    """Targets (N, D), pitch codes (N,), envelope codes (stages, N), utterance starts."""
+def _refiner_tensors(codec: SourceFilterCodec, fr: Frames, teacher: np.ndarray | None = None):
+    """Targets (N, D), pitch codes (N,), envelope codes (stages, N), utterance starts.
+    ``teacher``: the frames' teacher posteriors, for a codec that encodes with its teacher."""
     x = codec.features(fr)
-    codes = codec.rvq.encode(x)
+    side = None
+    if codec.teacher is not None:
+        if teacher is None:
+            raise SpeechtokError("this codec encodes with its phone teacher: pass the teacher's posteriors")
+        side = torch.as_tensor(teacher, dtype=torch.float32) * codec.teacher.scale
+    codes = codec.rvq.encode(x, side=side)
     pitch = torch.from_numpy(codec.pitch.encode(fr.f0))
     starts = np.concatenate([[0], np.cumsum(fr.lengths)[:-1]])
     return x, pitch, codes, starts
@@ -184,17 +206,19 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
                     valid_data=None, curve: list | None = None):
     """The refiner's training loop, run in every process (Fabric all-reduces the gradients).
     With ``valid_data``, rank 0 appends ``(step, minutes, validation error per stage)`` to ``curve``
-    every ``valid_every`` steps: the quality-against-CPU-minutes curve."""
+    every ``valid_every`` steps: the quality-against-CPU-minutes curve; the weights with the lowest
+    mean validation error so far are kept in the checkpoint (``best``), since a small refiner on
+    1.5 h of audio starts to overfit after a few thousand steps."""
     t = cfg.train
     torch.manual_seed(t.seed)
     model, opt = codec.refiner, torch.optim.AdamW(codec.refiner.parameters(), lr=t.refiner_lr)
     ckpt = run_dir / "refiner.ckpt"
-    step, elapsed = 0, 0.0
-    if ckpt.exists():  # resume: weights, optimizer, step and the time already spent
+    step, elapsed, best = 0, 0.0, None
+    if ckpt.exists():  # resume: weights, optimizer, step, the time already spent, the best weights
         state = torch.load(ckpt, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        step, elapsed = int(state["step"]), float(state["elapsed"])
+        step, elapsed, best = int(state["step"]), float(state["elapsed"]), state.get("best")
     model, opt = fabric.setup(model, opt)
     rng = np.random.default_rng((t.seed, fabric.global_rank, step))
     budget = t.refiner_minutes * 60
@@ -220,30 +244,36 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
         bar.update(1)
         if step % 50 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        if step % 500 == 0 and fabric.global_rank == 0:
-            _save_refiner(ckpt, model, opt, step, time.time() - start)
         if valid_data is not None and curve is not None and step % t.valid_every == 0 and fabric.global_rank == 0:
-            curve.append({"step": step, "minutes": round((time.time() - start) / 60, 2),
-                          "valid_mse_per_stage": refiner_mse(codec, valid_data, refine=True)})
+            errs = refiner_mse(codec, valid_data, refine=True)
+            curve.append({"step": step, "minutes": round((time.time() - start) / 60, 2), "valid_mse_per_stage": errs})
+            if best is None or float(np.mean(errs)) < float(best["valid_mse"]):
+                m = model.module if hasattr(model, "module") else model
+                best = {"valid_mse": torch.tensor(float(np.mean(errs))), "step": torch.tensor(step),
+                        "model": {k: v.detach().clone() for k, v in m.state_dict().items()}}
+        if step % 500 == 0 and fabric.global_rank == 0:
+            _save_refiner(ckpt, model, opt, step, time.time() - start, best)
     bar.close()
     if fabric.global_rank == 0:
-        _save_refiner(ckpt, model, opt, step, time.time() - start)
+        _save_refiner(ckpt, model, opt, step, time.time() - start, best)
     return step, losses
 
 
-def _save_refiner(ckpt: Path, model, opt, step: int, elapsed: float) -> None:
+def _save_refiner(ckpt: Path, model, opt, step: int, elapsed: float, best: dict | None = None) -> None:
     m = model.module if hasattr(model, "module") else model
     state = {"model": m.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}
+    if best is not None:
+        state["best"] = best
     write_atomic(ckpt, lambda p: torch.save(state, p))
 
 
 def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, run_dir: Path, progress: bool = True,
-                  valid=None) -> dict:
+                  valid=None, teacher: np.ndarray | None = None) -> dict:
     """Train the refiner for ``train.refiner_minutes`` on ``train.devices`` processes; returns its log."""
     from lightning.fabric import Fabric
 
     t = cfg.train
-    data = _refiner_tensors(codec, train_fr)
+    data = _refiner_tensors(codec, train_fr, teacher)
     devices = t.devices
     strategy = "ddp" if devices > 1 else "auto"
     fabric = Fabric(accelerator=t.accelerator, devices=devices, strategy=strategy)
@@ -251,9 +281,11 @@ def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, 
     curve: list = []
     step, losses = _refiner_worker(fabric, codec, data, cfg, run_dir, progress, valid, curve)
     state = torch.load(run_dir / "refiner.ckpt", weights_only=True)
-    codec.refiner.load_state_dict(state["model"])
+    best = state.get("best")
+    # the weights with the lowest validation error (the last ones when validation never ran)
+    codec.refiner.load_state_dict(best["model"] if best is not None else state["model"])
     return {"steps": step, "final_loss": float(np.mean(losses[-100:])) if losses else None, "rank": fabric.global_rank,
-            "curve": curve}
+            "curve": curve, "kept_step": int(best["step"]) if best is not None else step}
 
 
 # ---- the whole recipe -----------------------------------------------------------------------------
@@ -271,25 +303,41 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
     report["analysis_minutes"] = report.get("analysis_minutes") or round((time.time() - t0) / 60, 2)
     codebooks_done = run_dir / "codebooks.safetensors"
     codec = SourceFilterCodec(cfg.model)
+    teacher = valid_teacher = None
+    if cfg.model.quant.semantic != "none":
+        from .semantic import load_teacher, teacher_cache
+
+        t1 = time.time()
+        net, digest = load_teacher(cfg.train.semantic_teacher)
+        if codec.teacher is not None:
+            codec.teacher.adopt(net, 0.0)  # its scale comes with the codebooks
+        teacher = teacher_cache(cfg.data.train, run_dir / "teacher", cfg.model.hop, train_fr.lengths,
+                                cfg.train.semantic_teacher, cfg.model.sample_rate, progress)
+        if codec.teacher is not None:
+            valid_teacher = teacher_cache(cfg.data.valid, run_dir / "teacher", cfg.model.hop, valid_fr.lengths,
+                                          cfg.train.semantic_teacher, cfg.model.sample_rate, progress)
+        report["semantic"] = {"variant": cfg.model.quant.semantic, "weight": cfg.model.quant.semantic_weight,
+                              "teacher": cfg.train.semantic_teacher or "speechtok/assets/phone_ctc", "teacher_weights": digest,
+                              "teacher_minutes": report.get("semantic", {}).get("teacher_minutes") or round((time.time() - t1) / 60, 2)}
     if codebooks_done.exists():
         from safetensors.torch import load_file
 
         codec.load_state_dict(load_file(str(codebooks_done)), strict=False)
     else:
         t1 = time.time()
-        errs = fit_codebooks(codec, train_fr, progress)
+        errs = fit_codebooks(codec, train_fr, progress, teacher)
         from safetensors.torch import save_file
 
         state = {k: v.contiguous() for k, v in codec.state_dict().items() if not k.startswith("refiner.")}
         write_atomic(codebooks_done, lambda p: save_file(state, str(p)))
         report["kmeans_minutes"] = round((time.time() - t1) / 60, 2)
         report["train_mse_per_stage"] = errs
-    valid = _refiner_tensors(codec, valid_fr)
+    valid = _refiner_tensors(codec, valid_fr, valid_teacher)
     report["valid_mse_per_stage"] = refiner_mse(codec, valid, refine=False)
     cfg.model.refiner.enabled = False
     if cfg.train.refiner_minutes > 0 or cfg.train.refiner_steps > 0:
         t2 = time.time()
-        log = train_refiner(codec, train_fr, cfg, run_dir, progress, valid)
+        log = train_refiner(codec, train_fr, cfg, run_dir, progress, valid, teacher)
         if log["rank"] != 0:
             return report
         refined = refiner_mse(codec, valid, refine=True)
