@@ -55,12 +55,15 @@ def run_local(
     ``workers`` reader processes (0: read in this process, no overlap). ``encode_in``: "main"
     encodes here in length-sorted batches (for a batched, maybe GPU, encoder), "workers" has
     each worker encode what it read (a one-by-one CPU codec then runs on every core), "auto"
-    picks "main" for tokenizers with a batched encoder, else "workers". Rows are the same.
+    picks "main" for tokenizers with a batched encoder (unless they say ``batch_in_workers``),
+    else "workers". Rows are the same.
     """
     ordered = [(i, length_order(g)) for i, g in pending]
     sr = int(plan["sample_rate"])
     if encode_in == "auto":
-        encode_in = "main" if has_batched_encoder(tok) else "workers"
+        # a batched encoder that runs on the CPU anyway (batch_in_workers) is faster as one copy
+        # per worker process than as one copy in the main process
+        encode_in = "main" if has_batched_encoder(tok) and not getattr(tok, "batch_in_workers", False) else "workers"
     if encode_in == "workers" and workers > 0:
         fn, jobs = read_and_encode, ((u.path, plan["tokenizer_spec"]) for _, g in ordered for u in g)
     else:
