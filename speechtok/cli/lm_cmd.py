@@ -52,11 +52,34 @@ def register(subparsers) -> None:
     g.add_argument("--top-k", type=int, default=0)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--speculative", action="store_true",
-                   help="greedy speculative decoding with a Kneser-Ney draft fitted on the LM's training shards: "
-                   "the same output as --temperature 0, fewer LM passes (single-stream layouts)")
-    g.add_argument("--draft-k", type=int, default=4, help="ids the draft proposes per LM pass (default 4)")
+                   help="greedy speculative decoding: the same output as --temperature 0 in fewer LM passes (see --draft)")
+    g.add_argument("--draft", default="auto", metavar="mtp|ngram|RUN",
+                   help="what drafts for --speculative: mtp (the LM's multi-token-prediction heads, from `speechtok lm mtp` "
+                   "or model.mtp_heads), ngram (a Kneser-Ney 4-gram fitted on the LM's training shards; single-stream "
+                   "layouts), or the run folder of a smaller LM over the same tokens and layout. Default: mtp when the "
+                   "LM has heads, else ngram")
+    g.add_argument("--draft-k", type=int, default=3, help="most steps drafted per LM pass (default 3)")
     g.add_argument("--out", type=Path, required=True, help="output wav (prompt + continuation)")
     g.set_defaults(func=run_sample)
+
+    m = sub.add_parser("mtp", help="add multi-token-prediction heads to a trained LM (drafts for --speculative)",
+                       description="Train MTP heads (Medusa style) on a frozen LM; they predict the ids 2, 3, ... steps "
+                       "ahead from the LM's last hidden state and are saved as RUN/mtp.safetensors, where "
+                       "`speechtok lm sample --speculative` finds them. With --distill N (default) the heads learn "
+                       "the LM's own greedy continuations of N prompts, which is what greedy speculative decoding "
+                       "needs; --distill 0 trains them on the data itself.")
+    m.add_argument("run", type=Path, help="LM run folder")
+    m.add_argument("--heads", type=int, default=3, help="number of heads (steps drafted per LM pass; default 3)")
+    m.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300)")
+    m.add_argument("--distill", type=int, default=64, help="greedy continuations to learn from (0: the data itself; default 64)")
+    m.add_argument("--data", help="token folder (default: the LM's training shards)")
+    m.add_argument("--valid", help="held-out token folder: report each head's top-1 accuracy on it")
+    m.add_argument("--batch-size", type=int, default=8)
+    m.add_argument("--lr", type=float, default=2e-3)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--force", action="store_true", help="replace heads already in RUN/mtp.safetensors")
+    m.add_argument("--no-progress", action="store_true")
+    m.set_defaults(func=run_mtp)
 
     from .lm_bench_cmd import register_bench
 
@@ -156,15 +179,15 @@ def run_sample(args: argparse.Namespace) -> int:
         prompt_codes = tok.encode(prompt_wav, sr).codes
     frames = max(1, int(round(args.seconds * lm.frame_rate)))
     if args.speculative:
-        from ..lm.data import iter_rows
-        from ..lm.speculative import NgramDraft, speculative_generate
+        from ..lm.speculative import make_draft, speculative_generate
 
         try:
-            draft = NgramDraft.fit(lm.layout, (r["codes"] for r in iter_rows(lm.cfg.data.train)))
+            draft = make_draft(lm, args.draft)
             codes, stats = speculative_generate(lm, prompt_codes, frames, draft, k=args.draft_k)
         except (FileNotFoundError, ValueError) as e:
             raise SpeechtokError(f"speculative decoding: {e}") from None
-        print(f"speculative: {stats['steps']} ids in {stats['forwards']} LM passes ({stats['accepted']} of {stats['proposed']} drafted ids kept)")
+        print(f"speculative ({draft.name} draft): {stats['steps']} AR steps in {stats['forwards']} LM passes "
+              f"({stats['accepted']} of {stats['proposed']} drafted steps kept)")
     else:
         codes = lm.generate(prompt_codes, frames, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
     full = codes if prompt_codes is None else np.concatenate([np.asarray(prompt_codes)[: codes.shape[0]], codes], axis=1)
@@ -177,4 +200,23 @@ def run_sample(args: argparse.Namespace) -> int:
     audio, sr = tok.decode(tokens)
     write_audio_atomic(args.out, audio, sr)
     print(f"{args.out}: {len(prompt_wav) / tok.sample_rate:.2f} s prompt + {frames / lm.frame_rate:.2f} s sampled ({lm.tokenizer})")
+    return 0
+
+
+def run_mtp(args: argparse.Namespace) -> int:
+    import json
+
+    from ..lm.mtp import MTP_FILE, save_mtp_heads, train_mtp_heads
+
+    lm = _load_lm(args.run)
+    if (args.run / MTP_FILE).exists() and not args.force:
+        raise SpeechtokError(f"{args.run / MTP_FILE}: heads already exist; pass --force to replace them")
+    try:
+        heads, summary = train_mtp_heads(lm, heads=args.heads, steps=args.steps, data=args.data, valid=args.valid,
+                                         distill=args.distill, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                         progress=not args.no_progress)
+    except (FileNotFoundError, ValueError) as e:
+        raise SpeechtokError(str(e)) from None
+    path = save_mtp_heads(args.run, heads, summary)
+    print(json.dumps({"mtp": str(path), **summary}))
     return 0
