@@ -376,6 +376,19 @@ def test_mtp_heads_added_to_a_trained_lm(clip_tokens, tmp_path, capsys):
         assert main(["lm", "sample", str(run), "--prompt", str(clip), "--prompt-seconds", "1", "--seconds", "0.4",
                      "--speculative", "--draft", draft, "--out", str(tmp_path / "s.wav")]) == 0
         assert f"({'lm' if draft == str(run) else draft} draft)" in capsys.readouterr().out
+    # the speed-up measure: one JSON line per (draft, k, threads), identical output, a Markdown table
+    assert main(["lm", "speedup", str(run), "--data", str(clip_tokens), "--draft", "mtp", "--draft", str(run), "--k", "2",
+                 "--prompts", "1", "--prompt-seconds", "0.4", "--seconds", "0.3", "--out", str(tmp_path / "sp.jsonl"),
+                 "--table", str(tmp_path / "sp.md")]) == 0
+    rows = [_json.loads(line) for line in (tmp_path / "sp.jsonl").read_text().splitlines()]
+    assert [(r["draft"], r["k"], r["identical"]) for r in rows] == [("mtp", 2, True), ("lm", 2, True)]
+    assert rows[1]["acceptance"] > 0.9  # the LM drafting for itself
+    assert (tmp_path / "sp.md").read_text().count("| yes |") == 2
+    assert main(["lm", "passcost", "--hidden", "32", "--layers", "1", "--vocab", "100", "--blocks", "1", "3",
+                 "--out", str(tmp_path / "pc.json")]) == 0
+    cost = _json.loads((tmp_path / "pc.json").read_text())[0]
+    assert cost["block_s"]["1"] > 0 and cost["mtp_s"] > 0 and (tmp_path / "pc.md").exists()
+    capsys.readouterr()
     # drafts that cannot work say why
     assert main(["lm", "sample", str(run), "--seconds", "0.2", "--speculative", "--draft", "nonsense", "--out", str(tmp_path / "x.wav")]) == 2
     assert "neither mtp, ngram" in capsys.readouterr().err

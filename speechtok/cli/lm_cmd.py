@@ -81,6 +81,41 @@ def register(subparsers) -> None:
     m.add_argument("--no-progress", action="store_true")
     m.set_defaults(func=run_mtp)
 
+    v = sub.add_parser("speedup", help="measure plain vs speculative greedy decoding (tokens/s, acceptance, identical output)",
+                       description="Greedy continuations of the longest utterances of a token folder, plain and with each "
+                       "draft at each draft length and thread count: CPU seconds (process time), AR steps per second, "
+                       "speed-up, share of drafted steps kept, and whether the output was identical. One JSON line per "
+                       "measurement (appended to --out); --table renders every line of --out as Markdown.")
+    v.add_argument("run", type=Path, help="LM run folder")
+    v.add_argument("--data", required=True, help="token folder to take prompts from (held-out data)")
+    v.add_argument("--draft", action="append", default=[], metavar="mtp|ngram|RUN", help="draft to measure (repeatable)")
+    v.add_argument("--k", type=int, nargs="+", default=[1, 2, 3, 4], help="draft lengths (fixed) to measure")
+    v.add_argument("--adaptive", action="store_true", help="also measure the adaptive draft length (up to the largest --k)")
+    v.add_argument("--threads", type=int, nargs="+", default=[1], help="torch thread counts to measure")
+    v.add_argument("--prompts", type=int, default=4)
+    v.add_argument("--prompt-seconds", type=float, default=2.0)
+    v.add_argument("--seconds", type=float, default=3.0, help="seconds of audio generated per prompt")
+    v.add_argument("--label", default="", help="name of this LM in the table (default: the run folder's name)")
+    v.add_argument("--out", type=Path, help="append one JSON line per measurement here")
+    v.add_argument("--table", type=Path, help="write every row of --out as a Markdown table here")
+    v.set_defaults(func=run_speedup)
+
+    c = sub.add_parser("passcost", help="CPU cost of one LM pass over 1..b steps at several LM sizes (random weights)",
+                       description="How speculative decoding scales with the LM's size: the CPU seconds of one pass over "
+                       "a block of b new steps (on a 128-step KV cache) and of 4 MTP heads, for LMs built from a config "
+                       "with random weights (a pass costs the same whatever the weights). With --acceptance, the "
+                       "speed-up each size would reach at the steps-per-pass measured by `lm speedup` (MTP draft).")
+    c.add_argument("--hidden", type=int, nargs="+", required=True, help="model widths (heads = width / 64)")
+    c.add_argument("--layers", type=int, nargs="+", required=True, help="layer counts, one per --hidden")
+    c.add_argument("--vocab", type=int, default=4227, help="vocabulary (default 4227: 3 flat codebooks of speechtok-base + 3)")
+    c.add_argument("--blocks", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    c.add_argument("--mtp-heads", type=int, default=4)
+    c.add_argument("--threads", type=int, nargs="+", default=[1])
+    c.add_argument("--acceptance", type=Path, help="an `lm speedup` --out file; with --acceptance-lm, project the speed-up")
+    c.add_argument("--acceptance-lm", default="", help="the LM label whose MTP rows give the steps per pass")
+    c.add_argument("--out", type=Path, required=True, help="JSON results; a Markdown table is written beside it (.md)")
+    c.set_defaults(func=run_passcost)
+
     from .lm_bench_cmd import register_bench
 
     register_bench(sub)
@@ -219,4 +254,94 @@ def run_mtp(args: argparse.Namespace) -> int:
         raise SpeechtokError(str(e)) from None
     path = save_mtp_heads(args.run, heads, summary)
     print(json.dumps({"mtp": str(path), **summary}))
+    return 0
+
+
+def run_speedup(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    import torch
+
+    from ..fsutil import write_atomic
+    from ..lm.speculative import longest_prompts, make_draft, measure_speedup, render_speedup
+
+    lm = _load_lm(args.run)
+    if not args.draft:
+        raise SpeechtokError("give at least one --draft (mtp, ngram or an LM run folder)")
+    try:
+        prompts = longest_prompts(args.data, lm, args.prompts, args.prompt_seconds)
+        drafts = [(name, make_draft(lm, name)) for name in args.draft]
+    except (FileNotFoundError, ValueError) as e:
+        raise SpeechtokError(str(e)) from None
+    frames = int(round(args.seconds * lm.frame_rate))
+    label = args.label or args.run.name
+    rows = []
+    before = torch.get_num_threads()
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for name, draft in drafts:
+            settings = [(k, False) for k in args.k] + ([(max(args.k), True)] if args.adaptive else [])
+            for k, adaptive in settings:
+                r = measure_speedup(lm, prompts, frames, draft, k=k, adaptive=adaptive)
+                row = {"lm": label, "tokenizer": lm.tokenizer, "layout": lm.layout.kind, "parameters": lm.model.num_parameters(),
+                       "threads": threads, "draft_spec": name if name in ("mtp", "ngram") else Path(name).name, **r,
+                       "command": "speechtok " + " ".join(sys.argv[1:])}
+                rows.append(row)
+                print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "command"}), flush=True)
+    torch.set_num_threads(before)
+    if args.out:
+        old = args.out.read_text() if args.out.exists() else ""
+        text = old + "".join(json.dumps(r) + "\n" for r in rows)
+        write_atomic(args.out, lambda tmp: tmp.write_text(text))
+        if args.table:
+            table = render_speedup([json.loads(line) for line in text.splitlines() if line.strip()])
+            write_atomic(args.table, lambda tmp: tmp.write_text(table))
+    return 0
+
+
+def run_passcost(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from ..fsutil import write_atomic
+    from ..lm.config import LMModelConfig
+    from ..lm.speculative import pass_costs
+
+    if len(args.hidden) != len(args.layers):
+        raise SpeechtokError("give one --layers value per --hidden value")
+    per_pass = {}  # k -> steps per LM pass measured with the MTP draft
+    if args.acceptance:
+        for line in args.acceptance.read_text().splitlines():
+            r = json.loads(line)
+            if r["lm"] == args.acceptance_lm and r["draft"] == "mtp" and r["threads"] == 1 and not r.get("adaptive"):
+                per_pass[r["k"]] = r["ids_per_forward"]
+    rows = []
+    before = torch.get_num_threads()
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for hidden, layers in zip(args.hidden, args.layers):
+            cfg = LMModelConfig(hidden=hidden, layers=layers, heads=max(1, hidden // 64), context=256)
+            r = pass_costs(cfg, [args.vocab], args.blocks, args.mtp_heads)
+            t1 = r["block_s"][1]
+            row = {"hidden": hidden, "layers": layers, "threads": threads, **r,
+                   "ceiling": {b: b * t1 / t for b, t in r["block_s"].items()}}
+            if per_pass:
+                row["projected"] = {k: ipf * t1 / (r["block_s"][k + 1] + r["mtp_s"] * k / args.mtp_heads)
+                                    for k, ipf in per_pass.items() if k + 1 in r["block_s"]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    torch.set_num_threads(before)
+    write_atomic(args.out, lambda tmp: tmp.write_text(json.dumps(rows, indent=1)))
+    ks = sorted(per_pass)
+    lines = ["| LM (random weights) | params | threads | ms per pass, 1 step | ms, " + f"{max(args.blocks)} steps | "
+             + "4 MTP heads, ms | " + " | ".join(f"speed-up at k={k} ({per_pass[k]:.2f} steps/pass)" for k in ks) + " |",
+             "|---|---:|---:|---:|---:|---:|" + "---:|" * len(ks)]
+    for r in rows:
+        proj = " | ".join(f"{r['projected'][k]:.2f}×" for k in ks)
+        lines.append(f"| {r['hidden']}×{r['layers']} | {r['parameters'] / 1e6:.1f} M | {r['threads']} | {r['block_s'][1] * 1e3:.2f} | "
+                     f"{r['block_s'][max(args.blocks)] * 1e3:.2f} | {r.get('mtp_s', 0) * 1e3:.2f} | " + (proj + " |" if ks else ""))
+    table = "\n".join(lines) + "\n"
+    write_atomic(args.out.with_suffix(".md"), lambda tmp: tmp.write_text(table))
     return 0

@@ -265,3 +265,65 @@ def measure_speedup(lm, prompts: list[np.ndarray], frames: int, draft, k: int = 
             "plain_cpu_s": plain_s, "speculative_cpu_s": spec_s, "speedup": plain_s / spec_s,
             "plain_steps_per_s": steps / plain_s, "speculative_steps_per_s": steps / spec_s,
             "acceptance": accepted / max(1, proposed), "ids_per_forward": steps / max(1, forwards)}
+
+
+def longest_prompts(folder, lm, n: int = 4, seconds: float = 2.0) -> list[np.ndarray]:
+    """The first ``seconds`` of the ``n`` longest utterances of a token folder: the benchmark prompts."""
+    from .data import iter_rows
+
+    rows = sorted(iter_rows(folder), key=lambda r: -r["duration"])[:n]
+    if not rows:
+        raise ValueError(f"{folder}: no utterances to take prompts from")
+    frames = int(round(seconds * lm.frame_rate))
+    return [r["codes"][:, :frames] for r in rows]
+
+
+@torch.no_grad()
+def pass_costs(model_cfg, vocab_sizes: list[int], blocks: list[int], mtp_heads: int = 0, past: int = 128, repeats: int = 20) -> dict:
+    """CPU seconds of one LM pass over a block of ``b`` new steps (for each ``b`` in ``blocks``) on
+    top of a ``past``-step KV cache, and of the MTP heads' drafting, for an LM of this config with
+    random weights (the cost of a pass does not depend on what the weights are). How the speed-up
+    of speculation moves with the LM's size, without training a large LM on a CPU."""
+    from .model import MTPHeads, TokenLM
+
+    torch.manual_seed(0)
+    model = TokenLM(model_cfg, vocab_sizes).eval()
+    ranges = [(0, v - 3) for v in vocab_sizes]
+    ids = torch.zeros(1, len(vocab_sizes), past, dtype=torch.long)
+    _, cache = model.hidden_states(ids, use_cache=True)
+    out = {"parameters": model.num_parameters(), "block_s": {}}
+    for b in blocks:
+        block = torch.zeros(1, len(vocab_sizes), b, dtype=torch.long)
+        times = []
+        for _ in range(repeats):
+            t = time.process_time()
+            h, cache = model.hidden_states(block, cache=cache, use_cache=True)
+            for (lo, hi), head in zip(ranges, model.heads):  # the LM's choice after each step of the block
+                torch.argmax(h[0] @ head.weight[lo:hi].T, dim=-1)
+            times.append(time.process_time() - t)
+            _crop(cache, past)
+        out["block_s"][b] = float(np.median(times))
+    if mtp_heads:
+        heads = MTPHeads(model_cfg.hidden, vocab_sizes, mtp_heads).eval()
+        h = torch.zeros(model_cfg.hidden)
+        times = []
+        for _ in range(repeats):
+            t = time.process_time()
+            for z, outs in zip(heads.features(h), heads.out):
+                for (lo, hi), head in zip(ranges, outs):
+                    torch.argmax(head.weight[lo:hi] @ z)
+            times.append(time.process_time() - t)
+        out["mtp_s"] = float(np.median(times))
+    return out
+
+
+def render_speedup(rows: list[dict]) -> str:
+    """Markdown table of ``speechtok lm speedup`` rows."""
+    lines = ["| LM | params | layout | threads | draft | k | identical | plain steps/s | speculative steps/s | speed-up | "
+             "drafted steps kept | steps per LM pass |", "|---|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        k = f"≤{r['k']} adaptive" if r.get("adaptive") else str(r["k"])
+        lines.append(f"| {r['lm']} | {r['parameters'] / 1e6:.1f} M | {r['layout']} | {r['threads']} | {r['draft_spec']} | {k} | "
+                     f"{'yes' if r['identical'] else '**no**'} | {r['plain_steps_per_s']:.0f} | {r['speculative_steps_per_s']:.0f} | "
+                     f"{r['speedup']:.2f}× | {r['acceptance'] * 100:.0f}% | {r['ids_per_forward']:.2f} |")
+    return "\n".join(lines) + "\n"
