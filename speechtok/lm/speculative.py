@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .ngram import KneserNeyLM
 
@@ -72,12 +73,19 @@ class MTPDraft:
         if self.heads is None:
             raise ValueError("the LM has no MTP heads: add them with `speechtok lm mtp RUN` (or train with model.mtp_heads)")
         self.max_steps = self.heads.num_heads
+        # all heads at once: one matrix product for their residual blocks, one batched product per stream
+        with torch.no_grad():
+            self.block_w = torch.cat([b.weight for b in self.heads.blocks])
+            self.block_b = torch.cat([b.bias for b in self.heads.blocks])
+            self.out_w = [torch.stack([outs[s].weight for outs in self.heads.out]) for s in range(len(self.heads.out[0]))]
 
     def reset(self) -> None:
         pass
 
     def propose(self, seq, hidden: torch.Tensor, n: int, allowed) -> list[list[int]]:
-        return [self.lm.greedy_step(z, allowed(i), out) for i, (z, out) in enumerate(zip(self.heads.features(hidden, upto=n), self.heads.out))]
+        hid = hidden.shape[-1]
+        z = hidden + F.silu(F.linear(hidden, self.block_w[: n * hid], self.block_b[: n * hid])).view(n, hid)
+        return self.lm.greedy_rows(z, [allowed(i) for i in range(n)], self.out_w)
 
 
 class LMDraft:
@@ -119,7 +127,7 @@ class LMDraft:
         for i in range(n):
             h, self.cache = self.lm.model.hidden_states(_ids(feed, self.lm.device), cache=self.cache, use_cache=True)
             self.cached += feed
-            step = self.lm.greedy_step(h[0, -1], allowed(i))
+            step = self.lm.greedy_rows(h[0, -1:], [allowed(i)])[0]
             out.append(step)
             feed = [step]
         return out
@@ -190,18 +198,18 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
     window = list(full)  # what the LM reads: at most a context
     emitted: list[list[int]] = []
     base_ids = 0
-    cache, fed, last_h, known = None, 0, None, None  # known: the LM's next step when verification already chose it
+    cache, fed, nxt = None, 0, None  # nxt: the LM's next step, once known
     stats = {"forwards": 0, "accepted": 0, "proposed": 0}
     k_now, resting = k, 0
     while not done(len(emitted), base_ids):
         if len(window) > ctx:  # the plain sampler's restart rule
-            window, cache, fed, last_h, known = window[-(ctx // 2) :], None, 0, None, None
-        if last_h is None:  # (re)build the cache over the window
+            window, cache, fed, nxt = window[-(ctx // 2) :], None, 0, None
+        pos = start_pos + len(emitted)
+        if nxt is None:  # (re)build the cache over the window
             h, cache = lm.model.hidden_states(_ids(window, lm.device), cache=None, use_cache=True)
             stats["forwards"] += 1
             fed, last_h = len(window), h[0, -1]
-        pos = start_pos + len(emitted)
-        nxt = known or lm.greedy_step(last_h, ranges(base_ids, pos))
+            nxt = lm.greedy_rows(last_h[None], [ranges(base_ids, pos)])[0]
         base_next = base_ids + lay.base_length(nxt[0])
         if k_now == 0:
             resting += 1
@@ -218,28 +226,28 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
         block = [nxt] + proposal
         h, cache = lm.model.hidden_states(_ids(block, lm.device), cache=cache, use_cache=True)
         stats["forwards"] += 1
-        keep, base, known = [nxt], base_next, None
+        # the LM's own choice after each step of the block, had every drafted step before it been kept
+        bases = [base_next]
+        for step in proposal:
+            bases.append(bases[-1] + lay.base_length(step[0]))
+        choices = lm.greedy_rows(h[0], [ranges(b, pos + 1 + i) for i, b in enumerate(bases)])
+        keep = [nxt]
+        for i, step in enumerate(proposal):
+            if done(len(emitted) + len(keep), bases[i]) or choices[i] != step:
+                break
+            keep.append(step)
         if proposal:
-            for i, step in enumerate(proposal):  # the LM's own choice after each block step
-                if done(len(emitted) + len(keep), base):
-                    break
-                choice = lm.greedy_step(h[0, i], ranges(base, pos + 1 + i))
-                if choice != step:
-                    known = choice  # what plain decoding emits next: no need to compute it again
-                    break
-                keep.append(step)
-                base += lay.base_length(step[0])
             stats["proposed"] += len(proposal)
             stats["accepted"] += len(keep) - 1
             if adaptive:
                 k_now = min(k, k_now + 1) if len(keep) - 1 == len(proposal) else max(len(keep) - 1, k_now // 2)
         _crop(cache, fed + len(keep))  # keep the positions of the kept steps only
         fed += len(keep)
-        last_h = h[0, len(keep) - 1]
+        last_h, nxt = h[0, len(keep) - 1], choices[len(keep) - 1]
         window += keep
         full += keep
         emitted += keep
-        base_ids = base
+        base_ids = bases[len(keep) - 1]
     stats["steps"] = len(emitted)
     return lay.generated_codes(seq, np.array(emitted, dtype=np.int64).T, t0, frames), stats
 

@@ -91,9 +91,27 @@ class SpeechLM:
         ``heads`` (default: the LM's own output layers); index ``i`` is id ``lo + i``."""
         return [F.linear(h, head.weight[lo:hi]).float() for head, (lo, hi) in zip(heads if heads is not None else self.model.heads, ranges)]
 
-    def greedy_step(self, h: torch.Tensor, ranges: list[tuple[int, int]], heads=None) -> list[int]:
-        """The greedy id of every stream from hidden state ``h (hidden,)`` (see ``next_logits``)."""
-        return [lo + int(torch.argmax(lg)) for lg, (lo, _) in zip(self.next_logits(h, ranges, heads), ranges)]
+    def greedy_rows(self, h: torch.Tensor, ranges: list[list[tuple[int, int]]], weights: list[torch.Tensor] | None = None) -> list[list[int]]:
+        """Greedy ids of ``n`` steps at once: row ``i`` of ``h (n, hidden)`` through each stream's
+        output weights (``(vocab, hidden)``, default the LM's; or ``(>= n, vocab, hidden)``, one
+        per row: MTP heads), over the ids ``ranges[i]`` allows (one ``(lo, hi)`` per stream). Rows
+        with the same range share one matrix product over that range only: at most one product
+        per codebook, and a third of the vocabulary for 3 flat codebooks."""
+        n = h.shape[0]
+        out = [[0] * len(ranges[0]) for _ in range(n)]
+        for s, w in enumerate(weights if weights is not None else [head.weight for head in self.model.heads]):
+            groups: dict[tuple[int, int], list[int]] = {}
+            for i, r in enumerate(ranges):
+                groups.setdefault(r[s], []).append(i)
+            for (lo, hi), rows in groups.items():
+                hs = h if len(rows) == n else h[rows]
+                if w.dim() == 2:
+                    logits = F.linear(hs, w[lo:hi])
+                else:
+                    logits = torch.bmm((w[:n] if len(rows) == n else w[rows])[:, lo:hi], hs[:, :, None])[..., 0]
+                for i, v in zip(rows, logits.argmax(-1).tolist()):
+                    out[i][s] = lo + v
+        return out
 
     # ---- likelihood ---------------------------------------------------------------------------
     @torch.no_grad()
