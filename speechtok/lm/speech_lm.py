@@ -96,19 +96,20 @@ class SpeechLM:
         output weights (``(vocab, hidden)``, default the LM's; or ``(>= n, vocab, hidden)``, one
         per row: MTP heads), over the ids ``ranges[i]`` allows (one ``(lo, hi)`` per stream). Rows
         with the same range share one matrix product over that range only: at most one product
-        per codebook, and a third of the vocabulary for 3 flat codebooks."""
+        per codebook, over a third of the vocabulary for 3 flat codebooks."""
         n = h.shape[0]
         out = [[0] * len(ranges[0]) for _ in range(n)]
         for s, w in enumerate(weights if weights is not None else [head.weight for head in self.model.heads]):
+            if w.dim() == 3:  # a weight per row (views, no copy of the weights)
+                for i, r in enumerate(ranges):
+                    lo, hi = r[s]
+                    out[i][s] = lo + int(torch.argmax(F.linear(h[i], w[i, lo:hi])))
+                continue
             groups: dict[tuple[int, int], list[int]] = {}
             for i, r in enumerate(ranges):
                 groups.setdefault(r[s], []).append(i)
             for (lo, hi), rows in groups.items():
-                hs = h if len(rows) == n else h[rows]
-                if w.dim() == 2:
-                    logits = F.linear(hs, w[lo:hi])
-                else:
-                    logits = torch.bmm((w[:n] if len(rows) == n else w[rows])[:, lo:hi], hs[:, :, None])[..., 0]
+                logits = F.linear(h if len(rows) == n else h[rows], w[lo:hi])
                 for i, v in zip(rows, logits.argmax(-1).tolist()):
                     out[i][s] = lo + v
         return out
