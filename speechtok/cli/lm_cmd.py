@@ -276,8 +276,16 @@ def run_speedup(args: argparse.Namespace) -> int:
         raise SpeechtokError(str(e)) from None
     frames = int(round(args.seconds * lm.frame_rate))
     label = args.label or args.run.name
-    rows = []
     before = torch.get_num_threads()
+
+    def save(row: dict) -> None:  # after every measurement, so that an interrupted run keeps what it measured
+        old = args.out.read_text() if args.out.exists() else ""
+        text = old + json.dumps(row) + "\n"
+        write_atomic(args.out, lambda tmp: tmp.write_text(text))
+        if args.table:
+            table = render_speedup([json.loads(line) for line in text.splitlines() if line.strip()])
+            write_atomic(args.table, lambda tmp: tmp.write_text(table))
+
     for threads in args.threads:
         torch.set_num_threads(threads)
         for name, draft in drafts:
@@ -287,16 +295,10 @@ def run_speedup(args: argparse.Namespace) -> int:
                 row = {"lm": label, "tokenizer": lm.tokenizer, "layout": lm.layout.kind, "parameters": lm.model.num_parameters(),
                        "threads": threads, "draft_spec": name if name in ("mtp", "ngram") else Path(name).name, **r,
                        "command": "speechtok " + " ".join(sys.argv[1:])}
-                rows.append(row)
                 print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "command"}), flush=True)
+                if args.out:
+                    save(row)
     torch.set_num_threads(before)
-    if args.out:
-        old = args.out.read_text() if args.out.exists() else ""
-        text = old + "".join(json.dumps(r) + "\n" for r in rows)
-        write_atomic(args.out, lambda tmp: tmp.write_text(text))
-        if args.table:
-            table = render_speedup([json.loads(line) for line in text.splitlines() if line.strip()])
-            write_atomic(args.table, lambda tmp: tmp.write_text(table))
     return 0
 
 
