@@ -58,7 +58,7 @@ def register(subparsers) -> None:
                    "or model.mtp_heads), ngram (a Kneser-Ney 4-gram fitted on the LM's training shards; single-stream "
                    "layouts), or the run folder of a smaller LM over the same tokens and layout. Default: mtp when the "
                    "LM has heads, else ngram")
-    g.add_argument("--draft-k", type=int, default=3, help="most steps drafted per LM pass (default 3)")
+    g.add_argument("--draft-k", type=int, default=4, help="most steps drafted per LM pass; the draft length adapts below it (default 4)")
     g.add_argument("--out", type=Path, required=True, help="output wav (prompt + continuation)")
     g.set_defaults(func=run_sample)
 
