@@ -33,13 +33,16 @@ done
     --max-minutes 30 --no-progress
 [ -f $BIG/mtp.safetensors ] || st lm mtp $BIG --heads 4 --steps 120 --distill 32 --valid "$TOK/valid" --no-progress
 
-# 4. measure: 4 prompts of 2 s (the longest test utterances), 3 s greedy continuations
+# 4. measure: 4 prompts of 2 s (the longest test utterances), 3 s greedy continuations; one thread
+#    (and mtp at k=3 on two threads: on a busy 2-core machine that measures contention, see README)
 rm -f $OUT/results.jsonl
-m() { st lm speedup "$@" --data "$TOK/test" --threads 1 2 --out $OUT/results.jsonl --table $OUT/results.md; }
-m "$FLAT" --label tiny-flat --draft mtp --draft runs/spec/draft-flat --draft ngram --k 1 2 3 4 --adaptive
+m() { st lm speedup "$@" --data "$TOK/test" --out $OUT/results.jsonl --table $OUT/results.md; }
 m "$FIRST" --label tiny-first --draft mtp --draft ngram --k 1 2 3 4 --adaptive
 m "$DELAY" --label tiny-delay --draft mtp --draft runs/spec/draft-delay --k 1 2 3 4 --adaptive
-m $BIG --label 14M-flat --draft mtp --draft "$FLAT" --draft ngram --k 1 2 3 4 --adaptive
+m $BIG --label 14M-flat --draft mtp --draft "$FLAT" --draft ngram --k 2 3 4 --adaptive
+m "$FLAT" --label tiny-flat --draft mtp --k 3 --threads 2
+m $BIG --label 14M-flat --draft mtp --k 3 --threads 2
+m "$FLAT" --label tiny-flat --draft mtp --draft runs/spec/draft-flat --draft ngram --k 1 2 3 4 --adaptive
 # 5. what one LM pass costs at larger sizes (random weights): the speed-up's ceiling there
-st lm passcost --hidden 128 384 768 1024 --layers 4 6 12 16 --vocab 4227 --blocks 1 2 3 4 5 --mtp-heads 4 --threads 1 2 \
+st lm passcost --hidden 128 384 768 1024 --layers 4 6 12 16 --vocab 4227 --blocks 1 2 3 4 5 --mtp-heads 4 --threads 1 \
     --acceptance $OUT/results.jsonl --acceptance-lm 14M-flat --out $OUT/pass_costs.json
