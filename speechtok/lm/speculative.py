@@ -6,7 +6,9 @@ the cache is cropped to what was kept. Only the number of LM passes changes, nev
 (tested against ``SpeechLM.generate(..., temperature=0)``). A step is one id per stream: one id
 for ``first``/``flat``/BPE, one per codebook for ``delay``.
 
-Drafts (``propose(seq, hidden, n, allowed) -> steps``):
+Drafts (``propose(seq, hidden, n, allowed) -> n steps``: ``seq`` every step the LM has read,
+BOS first, ending with the LM's next step; ``hidden`` the LM's last hidden state, the one that
+next step came from; ``allowed(i)`` the id range ``(lo, hi)`` of each stream at drafted step i):
 
 * ``MTPDraft``: the LM's multi-token-prediction heads (``model.MTPHeads``) read the hidden state
   the LM's own next step came from; nearly free, so the LM runs once per pass and nothing else.
