@@ -43,6 +43,10 @@ m $BIG --label 14M-flat --draft mtp --draft "$FLAT" --draft ngram --k 2 3 4 --ad
 m "$FLAT" --label tiny-flat --draft mtp --k 3 --threads 2
 m $BIG --label 14M-flat --draft mtp --k 3 --threads 2
 m "$FLAT" --label tiny-flat --draft mtp --draft runs/spec/draft-flat --draft ngram --k 1 2 3 4 --adaptive
+# the delay LM's heads again with the flat LM's longer recipe (in a copy of its run folder)
+mkdir -p runs/spec/delay-long && cp "$DELAY"/{config.yaml,model.safetensors} runs/spec/delay-long/
+[ -f runs/spec/delay-long/mtp.safetensors ] || st lm mtp runs/spec/delay-long --heads 4 --steps 300 --distill 64 --valid "$TOK/valid" --no-progress
+m runs/spec/delay-long --label tiny-delay-heads300 --draft mtp --k 1 2 3 4 --adaptive
 # 5. what one LM pass costs at larger sizes (random weights): the speed-up's ceiling there
 st lm passcost --hidden 128 384 768 1024 --layers 4 6 12 16 --vocab 4227 --blocks 1 2 3 4 5 --mtp-heads 4 --threads 1 \
     --acceptance $OUT/results.jsonl --acceptance-lm 14M-flat --out $OUT/pass_costs.json
