@@ -278,23 +278,126 @@ def test_cli_train_score_sample_and_errors(clip_tokens, tmp_path, capsys):
     assert "not an LM run folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("data", [{"layout": "first"}, {"layout": "flat", "codebooks": 2}, {"layout": "flat", "codebooks": 2, "bpe_vocab": 600}])
-def test_speculative_greedy_equals_plain_greedy(clip_tokens, tmp_path, data):
-    from speechtok.lm.speculative import NgramDraft, speculative_generate
+SPEC_LAYOUTS = {"first": {"layout": "first"}, "flat": {"layout": "flat", "codebooks": 2},
+                "bpe": {"layout": "flat", "codebooks": 2, "bpe_vocab": 600}, "delay": {"layout": "delay", "codebooks": 2}}
 
-    LMTrainer(make_cfg(clip_tokens, data=data, train={"steps": 30}), tmp_path / "run", progress=False).fit()
+
+@pytest.mark.parametrize("name", list(SPEC_LAYOUTS))
+def test_speculative_greedy_equals_plain_greedy(clip_tokens, tmp_path, name):
+    """Every draft (MTP heads trained with the LM, a smaller LM, the n-gram), adaptive or fixed
+    draft length: the output is plain greedy decoding's, id for id, across the context restart."""
+    from speechtok.lm.speculative import LMDraft, MTPDraft, NgramDraft, speculative_generate
+
+    data = SPEC_LAYOUTS[name]
+    LMTrainer(make_cfg(clip_tokens, data=data, model={"mtp_heads": 2}, train={"steps": 30}), tmp_path / "run", progress=False).fit()
+    LMTrainer(make_cfg(clip_tokens, data=data, model={"hidden": 16, "layers": 1}, train={"steps": 10}), tmp_path / "small",
+              progress=False).fit()
+    if "bpe_vocab" in data:  # the draft must read the same supertokens
+        (tmp_path / "small" / "bpe.json").write_bytes((tmp_path / "run" / "bpe.json").read_bytes())
     lm = SpeechLM.load(tmp_path / "run")
+    assert lm.mtp is not None and lm.mtp.num_heads == 2
     codes = all_codes(clip_tokens)
-    draft = NgramDraft.fit(lm.layout, codes, order=3)
-    for prompt in (codes[0][:, :10], codes[1][:, :30], None):
-        frames = 40  # with flat 2 codebooks: 80 ids, past the 48-id context (the restart rule is exercised)
-        plain = lm.generate(prompt, frames, temperature=0)
-        spec, stats = speculative_generate(lm, prompt, frames, draft, k=4)
-        assert np.array_equal(plain, spec)
-        assert stats["steps"] == lm.last_steps and stats["forwards"] <= stats["steps"] + 5  # + restarts
+    drafts = [MTPDraft(lm), LMDraft(SpeechLM.load(tmp_path / "small"), lm)]
+    if name != "delay":
+        drafts.append(NgramDraft.fit(lm.layout, codes, order=3))
+    totals = {"proposed": 0, "accepted": 0}
+    for draft in drafts:
+        for prompt, adaptive in ((codes[0][:, :10], True), (codes[1][:, :30], False), (None, True)):
+            frames = 40  # flat 2 codebooks: 80 ids, past the 48-id context (the restart rule is exercised)
+            plain = lm.generate(prompt, frames, temperature=0)
+            spec, stats = speculative_generate(lm, prompt, frames, draft, k=3, adaptive=adaptive)
+            assert np.array_equal(plain, spec), (draft.name, adaptive)
+            assert stats["steps"] == lm.last_steps and stats["forwards"] <= stats["steps"] + 5  # + restarts
+            for key in totals:
+                totals[key] += stats[key]
+    assert 0 < totals["accepted"] < totals["proposed"]  # both the keep and the reject paths ran
+
+
+@pytest.mark.parametrize("kind", ["first", "flat", "delay"])
+def test_speculative_with_the_lm_as_its_own_draft(kind):
+    """An untrained LM (its greedy choice hangs on the whole context) drafting for itself: long
+    runs of kept steps through the context restart, and still plain greedy decoding's output."""
+    from speechtok.lm.model import TokenLM
+    from speechtok.lm.speculative import LMDraft, speculative_generate
+
+    torch.manual_seed(0)
+    sizes = (256,) if kind == "first" else (256, 256)
+    cfg = lm_config_from_dict({"model": {"hidden": 32, "layers": 2, "heads": 2, "context": 48}, "data": {"layout": kind}})
+    cfg.vocab = {"tokenizer": "random", "frame_rate": 50.0, "codebook_sizes": list(sizes)}
+    lay = Layout(kind, sizes)
+    lm = SpeechLM(cfg, lay, TokenLM(cfg.model, lay.vocab_sizes))
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        prompt = rng.integers(0, 256, size=(len(sizes), 10))
+        spec, stats = speculative_generate(lm, prompt, 60, LMDraft(lm, lm), k=4)
+        assert np.array_equal(lm.generate(prompt, 60, temperature=0), spec)
+        assert stats["accepted"] > 0.7 * stats["proposed"] and stats["forwards"] < 0.5 * stats["steps"]
+
+
+def test_mtp_heads_added_to_a_trained_lm(clip_tokens, tmp_path, capsys):
+    """`speechtok lm mtp` trains heads on a frozen LM (its weights do not move), from the LM's own
+    greedy continuations; the heads learn (loss falls), save beside the LM, load with it, and
+    draft for `lm sample --speculative`."""
+    import json as _json
+
+    from speechtok.cli import main
+    from speechtok.lm.model import MTPHeads
+    from speechtok.lm.mtp import greedy_corpus, train_mtp_heads
+    from speechtok.lm.speculative import LMDraft, MTPDraft, NgramDraft, make_draft
+
+    run = tmp_path / "run"
+    LMTrainer(make_cfg(clip_tokens, data={"layout": "flat", "codebooks": 2}, train={"steps": 30}), run, progress=False).fit()
+    lm = SpeechLM.load(run)
+    before = {k: v.clone() for k, v in lm.model.state_dict().items()}
+    with pytest.raises(ValueError, match="speechtok lm mtp"):
+        MTPDraft(lm)
+    assert make_draft(lm).name == "ngram"  # auto without heads
+    # the heads' loss on the LM's own greedy continuations falls from its untrained value
+    rows = greedy_corpus(lm, str(clip_tokens), 4, progress=False)
+    assert len(rows) == 4
+    ids = torch.from_numpy(lm.layout.wrap(lm.layout.encode(rows[0]["codes"]))[:, :49])[None]
+    w = torch.ones_like(ids[:, :, 1:], dtype=torch.float32)
+    h, _ = lm.model.hidden_states(ids[:, :, :-1])
+    fresh = MTPHeads(lm.cfg.model.hidden, lm.layout.vocab_sizes, 2).init_from(lm.model.heads)
+    heads, summary = train_mtp_heads(lm, heads=2, steps=40, distill=4, lr=1e-2, progress=False)
+    with torch.no_grad():
+        assert float(heads.loss(h, ids, w)) < float(fresh.loss(h, ids, w)) - 0.5
+    assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())
+
+    assert main(["lm", "mtp", str(run), "--heads", "2", "--steps", "10", "--distill", "2", "--valid", str(clip_tokens), "--no-progress"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert out["heads"] == 2 and len(out["valid_accuracy"]) == 2
+    assert main(["lm", "mtp", str(run), "--heads", "2", "--steps", "1", "--no-progress"]) == 2
+    assert "--force" in capsys.readouterr().err
+    loaded = SpeechLM.load(run)
+    assert loaded.mtp is not None and loaded.mtp.num_heads == 2 and make_draft(loaded).name == "mtp"
+    clip = shipped_clips()[0].path
+    for draft in ("mtp", "ngram", str(run)):
+        assert main(["lm", "sample", str(run), "--prompt", str(clip), "--prompt-seconds", "1", "--seconds", "0.4",
+                     "--speculative", "--draft", draft, "--out", str(tmp_path / "s.wav")]) == 0
+        assert f"({'lm' if draft == str(run) else draft} draft)" in capsys.readouterr().out
+    # the speed-up measure: one JSON line per (draft, k, threads), identical output, a Markdown table
+    assert main(["lm", "speedup", str(run), "--data", str(clip_tokens), "--draft", "mtp", "--draft", str(run), "--k", "2",
+                 "--prompts", "1", "--prompt-seconds", "0.4", "--seconds", "0.3", "--out", str(tmp_path / "sp.jsonl"),
+                 "--table", str(tmp_path / "sp.md")]) == 0
+    rows = [_json.loads(line) for line in (tmp_path / "sp.jsonl").read_text().splitlines()]
+    assert [(r["draft"], r["k"], r["identical"]) for r in rows] == [("mtp", 2, True), ("lm", 2, True)]
+    assert rows[1]["acceptance"] > 0.9  # the LM drafting for itself
+    assert (tmp_path / "sp.md").read_text().count("| yes |") == 2
+    assert main(["lm", "passcost", "--hidden", "32", "--layers", "1", "--vocab", "100", "--blocks", "1", "3",
+                 "--out", str(tmp_path / "pc.json")]) == 0
+    cost = _json.loads((tmp_path / "pc.json").read_text())[0]
+    assert cost["block_s"]["1"] > 0 and cost["mtp_s"] > 0 and (tmp_path / "pc.md").exists()
+    capsys.readouterr()
+    # drafts that cannot work say why
+    assert main(["lm", "sample", str(run), "--seconds", "0.2", "--speculative", "--draft", "nonsense", "--out", str(tmp_path / "x.wav")]) == 2
+    assert "neither mtp, ngram" in capsys.readouterr().err
+    other = tmp_path / "other"
+    LMTrainer(make_cfg(clip_tokens, data={"layout": "first"}, train={"steps": 2}), other, progress=False).fit()
+    with pytest.raises(ValueError, match="the draft LM models"):
+        LMDraft(SpeechLM.load(other), lm)
     with pytest.raises(ValueError, match="single-stream"):
-        delay = SpeechLM(lm.cfg, Layout("delay", (256, 256)), lm.model)
-        speculative_generate(delay, None, 4, draft)
+        NgramDraft.fit(Layout("delay", (256, 256)), [])
 
 
 def test_lm_bits_per_second_of_a_known_source_equal_its_entropy_rate(tmp_path):

@@ -52,11 +52,69 @@ def register(subparsers) -> None:
     g.add_argument("--top-k", type=int, default=0)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--speculative", action="store_true",
-                   help="greedy speculative decoding with a Kneser-Ney draft fitted on the LM's training shards: "
-                   "the same output as --temperature 0, fewer LM passes (single-stream layouts)")
-    g.add_argument("--draft-k", type=int, default=4, help="ids the draft proposes per LM pass (default 4)")
+                   help="greedy speculative decoding: the same output as --temperature 0 in fewer LM passes (see --draft)")
+    g.add_argument("--draft", default="auto", metavar="mtp|ngram|RUN",
+                   help="what drafts for --speculative: mtp (the LM's multi-token-prediction heads, from `speechtok lm mtp` "
+                   "or model.mtp_heads), ngram (a Kneser-Ney 4-gram fitted on the LM's training shards; single-stream "
+                   "layouts), or the run folder of a smaller LM over the same tokens and layout. Default: mtp when the "
+                   "LM has heads, else ngram")
+    g.add_argument("--draft-k", type=int, default=4, help="most steps drafted per LM pass; the draft length adapts below it (default 4)")
     g.add_argument("--out", type=Path, required=True, help="output wav (prompt + continuation)")
     g.set_defaults(func=run_sample)
+
+    m = sub.add_parser("mtp", help="add multi-token-prediction heads to a trained LM (drafts for --speculative)",
+                       description="Train MTP heads (Medusa style) on a frozen LM; they predict the ids 2, 3, ... steps "
+                       "ahead from the LM's last hidden state and are saved as RUN/mtp.safetensors, where "
+                       "`speechtok lm sample --speculative` finds them. With --distill N (default) the heads learn "
+                       "the LM's own greedy continuations of N prompts, which is what greedy speculative decoding "
+                       "needs; --distill 0 trains them on the data itself.")
+    m.add_argument("run", type=Path, help="LM run folder")
+    m.add_argument("--heads", type=int, default=3, help="number of heads (steps drafted per LM pass; default 3)")
+    m.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300)")
+    m.add_argument("--distill", type=int, default=64, help="greedy continuations to learn from (0: the data itself; default 64)")
+    m.add_argument("--data", help="token folder (default: the LM's training shards)")
+    m.add_argument("--valid", help="held-out token folder: report each head's top-1 accuracy on it")
+    m.add_argument("--batch-size", type=int, default=8)
+    m.add_argument("--lr", type=float, default=2e-3)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--force", action="store_true", help="replace heads already in RUN/mtp.safetensors")
+    m.add_argument("--no-progress", action="store_true")
+    m.set_defaults(func=run_mtp)
+
+    v = sub.add_parser("speedup", help="measure plain vs speculative greedy decoding (tokens/s, acceptance, identical output)",
+                       description="Greedy continuations of the longest utterances of a token folder, plain and with each "
+                       "draft at each draft length and thread count: CPU seconds (process time), AR steps per second, "
+                       "speed-up, share of drafted steps kept, and whether the output was identical. One JSON line per "
+                       "measurement (appended to --out); --table renders every line of --out as Markdown.")
+    v.add_argument("run", type=Path, help="LM run folder")
+    v.add_argument("--data", required=True, help="token folder to take prompts from (held-out data)")
+    v.add_argument("--draft", action="append", default=[], metavar="mtp|ngram|RUN", help="draft to measure (repeatable)")
+    v.add_argument("--k", type=int, nargs="+", default=[1, 2, 3, 4], help="draft lengths (fixed) to measure")
+    v.add_argument("--adaptive", action="store_true", help="also measure the adaptive draft length (up to the largest --k)")
+    v.add_argument("--threads", type=int, nargs="+", default=[1], help="torch thread counts to measure")
+    v.add_argument("--prompts", type=int, default=4)
+    v.add_argument("--prompt-seconds", type=float, default=2.0)
+    v.add_argument("--seconds", type=float, default=3.0, help="seconds of audio generated per prompt")
+    v.add_argument("--label", default="", help="name of this LM in the table (default: the run folder's name)")
+    v.add_argument("--out", type=Path, help="append one JSON line per measurement here")
+    v.add_argument("--table", type=Path, help="write every row of --out as a Markdown table here")
+    v.set_defaults(func=run_speedup)
+
+    c = sub.add_parser("passcost", help="CPU cost of one LM pass over 1..b steps at several LM sizes (random weights)",
+                       description="How speculative decoding scales with the LM's size: the CPU seconds of one pass over "
+                       "a block of b new steps (on a 128-step KV cache) and of 4 MTP heads, for LMs built from a config "
+                       "with random weights (a pass costs the same whatever the weights). With --acceptance, the "
+                       "speed-up each size would reach at the steps-per-pass measured by `lm speedup` (MTP draft).")
+    c.add_argument("--hidden", type=int, nargs="+", required=True, help="model widths (heads = width / 64)")
+    c.add_argument("--layers", type=int, nargs="+", required=True, help="layer counts, one per --hidden")
+    c.add_argument("--vocab", type=int, default=4227, help="vocabulary (default 4227: 3 flat codebooks of speechtok-base + 3)")
+    c.add_argument("--blocks", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    c.add_argument("--mtp-heads", type=int, default=4)
+    c.add_argument("--threads", type=int, nargs="+", default=[1])
+    c.add_argument("--acceptance", type=Path, help="an `lm speedup` --out file; with --acceptance-lm, project the speed-up")
+    c.add_argument("--acceptance-lm", default="", help="the LM label whose MTP rows give the steps per pass")
+    c.add_argument("--out", type=Path, required=True, help="JSON results; a Markdown table is written beside it (.md)")
+    c.set_defaults(func=run_passcost)
 
     from .lm_bench_cmd import register_bench
 
@@ -156,15 +214,15 @@ def run_sample(args: argparse.Namespace) -> int:
         prompt_codes = tok.encode(prompt_wav, sr).codes
     frames = max(1, int(round(args.seconds * lm.frame_rate)))
     if args.speculative:
-        from ..lm.data import iter_rows
-        from ..lm.speculative import NgramDraft, speculative_generate
+        from ..lm.speculative import make_draft, speculative_generate
 
         try:
-            draft = NgramDraft.fit(lm.layout, (r["codes"] for r in iter_rows(lm.cfg.data.train)))
+            draft = make_draft(lm, args.draft)
             codes, stats = speculative_generate(lm, prompt_codes, frames, draft, k=args.draft_k)
         except (FileNotFoundError, ValueError) as e:
             raise SpeechtokError(f"speculative decoding: {e}") from None
-        print(f"speculative: {stats['steps']} ids in {stats['forwards']} LM passes ({stats['accepted']} of {stats['proposed']} drafted ids kept)")
+        print(f"speculative ({draft.name} draft): {stats['steps']} AR steps in {stats['forwards']} LM passes "
+              f"({stats['accepted']} of {stats['proposed']} drafted steps kept)")
     else:
         codes = lm.generate(prompt_codes, frames, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
     full = codes if prompt_codes is None else np.concatenate([np.asarray(prompt_codes)[: codes.shape[0]], codes], axis=1)
@@ -177,4 +235,115 @@ def run_sample(args: argparse.Namespace) -> int:
     audio, sr = tok.decode(tokens)
     write_audio_atomic(args.out, audio, sr)
     print(f"{args.out}: {len(prompt_wav) / tok.sample_rate:.2f} s prompt + {frames / lm.frame_rate:.2f} s sampled ({lm.tokenizer})")
+    return 0
+
+
+def run_mtp(args: argparse.Namespace) -> int:
+    import json
+
+    from ..lm.mtp import MTP_FILE, save_mtp_heads, train_mtp_heads
+
+    lm = _load_lm(args.run)
+    if (args.run / MTP_FILE).exists() and not args.force:
+        raise SpeechtokError(f"{args.run / MTP_FILE}: heads already exist; pass --force to replace them")
+    try:
+        heads, summary = train_mtp_heads(lm, heads=args.heads, steps=args.steps, data=args.data, valid=args.valid,
+                                         distill=args.distill, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                         progress=not args.no_progress)
+    except (FileNotFoundError, ValueError) as e:
+        raise SpeechtokError(str(e)) from None
+    path = save_mtp_heads(args.run, heads, summary)
+    print(json.dumps({"mtp": str(path), **summary}))
+    return 0
+
+
+def run_speedup(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    import torch
+
+    from ..fsutil import write_atomic
+    from ..lm.speculative import longest_prompts, make_draft, measure_speedup, render_speedup
+
+    lm = _load_lm(args.run)
+    if not args.draft:
+        raise SpeechtokError("give at least one --draft (mtp, ngram or an LM run folder)")
+    try:
+        prompts = longest_prompts(args.data, lm, args.prompts, args.prompt_seconds)
+        drafts = [(name, make_draft(lm, name)) for name in args.draft]
+    except (FileNotFoundError, ValueError) as e:
+        raise SpeechtokError(str(e)) from None
+    frames = int(round(args.seconds * lm.frame_rate))
+    label = args.label or args.run.name
+    before = torch.get_num_threads()
+
+    def save(row: dict) -> None:  # after every measurement, so that an interrupted run keeps what it measured
+        old = args.out.read_text() if args.out.exists() else ""
+        text = old + json.dumps(row) + "\n"
+        write_atomic(args.out, lambda tmp: tmp.write_text(text))
+        if args.table:
+            table = render_speedup([json.loads(line) for line in text.splitlines() if line.strip()])
+            write_atomic(args.table, lambda tmp: tmp.write_text(table))
+
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for name, draft in drafts:
+            settings = [(k, False) for k in args.k] + ([(max(args.k), True)] if args.adaptive else [])
+            for k, adaptive in settings:
+                r = measure_speedup(lm, prompts, frames, draft, k=k, adaptive=adaptive)
+                row = {"lm": label, "tokenizer": lm.tokenizer, "layout": lm.layout.kind, "parameters": lm.model.num_parameters(),
+                       "threads": threads, "draft_spec": name if name in ("mtp", "ngram") else Path(name).name, **r,
+                       "command": "speechtok " + " ".join(sys.argv[1:])}
+                print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "command"}), flush=True)
+                if args.out:
+                    save(row)
+    torch.set_num_threads(before)
+    return 0
+
+
+def run_passcost(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from ..fsutil import write_atomic
+    from ..lm.config import LMModelConfig
+    from ..lm.speculative import pass_costs
+
+    if len(args.hidden) != len(args.layers):
+        raise SpeechtokError("give one --layers value per --hidden value")
+    per_pass = {}  # k -> steps per LM pass measured with the MTP draft
+    if args.acceptance:
+        for line in args.acceptance.read_text().splitlines():
+            r = json.loads(line)
+            if r["lm"] == args.acceptance_lm and r["draft"] == "mtp" and r["threads"] == 1 and not r.get("adaptive"):
+                per_pass[r["k"]] = r["ids_per_forward"]
+    rows = []
+    before = torch.get_num_threads()
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for hidden, layers in zip(args.hidden, args.layers):
+            cfg = LMModelConfig(hidden=hidden, layers=layers, heads=max(1, hidden // 64), context=256)
+            r = pass_costs(cfg, [args.vocab], args.blocks, args.mtp_heads)
+            t1 = r["block_s"][1]
+            row = {"hidden": hidden, "layers": layers, "threads": threads, **r,
+                   "ceiling": {b: b * t1 / t for b, t in r["block_s"].items()}}
+            if per_pass:
+                row["projected"] = {k: ipf * t1 / (r["block_s"][k + 1] + r["mtp_s"] * k / args.mtp_heads)
+                                    for k, ipf in per_pass.items() if k + 1 in r["block_s"]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    torch.set_num_threads(before)
+    write_atomic(args.out, lambda tmp: tmp.write_text(json.dumps(rows, indent=1)))
+    ks = sorted(per_pass)
+    lines = ["| LM (random weights) | params | threads | ms per pass, 1 step | ms, " + f"{max(args.blocks)} steps | "
+             + "4 MTP heads, ms | " + " | ".join(f"speed-up at k={k} ({per_pass[k]:.2f} steps/pass)" for k in ks) + " |",
+             "|---|---:|---:|---:|---:|---:|" + "---:|" * len(ks)]
+    for r in rows:
+        proj = " | ".join(f"{r['projected'][k]:.2f}×" for k in ks)
+        lines.append(f"| {r['hidden']}×{r['layers']} | {r['parameters'] / 1e6:.1f} M | {r['threads']} | {r['block_s'][1] * 1e3:.2f} | "
+                     f"{r['block_s'][max(args.blocks)] * 1e3:.2f} | {r.get('mtp_s', 0) * 1e3:.2f} | " + (proj + " |" if ks else ""))
+    table = "\n".join(lines) + "\n"
+    write_atomic(args.out.with_suffix(".md"), lambda tmp: tmp.write_text(table))
     return 0

@@ -273,21 +273,20 @@ def speculative_row(lm, work: Path, spec: Spec, prompts: int = 4, prompt_seconds
     """Plain vs speculative greedy decoding (Kneser-Ney draft of order 4 on the training ids):
     ``speculative.measure_speedup`` on the first ``prompt_seconds`` of the longest test utterances."""
     from .data import iter_rows
-    from .speculative import NgramDraft, measure_speedup
+    from .speculative import NgramDraft, longest_prompts, measure_speedup
 
     tok_dir = work / "tokens" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec.tokenizer)
-    rows = sorted(iter_rows(tok_dir / "test"), key=lambda r: -r["duration"])[:prompts]
-    n = int(round(prompt_seconds * lm.frame_rate))
+    heads = longest_prompts(tok_dir / "test", lm, prompts, prompt_seconds)
     frames = int(round(seconds * lm.frame_rate))
-    if lm.layout.num_streams != 1:  # plain greedy speed only
+    if lm.layout.num_streams != 1:  # plain greedy speed only (the n-gram draft reads one stream)
         steps = cpu = 0.0
-        lm.generate(rows[0]["codes"][:, :n], 2, temperature=0)
-        for r in rows:
+        lm.generate(heads[0], 2, temperature=0)
+        for p in heads:
             t = time.process_time()
-            lm.generate(r["codes"][:, :n], frames, temperature=0)
+            lm.generate(p, frames, temperature=0)
             cpu += time.process_time() - t
             steps += lm.last_steps
-        return {"skipped": "delay layout (speculative decoding needs one stream)", "prompts": len(rows), "frames": frames,
-                "plain_cpu_s": cpu, "plain_steps_per_s": steps / cpu}
+        return {"skipped": "delay layout (the n-gram draft needs one stream; see benchmarks/lm/speculative)", "prompts": len(heads),
+                "frames": frames, "plain_cpu_s": cpu, "plain_steps_per_s": steps / cpu}
     draft = NgramDraft.fit(lm.layout, (r["codes"] for r in iter_rows(tok_dir / "train")), order=4)
-    return measure_speedup(lm, [r["codes"][:, :n] for r in rows], frames, draft)
+    return measure_speedup(lm, heads, frames, draft)

@@ -23,6 +23,8 @@ class LMModelConfig:
     intermediate: int = 0  # MLP width; 0 = 4 × hidden (gpt2) or 8/3 × hidden (llama, rounded)
     context: int = 256  # tokens (AR steps) per training window
     dropout: float = 0.0
+    mtp_heads: int = 0  # > 0: multi-token-prediction heads trained with the LM (drafts for speculative decoding)
+    mtp_weight: float = 0.5  # their loss's weight beside the LM's own
 
 
 @dataclass
@@ -70,6 +72,8 @@ class LMRunConfig:
             raise ValueError("data.bpe_vocab needs a single-stream layout (first or flat), not delay")
         if m.hidden % m.heads:
             raise ValueError(f"model.hidden ({m.hidden}) must be a multiple of model.heads ({m.heads})")
+        if m.mtp_heads < 0 or m.mtp_weight < 0:
+            raise ValueError("model.mtp_heads and model.mtp_weight must be >= 0")
         if m.context < 8:
             raise ValueError("model.context must be at least 8")
 

@@ -98,7 +98,8 @@ def iter_rows(folder: str | Path, seed: int | None = None, epoch: int = 0, shuff
 
 
 class PackedStream:
-    """Endless ``(batch, streams, context + 1)`` int64 windows from a token folder."""
+    """Endless ``(batch, streams, context + 1)`` int64 windows from a token folder (or from rows
+    ``{"codes": [K, T]}`` held in memory, e.g. an LM's own greedy continuations; see ``mtp.py``)."""
 
     def __init__(self, folder: str | Path, layout: Layout, context: int, batch_size: int, seed: int = 0,
                  shuffle_buffer: int = 256, rank: int = 0, world_size: int = 1):
@@ -111,7 +112,11 @@ class PackedStream:
         epoch = 0
         while True:
             empty = True
-            for row in iter_rows(self.folder, self.seed, epoch, self.shuffle_buffer):
+            if isinstance(self.folder, list):
+                rows = (self.folder[i] for i in np.random.default_rng([self.seed, epoch]).permutation(len(self.folder)))
+            else:
+                rows = iter_rows(self.folder, self.seed, epoch, self.shuffle_buffer)
+            for row in rows:
                 empty = False
                 seq = self.layout.wrap(self.layout.encode(row["codes"]))
                 carry = np.concatenate([carry, seq], axis=1)
@@ -119,7 +124,7 @@ class PackedStream:
                     yield carry[:, :width]
                     carry = carry[:, self.context :]  # the last id is the next window's first input
             if empty:
-                raise ValueError(f"{self.folder}: no rows to train on")
+                raise ValueError(f"{'the given rows' if isinstance(self.folder, list) else self.folder}: no rows to train on")
             epoch += 1
 
     def batches(self, start_step: int = 0) -> Iterator[np.ndarray]:

@@ -5,6 +5,10 @@ A single-stream layout (``first``/``flat``/BPE) is a plain causal LM. The ``dela
 streams: their embeddings are summed at each step and K heads predict the next id of every
 stream at once (MusicGen). The backbone reads ``inputs_embeds``, so its own token embedding is a
 1-row stub.
+
+Optionally (``model.mtp_heads`` > 0, or added later to a trained LM by ``speechtok lm mtp``)
+``MTPHeads`` read the same last hidden state and predict the ids 2, 3, … steps ahead (Medusa):
+drafts for speculative decoding (``speculative.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +56,63 @@ def _backbone(cfg: LMModelConfig):
     raise ValueError(f"unknown arch {cfg.arch!r}")
 
 
+class MTPHeads(nn.Module):
+    """``n`` multi-token-prediction heads on the LM's last hidden state ``h_t`` (Medusa style):
+    head ``d`` (1..n) predicts the id ``d`` steps after the one the LM's own head predicts, i.e.
+    position ``t + 1 + d``, from ``z = h + SiLU(W_d h)`` through its own output layer per stream.
+    ``W_d`` starts at zero and the output layers as copies of the LM's, so an untrained head
+    repeats the LM's next-id guess instead of noise."""
+
+    def __init__(self, hidden: int, vocab_sizes: list[int], n: int):
+        super().__init__()
+        if n < 1:
+            raise ValueError("MTP heads: n must be >= 1")
+        self.blocks = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(n))
+        self.out = nn.ModuleList(nn.ModuleList(nn.Linear(hidden, v, bias=False) for v in vocab_sizes) for _ in range(n))
+        for b in self.blocks:
+            nn.init.zeros_(b.weight)
+            nn.init.zeros_(b.bias)
+
+    @property
+    def num_heads(self) -> int:
+        return len(self.blocks)
+
+    def init_from(self, lm_heads: nn.ModuleList) -> "MTPHeads":
+        with torch.no_grad():
+            for heads in self.out:
+                for mine, theirs in zip(heads, lm_heads):
+                    mine.weight.copy_(theirs.weight)
+        return self
+
+    def features(self, h: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """``h (..., hidden)`` -> what each head's output layers read, ``[head] (..., hidden)``
+        (the first ``upto`` heads only when given)."""
+        return [h + F.silu(block(h)) for block in self.blocks[:upto]]
+
+    def forward(self, h: torch.Tensor, upto: int | None = None) -> list[list[torch.Tensor]]:
+        """``h (..., hidden)`` -> logits ``[head][stream]``, each ``(..., vocab_s)``."""
+        return [[head(z) for head in heads] for z, heads in zip(self.features(h, upto), self.out)]
+
+    def loss(self, h: torch.Tensor, ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Mean over heads of the NLL (nats) of head ``d``'s targets ``ids[:, :, 1 + d:]`` from
+        ``h (batch, length - 1, hidden)`` (the hidden states of ``ids[:, :, :-1]``), where
+        ``weight`` (the targets' weight, ``(batch, streams, length - 1)``) is 1."""
+        total = h.new_zeros(())
+        n = h.shape[1]
+        for d, logits in enumerate(self(h), start=1):
+            if n - d <= 0:
+                break
+            nll = _stream_nll([lg[:, : n - d] for lg in logits], ids[:, :, 1 + d :])
+            w = weight[:, :, d:]
+            total = total + (nll * w).sum() / w.sum().clamp_min(1)
+        return total / self.num_heads
+
+
+def _stream_nll(logits: list[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
+    """Per-stream logits ``(batch, n, vocab_s)`` and targets ``(batch, streams, n)`` -> NLL ``(batch, streams, n)``."""
+    return torch.stack([F.cross_entropy(lg.transpose(1, 2).float(), targets[:, s], reduction="none") for s, lg in enumerate(logits)], dim=1)
+
+
 class TokenLM(nn.Module):
     def __init__(self, cfg: LMModelConfig, vocab_sizes: list[int]):
         super().__init__()
@@ -62,6 +123,8 @@ class TokenLM(nn.Module):
         self.heads = nn.ModuleList(nn.Linear(cfg.hidden, v, bias=False) for v in self.vocab_sizes)
         for m in list(self.embed) + list(self.heads):
             nn.init.normal_(m.weight, std=0.02)
+        # trained jointly with the LM (`model.mtp_heads`); heads added to a trained LM live apart (mtp.safetensors)
+        self.mtp = MTPHeads(cfg.hidden, self.vocab_sizes, cfg.mtp_heads).init_from(self.heads) if cfg.mtp_heads else None
 
     @property
     def num_streams(self) -> int:
@@ -74,28 +137,35 @@ class TokenLM(nn.Module):
         (Fabric, DDP) computes it inside its own forward."""
         if weight is not None:
             return self.loss(ids, weight)
+        h, cache = self.hidden_states(ids, cache, use_cache)
+        return [head(h) for head in self.heads], cache
+
+    def hidden_states(self, ids: torch.Tensor, cache=None, use_cache: bool = False):
+        """ids ``(batch, streams, length)`` -> (last hidden states ``(batch, length, hidden)``, cache)."""
         x = sum(emb(ids[:, s]) for s, emb in enumerate(self.embed))
         kwargs = {_cache_argument(): cache} if cache is not None else {}
         out = self.backbone(inputs_embeds=x, use_cache=use_cache, **kwargs)
-        h = out.last_hidden_state
-        return [head(h) for head in self.heads], (getattr(out, _cache_argument()) if use_cache else None)
+        return out.last_hidden_state, (getattr(out, _cache_argument()) if use_cache else None)
 
     def token_nll(self, ids: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood (nats) of ``ids[:, :, 1:]`` given what precedes each:
         ``(batch, streams, length - 1)``."""
         logits, _ = self(ids[:, :, :-1])
-        return torch.stack(
-            [F.cross_entropy(lg.transpose(1, 2).float(), ids[:, s, 1:], reduction="none") for s, lg in enumerate(logits)],
-            dim=1,
-        )
+        return _stream_nll(logits, ids[:, :, 1:])
 
     def loss(self, ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """Mean NLL (nats) over the targets ``ids[:, :, 1:]`` where ``weight`` (same shape) is 1."""
-        nll = self.token_nll(ids)
-        return (nll * weight).sum() / weight.sum().clamp_min(1)
+        """Mean NLL (nats) over the targets ``ids[:, :, 1:]`` where ``weight`` (same shape) is 1;
+        plus ``model.mtp_weight`` × the MTP heads' loss when the LM has them."""
+        h, _ = self.hidden_states(ids[:, :, :-1])
+        nll = _stream_nll([head(h) for head in self.heads], ids[:, :, 1:])
+        loss = (nll * weight).sum() / weight.sum().clamp_min(1)
+        if self.mtp is not None and self.cfg.mtp_weight:
+            loss = loss + self.cfg.mtp_weight * self.mtp.loss(h, ids, weight)
+        return loss
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         n = sum(p.numel() for p in self.parameters())
         if non_embedding:
             n -= sum(p.numel() for m in list(self.embed) + list(self.heads) for p in m.parameters())
+            n -= sum(p.numel() for p in self.mtp.parameters()) if self.mtp is not None else 0
         return n

@@ -5,6 +5,7 @@ Run folder (written by ``LMTrainer``)::
     config.yaml          LMRunConfig, with ``vocab`` (tokenizer, frame rate, codebook sizes)
     model.safetensors    the network's weights
     bpe.json             acoustic BPE model, when ``data.bpe_vocab`` > 0
+    mtp.safetensors      multi-token-prediction heads added after training (``speechtok lm mtp``)
     checkpoints/last.ckpt  full training state (exact resume)
     logs/                CSV logs (+ TensorBoard when installed)
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .config import LMRunConfig, load_lm_config
 from .layout import Layout
@@ -35,6 +37,8 @@ class SpeechLM:
     def __init__(self, cfg: LMRunConfig, layout: Layout, model: TokenLM, device: str = "cpu"):
         self.cfg, self.layout, self.model = cfg, layout, model.to(device).eval()
         self.device = device
+        self.mtp = model.mtp  # MTP heads trained with the LM, or added later (``load`` reads mtp.safetensors)
+        self._ranges: dict[tuple, tuple[int, int]] = {}
 
     @property
     def frame_rate(self) -> float:
@@ -58,7 +62,57 @@ class SpeechLM:
         layout = make_layout(cfg, bpe)
         model = TokenLM(cfg.model, layout.vocab_sizes)
         model.load_state_dict(load_file(str(p / "model.safetensors")))
-        return cls(cfg, layout, model, device)
+        lm = cls(cfg, layout, model, device)
+        from .mtp import load_mtp_heads
+
+        lm.mtp = load_mtp_heads(p, lm) or lm.mtp
+        return lm
+
+    def allowed_range(self, stream: int, base_count: int, position: int) -> tuple[int, int]:
+        """The ids ``[lo, hi)`` of stream ``stream`` a sampler may emit next (``Layout.allowed``, which
+        is always one contiguous range: a codebook, all content ids, or PAD), memoized: it is
+        asked every step, and a head evaluated on that range only costs a fraction of the whole
+        vocabulary (a third for 3 flat codebooks)."""
+        lay = self.layout
+        if lay.kind == "flat" and lay.bpe is None:
+            key = (stream, base_count % lay.num_codebooks)
+        elif lay.kind == "delay":
+            key = (stream, position < stream)
+        else:
+            key = (stream,)
+        r = self._ranges.get(key)
+        if r is None:
+            idx = np.flatnonzero(lay.allowed(stream, base_count, position))
+            r = self._ranges[key] = (int(idx[0]), int(idx[-1]) + 1)
+        return r
+
+    def next_logits(self, h: torch.Tensor, ranges: list[tuple[int, int]], heads=None) -> list[torch.Tensor]:
+        """Logits over the allowed range of each stream from hidden state ``h (hidden,)`` through
+        ``heads`` (default: the LM's own output layers); index ``i`` is id ``lo + i``."""
+        return [F.linear(h, head.weight[lo:hi]).float() for head, (lo, hi) in zip(heads if heads is not None else self.model.heads, ranges)]
+
+    def greedy_rows(self, h: torch.Tensor, ranges: list[list[tuple[int, int]]], weights: list[torch.Tensor] | None = None) -> list[list[int]]:
+        """Greedy ids of ``n`` steps at once: row ``i`` of ``h (n, hidden)`` through each stream's
+        output weights (``(vocab, hidden)``, default the LM's; or ``(>= n, vocab, hidden)``, one
+        per row: MTP heads), over the ids ``ranges[i]`` allows (one ``(lo, hi)`` per stream). Rows
+        with the same range share one matrix product over that range only: at most one product
+        per codebook, over a third of the vocabulary for 3 flat codebooks."""
+        n = h.shape[0]
+        out = [[0] * len(ranges[0]) for _ in range(n)]
+        for s, w in enumerate(weights if weights is not None else [head.weight for head in self.model.heads]):
+            if w.dim() == 3:  # a weight per row (views, no copy of the weights)
+                for i, r in enumerate(ranges):
+                    lo, hi = r[s]
+                    out[i][s] = lo + int(torch.argmax(F.linear(h[i], w[i, lo:hi])))
+                continue
+            groups: dict[tuple[int, int], list[int]] = {}
+            for i, r in enumerate(ranges):
+                groups.setdefault(r[s], []).append(i)
+            for (lo, hi), rows in groups.items():
+                logits = F.linear(h if len(rows) == n else h[rows], w[lo:hi])
+                for i, v in zip(rows, logits.argmax(-1).tolist()):
+                    out[i][s] = lo + v
+        return out
 
     # ---- likelihood ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -124,13 +178,11 @@ class SpeechLM:
         while True:
             if window.shape[1] > ctx:  # past the trained context: restart on the last half context
                 window, cache, fed = window[:, -(ctx // 2) :], None, 0
-            logits, cache = self.model(window[None, :, fed:], cache=cache, use_cache=True)
+            h, cache = self.model.hidden_states(window[None, :, fed:], cache=cache, use_cache=True)
             fed = window.shape[1]
             position = seq.shape[1] - 1 + len(generated)  # content index of the id being chosen
-            nxt = []
-            for s, lg in enumerate(logits):
-                allowed = torch.from_numpy(lay.allowed(s, base_ids, position)).to(lg.device)
-                nxt.append(_pick(lg[0, -1].float().masked_fill(~allowed, -float("inf")), temperature, top_k, gen))
+            ranges = [self.allowed_range(s, base_ids, position) for s in range(lay.num_streams)]
+            nxt = [lo + _pick(lg, temperature, top_k, gen) for lg, (lo, _) in zip(self.next_logits(h[0, -1], ranges), ranges)]
             generated.append(nxt)
             window = torch.cat([window, torch.tensor(nxt, dtype=torch.long, device=self.device)[:, None]], dim=1)
             base_ids += lay.base_length(nxt[0])
