@@ -145,7 +145,8 @@ def analyze_batch(x: np.ndarray, sample_rate: int, hop: int, a) -> list[Frames]:
                                        a.voicing_threshold, a.min_voiced_ms)
     f0 = np.stack([f0_at(g, t_grid, centres / sample_rate) for g in f0_grid])
     f0_sub = np.stack([f0_at(g, t_grid, sub / sample_rate) for g in f0_grid])
-    cep = fast.envelope(xt, sample_rate, sub, f0_sub, a.unvoiced_f0, a.f0_min, a.cep_order, a.alpha).reshape(B, T, S, a.cep_order)
+    cep = fast.envelope(xt, sample_rate, sub, f0_sub, a.unvoiced_f0, a.f0_min, a.cep_order, a.alpha,
+                        f0_max=sample_rate / (max(2, int(np.floor(sample_rate / a.f0_max))) - 0.5)).reshape(B, T, S, a.cep_order)
     # band aperiodicity: the voiced profile, scaled by the frame's periodicity (fast.py says why)
     p = np.stack([np.interp(centres / sample_rate, t_grid, g) for g in period])
     bap = np.where(f0[..., None] > 0, np.asarray(a.voiced_bap_db, np.float32) * p[..., None], 0.0)

@@ -179,24 +179,28 @@ def _cep_to_warped(order: int, alpha: float) -> torch.Tensor:
 
 
 @lru_cache(maxsize=8)
-def _windows(max_half: int) -> torch.Tensor:
-    """(max_half + 1, 2 * max_half + 1): row h is the unit-energy Hann window of half length h, centred."""
-    t = np.arange(-max_half, max_half + 1)[None, :]
-    h = np.arange(max_half + 1)[:, None]
+def _windows(half: int) -> torch.Tensor:
+    """(half + 1, 2 * half + 1): row h is the unit-energy Hann window of half length h, centred."""
+    t = np.arange(-half, half + 1)[None, :]
+    h = np.arange(half + 1)[:, None]
     w = np.where(np.abs(t) <= h, 0.5 + 0.5 * np.cos(np.pi * t / (h + 1)), 0.0)
     return torch.from_numpy((w / np.sqrt((w**2).sum(1, keepdims=True))).astype(np.float32))
 
 
-_LIFTER_STEPS, _F_LO = 1200, 20.0  # lifter table: rows per decade of F0 (0.2 % apart), lowest F0
+# F0-indexed tables: F0 on a log grid from _F_LO, _LIFTER_STEPS rows per decade (0.2 % apart);
+# each table is built only for the rows between the lowest and highest F0 a config can produce
+_LIFTER_STEPS, _F_LO = 1200, 20.0
 _BOX_EVERY = 4  # the smoothing table keeps every 4th F0 of the lifter's (0.8 % apart)
 
 
+def _rows(f_lo: float, f_hi: float, steps: float) -> tuple[int, int]:
+    return int(np.floor(np.log10(f_lo / _F_LO) * steps)), int(np.ceil(np.log10(f_hi / _F_LO) * steps))
+
+
 @lru_cache(maxsize=8)
-def _lifter_table(sample_rate: int) -> torch.Tensor:
-    """(rows, FFT//2+1): CheapTrick's smoothing x compensation lifter for F0 on a log grid from
-    ``_F_LO`` Hz to Nyquist, ``_LIFTER_STEPS`` rows per decade."""
-    rows = int(np.ceil(np.log10(sample_rate / 2 / _F_LO) * _LIFTER_STEPS)) + 1
-    f0 = _F_LO * 10 ** (np.arange(rows) / _LIFTER_STEPS)
+def _lifter_table(sample_rate: int, i0: int, i1: int) -> torch.Tensor:
+    """(rows i0..i1, FFT//2+1): CheapTrick's smoothing x compensation lifter for those F0s."""
+    f0 = _F_LO * 10 ** (np.arange(i0, i1 + 1) / _LIFTER_STEPS)
     qf = np.arange(FFT // 2 + 1)[None, :] * f0[:, None] / sample_rate  # quefrency x F0
     with np.errstate(divide="ignore", invalid="ignore"):
         sm = np.where(qf > 0, np.sin(np.pi * qf) / (np.pi * qf), 1.0)
@@ -205,50 +209,47 @@ def _lifter_table(sample_rate: int) -> torch.Tensor:
 
 
 @lru_cache(maxsize=8)
-def _box_table(sample_rate: int) -> torch.Tensor:
-    """(rows, FFT): the lag-domain weights of a rectangular smoothing 2/3 F0 wide, F0 on the
-    lifter's log grid (every ``_BOX_EVERY``-th row)."""
-    rows = int(np.ceil(np.log10(sample_rate / 2 / _F_LO) * _LIFTER_STEPS / _BOX_EVERY)) + 1
-    f0 = _F_LO * 10 ** (np.arange(rows) * _BOX_EVERY / _LIFTER_STEPS)
+def _box_table(sample_rate: int, i0: int, i1: int) -> torch.Tensor:
+    """(rows i0..i1, FFT): the lag-domain weights of a rectangular smoothing 2/3 F0 wide, on the
+    lifter's grid thinned by ``_BOX_EVERY``."""
+    f0 = _F_LO * 10 ** (np.arange(i0, i1 + 1) * _BOX_EVERY / _LIFTER_STEPS)
     lag = np.minimum(np.arange(FFT), FFT - np.arange(FFT))  # circular lag
     return torch.from_numpy(np.sinc(np.outer(2.0 / 3.0 * f0 / sample_rate, lag)).astype(np.float32))
 
 
-def _box(f0: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    idx = torch.round(torch.log10(f0.clamp(_F_LO, sample_rate / 2) / _F_LO) * _LIFTER_STEPS / _BOX_EVERY).long()
-    return _box_table(sample_rate)[idx]
-
-
-def _lifter(f0: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """(frames,) Hz -> (frames, FFT//2+1) lifter, read from the table (F0 rounded to 0.2 %)."""
-    idx = torch.round(torch.log10(f0.clamp(_F_LO, sample_rate / 2) / _F_LO) * _LIFTER_STEPS).long()
-    return _lifter_table(sample_rate)[idx]
+def _lookup(table_fn, f0: torch.Tensor, sample_rate: int, f_lo: float, f_hi: float, steps: float) -> torch.Tensor:
+    """Rows of an F0-indexed table for (frames,) F0 in Hz (rounded to the grid, clamped to the range)."""
+    i0, i1 = _rows(f_lo, f_hi, steps)
+    idx = torch.round(torch.log10(f0.clamp(f_lo, f_hi) / _F_LO) * steps).long() - i0
+    return table_fn(sample_rate, i0, i1)[idx.clamp(0, i1 - i0)]
 
 
 def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndarray, unvoiced_f0: float,
-             f0_min: float, order: int, alpha: float) -> np.ndarray:
+             f0_min: float, order: int, alpha: float, f0_max: float | None = None) -> np.ndarray:
     """CheapTrick-style spectral envelope: (B, samples), F0 (B, frames) at ``centres`` ->
-    (B, frames, order) warped cepstrum of the natural-log amplitude."""
+    (B, frames, order) warped cepstrum of the natural-log amplitude. ``f0_max`` (default:
+    Nyquist) bounds the F0-indexed tables; YIN's largest F0 is ``sample_rate / (tau_min - 0.5)``."""
     B, F = f0.shape
     f0 = torch.from_numpy(np.where(f0 > 0, f0, unvoiced_f0).astype(np.float32)).reshape(-1)
     # the frame width is fixed by f0_min (not by this batch's lowest F0), so a segment analysed
     # alone gives bit-identical values to the same segment inside a batch (streaming == whole file)
     half = int(np.ceil(1.5 * sample_rate / (0.9 * min(f0_min, unvoiced_f0))))
     half_len = torch.round(1.5 * sample_rate / f0).long().clamp(max=half)  # window: 3 periods
-    max_half = int(np.ceil(1.5 * sample_rate / _F_LO))
-    if half > max_half:
-        raise ValueError(f"f0_min below {_F_LO} Hz is not supported")
+    if min(f0_min, unvoiced_f0) < _F_LO / 0.9:
+        raise ValueError(f"f0_min below {_F_LO / 0.9:.1f} Hz is not supported")
+    f_lo = 0.9 * min(f0_min, unvoiced_f0)
+    f_hi = sample_rate / 2 if f0_max is None else min(sample_rate / 2, max(1.1 * unvoiced_f0, 1.1 * f0_max))
     seg = _frames(x, centres, half).reshape(B * F, -1)
-    w = _windows(max_half)[half_len][:, max_half - half : max_half + half + 1]
+    w = _windows(half)[half_len]
     y = seg * w
     y = y - w * (y.sum(1, keepdim=True) / w.sum(1, keepdim=True))  # remove DC under the window
     X = torch.fft.rfft(y, FFT)
     p = X.real.square() + X.imag.square()  # (frames, bins) power spectrum
     # rectangular smoothing over 2/3 F0 in frequency == the autocorrelation times a sinc in lag
     # (the DFT's symmetry mirrors the spectrum at 0 and Nyquist, as CheapTrick does by hand)
-    smooth = torch.fft.rfft(torch.fft.irfft(p, FFT) * _box(f0, sample_rate), FFT).real.clamp(min=1e-12)
+    smooth = torch.fft.rfft(torch.fft.irfft(p, FFT) * _lookup(_box_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS / _BOX_EVERY), FFT).real.clamp(min=1e-12)
     # cepstral liftering (sinc smoothing + peak compensation at the F0 quefrency), then straight
     # into the warped cepstrum
     cep = torch.fft.irfft(torch.log(smooth), FFT)[:, : FFT // 2 + 1]
-    out = (0.5 * cep * _lifter(f0, sample_rate)) @ _cep_to_warped(order, alpha)
+    out = (0.5 * cep * _lookup(_lifter_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS)) @ _cep_to_warped(order, alpha)
     return out.numpy().reshape(B, F, order)
