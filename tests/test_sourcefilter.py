@@ -107,6 +107,10 @@ def test_fast_pitch_tracker_follows_a_glide_and_leaves_noise_unvoiced():
     noise = np.random.default_rng(1).standard_normal(SR).astype(np.float32) * 0.1
     f0n, _, _ = fast.yin(torch.from_numpy(noise)[None], SR, 80, 60, 600, 0.2, 1.0, 20)
     assert (f0n > 0).mean() < 0.05
+    # a DC offset over near-silence (d(tau) is blind to it) is not a pitch
+    dc = (0.3 + 1e-5 * np.random.default_rng(2).standard_normal(SR)).astype(np.float32)
+    f0d, _, _ = fast.yin(torch.from_numpy(dc)[None], SR, 80, 60, 600, 0.2, 1.0, 20)
+    assert (f0d > 0).mean() < 0.05
 
 
 def test_fast_envelope_is_close_to_cheaptrick(speech_clips):

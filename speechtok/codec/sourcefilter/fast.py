@@ -99,7 +99,9 @@ def yin(x: torch.Tensor, sample_rate: int, step: int, f0_min: float, f0_max: flo
     d = (e_lag[:, :1] + e_lag - 2 * r).clamp(min=0)
     cmnd = d[:, 1:] * lags[1:] / torch.cumsum(d[:, 1:], 1).clamp(min=1e-12)
     c = cmnd[:, tau_min - 1 : tau_max - 1].numpy()
-    loud = e_lag[:, 0].numpy() / W > 1e-8
+    # loudness from the difference function, not the raw energy: a DC offset (cheap recording
+    # chains) is blind to it, so silence with an offset stays unvoiced
+    loud = (d[:, tau_min:].mean(1) / (2 * W)).numpy() > 1e-8
     min_run = max(1, int(round(min_voiced_ms * sample_rate / 1000 / step)))
     f0, period = _pick(c, loud, B, tau_min, sample_rate, yin_threshold, voicing_threshold, min_run)
     return f0, period, grid / sample_rate
