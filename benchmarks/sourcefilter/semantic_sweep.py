@@ -32,7 +32,6 @@ import numpy as np
 import torch
 
 from speechtok.audio import load_audio
-from speechtok.codec.sourcefilter.analysis import Frames
 from speechtok.codec.sourcefilter.model import SourceFilterCodec
 from speechtok.codec.sourcefilter.quantize import _nearest, kmeans
 from speechtok.codec.sourcefilter.semantic import side_scale, teacher_cache

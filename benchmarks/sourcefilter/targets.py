@@ -49,19 +49,19 @@ for label, cap, ref in rows:
         met = m(t, "pesq_wb") >= m(ref, "pesq_wb") and m(t, "stoi") >= m(ref, "stoi")
         print(f"| {label} | {t} | {fmt(m(t, 'kbps'))} | {fmt(m(t, 'pesq_wb'))} | {fmt(m(t, 'stoi'))} | {ref} | "
               f"{fmt(m(ref, 'kbps'))} | {fmt(m(ref, 'pesq_wb'))} | {fmt(m(ref, 'stoi'))} | {'**met**' if met else 'missed'} |")
-print()
-print("| tokenizer | kbps | speaker sim (>= 0.80 at <= 1.5 kbps) | F0 GPE | VDE | F0 RMSE (Hz) | dWER |")
-print("|---|---|---|---|---|---|---|")
-for t in sorted(S, key=lambda t: (m(t, "kbps") or 0)):
-    if t == "original":
-        continue
-    print(f"| {t} | {fmt(m(t, 'kbps'))} | {fmt(m(t, 'speaker_sim'))} | {fmt(m(t, 'f0_gpe'), 2)} | {fmt(m(t, 'vde'), 2)} | "
-          f"{fmt(m(t, 'f0_rmse'))} | {fmt(m(t, 'dwer'), 2)} |")
-print()
-print("| tokenizer | kbps | PESQ-WB | STOI | DNSMOS OVRL | speaker sim | dWER |")
-print("|---|---|---|---|---|---|---|")
-for t in sorted(S, key=lambda t: (m(t, "kbps") or 0)):
-    if t == "original":
-        continue
-    print(f"| {t} | {fmt(m(t, 'kbps'))} | {fmt(m(t, 'pesq_wb'))} | {fmt(m(t, 'stoi'))} | {fmt(m(t, 'dnsmos_ovrl'))} | "
-          f"{fmt(m(t, 'speaker_sim'))} | {fmt(m(t, 'dwer'), 2)} |")
+
+
+def table(columns: list[tuple[str, str, int]]) -> None:
+    """One row per tokenizer, lowest bitrate first: (header, metric, significant digits)."""
+    print()
+    print("| tokenizer | " + " | ".join(h for h, _, _ in columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for t in sorted(S, key=lambda t: (m(t, "kbps") or 0)):
+        if t != "original":
+            print(f"| {t} | " + " | ".join(fmt(m(t, k), nd) for _, k, nd in columns) + " |")
+
+
+table([("kbps", "kbps", 3), ("speaker sim (>= 0.80 at <= 1.5 kbps)", "speaker_sim", 3), ("F0 GPE", "f0_gpe", 2),
+       ("VDE", "vde", 2), ("F0 RMSE (Hz)", "f0_rmse", 3), ("dWER", "dwer", 2)])
+table([("kbps", "kbps", 3), ("PESQ-WB", "pesq_wb", 3), ("STOI", "stoi", 3), ("DNSMOS OVRL", "dnsmos_ovrl", 3),
+       ("speaker sim", "speaker_sim", 3), ("dWER", "dwer", 2)])

@@ -12,7 +12,6 @@ import torch
 
 from .analysis import Frames, analyze, analyze_batch, bands_to_bins
 from .config import SourceFilterConfig
-from .envelope import from_cepstrum
 from .quantize import PitchQuantizer, ResidualKMeans
 from .refine import Refiner
 from .synthesis import SynthState, Synthesizer, min_phase_from_cepstrum

@@ -28,33 +28,31 @@ _KERNEL_HALF = 8  # windowed-sinc half length (samples) of one band-limited puls
 _NOISE_BLOCK = 4096  # noise is generated in blocks of this many samples, seeded by block index
 
 
-def min_phase(log_amp: torch.Tensor, n_fft: int) -> torch.Tensor:
-    """(frames, n_fft//2+1) natural-log amplitude -> complex minimum-phase spectra (same shape)."""
+def _log_min_phase(log_amp: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """(frames, n_fft//2+1) natural-log amplitude -> the complex log of its minimum-phase
+    spectrum: the real cepstrum, folded onto positive quefrencies, back to frequency."""
     cep = torch.fft.irfft(log_amp, n=n_fft, dim=-1)
     half = n_fft // 2
     fold = torch.zeros_like(cep)
     fold[:, 0] = cep[:, 0]
     fold[:, 1:half] = 2 * cep[:, 1:half]
     fold[:, half] = cep[:, half]
-    c = torch.fft.rfft(fold, dim=-1)
+    return torch.fft.rfft(fold, dim=-1)
+
+
+def min_phase(log_amp: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """(frames, n_fft//2+1) natural-log amplitude -> complex minimum-phase spectra (same shape)."""
+    c = _log_min_phase(log_amp, n_fft)
     return torch.polar(torch.exp(c.real), c.imag)  # exp of a complex tensor, without torch's slow complex exp
 
 
 @lru_cache(maxsize=8)
 def _cep_min_phase(order: int, alpha: float, n_fft: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(order, n_fft//2+1) x 2: warped cepstrum -> real and imaginary parts of the log of the
-    minimum-phase spectrum whose amplitude that cepstrum describes. Everything between (the
-    cepstrum's log amplitude, its real cepstrum, the causal fold, the FFT back) is linear, so it
-    folds into two small matrices."""
-    n_bins = n_fft // 2 + 1
-    log_amp = torch.from_numpy(from_cepstrum(np.eye(order, dtype=np.float32), n_bins, alpha)).double()
-    cep = torch.fft.irfft(log_amp, n=n_fft, dim=-1)
-    half = n_fft // 2
-    fold = torch.zeros_like(cep)
-    fold[:, 0] = cep[:, 0]
-    fold[:, 1:half] = 2 * cep[:, 1:half]
-    fold[:, half] = cep[:, half]
-    c = torch.fft.rfft(fold, dim=-1)
+    minimum-phase spectrum whose amplitude that cepstrum describes. Every step of
+    ``_log_min_phase`` is linear, so applied to the identity it gives two small matrices."""
+    log_amp = torch.from_numpy(from_cepstrum(np.eye(order, dtype=np.float32), n_fft // 2 + 1, alpha)).double()
+    c = _log_min_phase(log_amp, n_fft)
     return c.real.float().contiguous(), c.imag.float().contiguous()
 
 
