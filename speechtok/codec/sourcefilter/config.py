@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class AnalysisConfig:
-    method: str = "stft"  # "stft": batched-FFT analysis (fast.py); "world": pyworld DIO/CheapTrick/D4C (70x slower)
+    method: str = "stft"  # "stft": batched-FFT analysis (fast.py); "world": pyworld DIO/CheapTrick/D4C (about 9x slower to encode)
     f0_min: float = 60.0
     f0_max: float = 600.0
     allowed_range: float = 0.4  # method world: DIO voicing threshold (0.1 = WORLD's default; see analysis.py)

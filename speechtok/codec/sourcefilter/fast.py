@@ -1,6 +1,7 @@
 """Source-filter analysis from batched FFTs: the fast default (``analysis.method: stft``).
 
-The WORLD analysis (``analysis.py``, ``method: world``) runs at about 70x real time: DIO,
+The WORLD analysis (``analysis.py``, ``method: world``) holds the encoder to about 60x real time
+(benchmarks/sourcefilter/README.md, speed): DIO,
 StoneMask, CheapTrick and D4C each loop over frames in C. This module computes the same three
 parameters with a handful of batched float32 FFTs over all frames of a segment at once:
 
