@@ -327,6 +327,8 @@ def test_shipped_models_load_and_info_names_the_pitch_stream(tmp_path, speech_cl
     ("model.analysis.alpha=1.5", "between"),
     ("model.frame_rate=33", "multiple of 80"),
     ("model.refine=1", "unknown key"),
+    ("model.analysis.method=foo", "'stft' or 'world'"),
+    ("model.analysis.voiced_bap_db=[1,2]", "one value per ap_band"),
 ])
 def test_bad_config_values_are_one_clear_error(tmp_path, override, words):
     from speechtok.codec.sourcefilter.tokenizer import load_sf_config

@@ -80,7 +80,7 @@ class SourceFilterConfig:
         a, q = self.analysis, self.quant
         if a.method not in ("stft", "world"):
             raise ValueError(f"analysis.method must be 'stft' or 'world', not {a.method!r}")
-        if a.method == "stft" and len(a.voiced_bap_db) != a.ap_bands:
+        if len(a.voiced_bap_db) != a.ap_bands:
             raise ValueError(f"analysis.voiced_bap_db needs one value per ap_band ({a.ap_bands}), got {a.voiced_bap_db!r}")
         if not 0 < a.f0_min < a.f0_max:
             raise ValueError("analysis: need 0 < f0_min < f0_max")
