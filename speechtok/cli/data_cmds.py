@@ -25,6 +25,47 @@ def register(subparsers) -> None:
     ast.add_argument("--jobs", type=int, default=2, help="ffmpeg processes at once")
     ast.set_defaults(func=_asterisk)
 
+    sp = sub.add_parser(
+        "speech",
+        help="the many-voice corpus split by voice: asterisk + 4 more real voices + festival/flite/espeak voices",
+        description="Build the corpus a codec that must generalize is trained on: the Asterisk studio voices "
+        "(in-domain), four more real voices from Debian's asterisk prompts (Russian wideband; Colombian Spanish, "
+        "French and Italian at 8 kHz / GSM; downloaded with apt-get download + dpkg -x into --cache when not "
+        "installed), and festival / flite / espeak-ng voices. Splits are by voice: the held-out voices of "
+        "test-voices.jsonl never appear in training (see docs/data.md). Resumable.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sp.add_argument("--out", default="data/speech", help="output folder (rerun to resume)")
+    sp.add_argument("--asterisk", default=None,
+                    help="an existing `speechtok data asterisk` folder (default: build one in OUT/asterisk)")
+    sp.add_argument("--per-voice", type=_positive_int, default=100, help="sentences per synthetic voice")
+    sp.add_argument("--cache", default=None, help="where Debian packages are unpacked (default ~/.cache/speechtok/debs)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--jobs", type=_positive_int, default=2, help="decoder / synthesizer processes at once")
+    sp.set_defaults(func=_speech)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _speech(args) -> int:
+    from ..data.speech import build_speech_corpus, summarize_voices
+    from ..fsutil import claim_output_dir
+
+    claim_output_dir(args.out, "data speech", legacy_markers=("train.jsonl",))
+    splits = build_speech_corpus(args.out, asterisk=args.asterisk, per_voice=args.per_voice, seed=args.seed,
+                                 jobs=args.jobs, cache=args.cache)
+    print(summarize_voices(splits))
+    print(f"manifests: {args.out}/{{train,valid,valid-voices,test,test-voices,test-synthetic}}.jsonl")
+    return 0
+
 
 def _asterisk(args) -> int:
     from ..data.asterisk import build_corpus, summarize

@@ -193,6 +193,15 @@ def _ffmpeg() -> str:
 def decode_g722(src: Path, dst: Path, ffmpeg: str | None = None) -> float:
     """Decode one G.722 file to a 16 kHz mono 16-bit wav (atomically); returns its duration (s).
     An existing readable ``dst`` is kept (resume)."""
+    return decode_to_wav(src, dst, "g722", ffmpeg)
+
+
+def decode_to_wav(src: Path, dst: Path, input_format: str | None = None, ffmpeg: str | None = None,
+                  sample_rate: int = SAMPLE_RATE) -> float:
+    """Decode one audio file (``input_format``: ffmpeg's ``-f`` for headerless formats such as
+    ``g722`` or ``gsm``; None = let ffmpeg probe) to a ``sample_rate`` mono 16-bit wav, atomically;
+    returns its duration (s). An existing readable ``dst`` is kept (resume). Narrowband sources
+    (8 kHz) are resampled, not band-extended: they keep no energy above 4 kHz."""
     import soundfile as sf
 
     if dst.exists():
@@ -202,8 +211,9 @@ def decode_g722(src: Path, dst: Path, ffmpeg: str | None = None) -> float:
             pass
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}.wav")
+    fmt = ["-f", input_format] if input_format else []
     cmd = [ffmpeg or _ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-           "-f", "g722", "-i", str(src), "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)]
+           *fmt, "-i", str(src), "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:

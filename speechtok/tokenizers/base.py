@@ -73,10 +73,12 @@ class Tokenizer(ABC):
             raise ValueError(f"{len(audios)} waveforms but {len(rates)} sample rates")
         wavs = [prepare(a, sr, self.sample_rate) for a, sr in zip(audios, rates)]
         codes = self._encode_batch(wavs)
-        return [
-            self._make_tokens(c, num_samples=num_samples(a), sample_rate=int(sr))
-            for c, a, sr in zip(codes, audios, rates)
-        ]
+        # an encoder may return (codes, facts about this utterance) for Tokens.extra
+        out = []
+        for c, a, sr in zip(codes, audios, rates):
+            c, extra = c if isinstance(c, tuple) else (c, None)
+            out.append(self._make_tokens(c, num_samples=num_samples(a), sample_rate=int(sr), extra=extra))
+        return out
 
     def decode(self, tokens: Tokens) -> tuple[np.ndarray, int]:
         """Tokens -> ``(waveform float32 (samples,), sample_rate)`` at ``self.sample_rate``,
@@ -151,7 +153,8 @@ class Tokenizer(ABC):
         )
 
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
-        """Mono float32 waveforms at ``sample_rate`` -> codes ``[codebook, frame]`` each.
+        """Mono float32 waveforms at ``sample_rate`` -> codes ``[codebook, frame]`` each (or
+        ``(codes, extra)``: facts about that utterance that its Tokens carry in ``extra``).
         Override to batch; the default encodes one by one."""
         return [self._encode(w) for w in wavs]
 

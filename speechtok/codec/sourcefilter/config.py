@@ -39,6 +39,9 @@ class QuantConfig:
     # keeps the teacher and encodes stage 1 with it)
     semantic: str = "none"
     semantic_weight: float = 0.0  # the teacher part's variance, relative to the features' (0 = plain)
+    # "auto": detect a band limit in the input (8 kHz-sourced speech), choose codewords by the
+    # in-band error and decode without energy above it (band.py); "off": always full band
+    band_limit: str = "auto"
 
 
 @dataclass
@@ -88,6 +91,8 @@ class SourceFilterConfig:
                         ("codebook_size", q.codebook_size), ("num_stages", q.num_stages), ("kmeans_iters", q.kmeans_iters)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        if q.band_limit not in ("auto", "off"):
+            raise ValueError(f"quant.band_limit must be auto or off, not {q.band_limit!r}")
         if q.semantic not in ("none", "joint", "teacher"):
             raise ValueError(f"quant.semantic must be none, joint or teacher, not {q.semantic!r}")
         if q.semantic != "none" and not q.semantic_weight > 0:

@@ -127,9 +127,26 @@ class SourceFilterCodec(torch.nn.Module):
         bap = (feats[:, n:] * self.cfg.quant.bap_scale + self.bap_mean).clamp(max=0).numpy()
         return Frames(np.asarray(f0, np.float32), cep, bap)
 
-    def quantize(self, fr: Frames, stages: int | None = None, side: torch.Tensor | None = None) -> np.ndarray:
-        """Frames -> int64 codes (1 + stages, T); ``side``: the teacher's coordinates (``teacher_side``)."""
-        env = self.rvq.encode(self.features(fr), stages, side).numpy()
+    def band_limit(self, wav: np.ndarray) -> float | None:
+        """The band limit (Hz) detected in ``wav``, or None (full band, or detection off)."""
+        if self.cfg.quant.band_limit != "auto":
+            return None
+        from .band import detect_band_limit
+
+        return detect_band_limit(wav, self.cfg.sample_rate)
+
+    def metric(self, band_limit: float | None) -> torch.Tensor | None:
+        """The in-band error metric of the feature vectors for ``band_limit`` (None: full band)."""
+        from .band import in_band_metric
+
+        a = self.cfg.analysis
+        return in_band_metric(band_limit, self.cfg.sample_rate, a.cep_order, a.alpha, a.envelope_subframes, a.ap_bands)
+
+    def quantize(self, fr: Frames, stages: int | None = None, side: torch.Tensor | None = None,
+                 band_limit: float | None = None) -> np.ndarray:
+        """Frames -> int64 codes (1 + stages, T); ``side``: the teacher's coordinates (``teacher_side``);
+        ``band_limit``: codewords are chosen by the error below it (``band.py``)."""
+        env = self.rvq.encode(self.features(fr), stages, side, self.metric(band_limit)).numpy()
         return np.concatenate([self.pitch.encode(fr.f0)[None], env]).astype(np.int64)
 
     @torch.no_grad()
@@ -145,11 +162,11 @@ class SourceFilterCodec(torch.nn.Module):
         """Stage 1's teacher coordinates of a whole utterance (None without a teacher)."""
         return None if self.teacher is None else self.teacher.side(wav, self.hop, self.cfg.sample_rate)
 
-    def encode(self, wav: np.ndarray, stages: int | None = None) -> np.ndarray:
-        return self.quantize(self.analyze(wav), stages, self.teacher_side(wav))
+    def encode(self, wav: np.ndarray, stages: int | None = None, band_limit: float | None = None) -> np.ndarray:
+        return self.quantize(self.analyze(wav), stages, self.teacher_side(wav), band_limit)
 
     # ---- synthesis --------------------------------------------------------------------------
-    def controls(self, fr: Frames, first_frame: int, j0: int, j1: int):
+    def controls(self, fr: Frames, first_frame: int, j0: int, j1: int, band_limit: float | None = None):
         """Per-block synthesizer controls for blocks ``j0..j1`` (absolute indices) from frames
         ``first_frame..`` : (f0 (J,), minimum-phase envelope spectra (J, bins) complex,
         aperiodicity (J, bins)), as ``Synthesizer.render_filters`` takes them.
@@ -177,13 +194,18 @@ class SourceFilterCodec(torch.nn.Module):
         bap_b = np.stack([np.interp(t_blk, t_frm, fr.bap[:, b]) for b in range(fr.bap.shape[1])], 1)
         # the cepstrum goes straight to the synthesizer's minimum-phase filters (two small matmuls)
         h = min_phase_from_cepstrum(cep_b, self.cfg.analysis.alpha, self.synth.n_fft, self.cfg.synth.gain_db / 20 * np.log(10))
+        if band_limit is not None:  # narrowband input: nothing above its band limit (band.py)
+            from .band import band_mask
+
+            h = h * torch.from_numpy(band_mask(float(band_limit), self.cfg.sample_rate, self.synth.n_bins))
         return f0, h, bands_to_bins(bap_b, self.cfg.sample_rate, self.synth.n_bins)
 
-    def render(self, fr: Frames, num_samples: int | None = None) -> np.ndarray:
+    def render(self, fr: Frames, num_samples: int | None = None, band_limit: float | None = None) -> np.ndarray:
         """Frames -> waveform (whole utterance)."""
         J = len(fr) * self.hop // self.cfg.synth.block
-        wav = self.synth.render_filters(*self.controls(fr, 0, 0, J), state=SynthState(), final=False)
+        wav = self.synth.render_filters(*self.controls(fr, 0, 0, J, band_limit), state=SynthState(), final=False)
         return wav[:num_samples] if num_samples else wav
 
-    def decode(self, codes: np.ndarray, num_samples: int | None = None, refine: bool | None = None) -> np.ndarray:
-        return self.render(self.dequantize(codes, refine), num_samples)
+    def decode(self, codes: np.ndarray, num_samples: int | None = None, refine: bool | None = None,
+               band_limit: float | None = None) -> np.ndarray:
+        return self.render(self.dequantize(codes, refine), num_samples, band_limit)

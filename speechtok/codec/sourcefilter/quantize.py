@@ -93,7 +93,12 @@ class ResidualKMeans(torch.nn.Module):
         if side_dim:
             self.register_buffer("side_codebook", torch.zeros(codebook_size, side_dim))
 
-    def _nearest_stage(self, s: int, x: torch.Tensor, side: torch.Tensor | None) -> torch.Tensor:
+    def _nearest_stage(self, s: int, x: torch.Tensor, side: torch.Tensor | None,
+                       metric: torch.Tensor | None = None) -> torch.Tensor:
+        if metric is not None:  # a weighted error (band.in_band_metric): nearest in the mapped space
+            if s == 0 and self.side_dim:
+                return _nearest(torch.cat([x @ metric, side], 1), torch.cat([self.codebooks[0] @ metric, self.side_codebook], 1))
+            return _nearest(x @ metric, self.codebooks[s] @ metric)
         if s == 0 and self.side_dim:
             if side is None or side.shape != (len(x), self.side_dim):
                 raise ValueError(f"this quantizer's first stage needs {self.side_dim} teacher coordinates per frame")
@@ -130,12 +135,14 @@ class ResidualKMeans(torch.nn.Module):
         return errors
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor, stages: int | None = None, side: torch.Tensor | None = None) -> torch.Tensor:
-        """(n, dim) -> (stages, n) codes (``side``: (n, side_dim), when the quantizer keeps one)."""
+    def encode(self, x: torch.Tensor, stages: int | None = None, side: torch.Tensor | None = None,
+               metric: torch.Tensor | None = None) -> torch.Tensor:
+        """(n, dim) -> (stages, n) codes (``side``: (n, side_dim), when the quantizer keeps one;
+        ``metric``: (dim, dim) ``L``, pick the codeword minimising ``|(x - c) @ L|^2``)."""
         residual = x.clone()
         codes = []
         for s in range(stages or self.num_stages):
-            c = self._nearest_stage(s, residual, side)
+            c = self._nearest_stage(s, residual, side, metric)
             residual = residual - self.codebooks[s][c]
             codes.append(c)
         return torch.stack(codes)

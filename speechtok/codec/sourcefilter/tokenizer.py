@@ -84,17 +84,39 @@ class SourceFilterTokenizer(Tokenizer):
 
         return SourceFilterStream(self.codec, self.stages)
 
-    def _encode(self, wav: np.ndarray) -> np.ndarray:
-        return self.codec.encode(wav, self.stages)
+    def _encode(self, wav: np.ndarray):
+        return self._encode_batch([wav])[0]
 
-    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list:
         # the analysis of all segments shares its FFT calls; each utterance is quantized alone,
-        # so the codes equal one-by-one encoding
+        # so the codes equal one-by-one encoding. A detected band limit (8 kHz-sourced speech)
+        # picks codewords by the in-band error and is carried in Tokens.extra (band.py)
         c = self.codec
-        return [c.quantize(fr, self.stages, c.teacher_side(w)) for fr, w in zip(c.analyze_many(wavs), wavs)]
+        out = []
+        for fr, w in zip(c.analyze_many(wavs), wavs):
+            limit = c.band_limit(w)
+            codes = c.quantize(fr, self.stages, c.teacher_side(w), limit)
+            out.append((codes, {BAND_LIMIT: round(limit, 1)} if limit is not None else None))
+        return out
 
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
-        return self.codec.decode(codes, num_samples)
+        return self.codec.decode(codes, num_samples, band_limit=band_limit_of(tokens, self.sample_rate))
+
+
+#: Tokens.extra key of a detected band limit (Hz); absent for full-band speech
+BAND_LIMIT = "band_limit_hz"
+
+
+def band_limit_of(tokens, sample_rate: int) -> float | None:
+    """The band limit a Tokens value carries (None: full band); refuses a value that is not one."""
+    v = (tokens.extra or {}).get(BAND_LIMIT) if isinstance(tokens.extra, dict) else None
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 500 <= v <= sample_rate / 2:
+        from ...errors import TokensFileError
+
+        raise TokensFileError(f"extra.{BAND_LIMIT} must be a frequency in 500..{sample_rate // 2} Hz, got {v!r}")
+    return float(v)
 
 
 def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:

@@ -1,0 +1,196 @@
+"""Speech the codec never heard: band-limit detection, in-band quantization, the corpus builders."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import speechtok
+from speechtok.codec.sourcefilter.band import band_mask, detect_band_limit, in_band_metric
+from speechtok.codec.sourcefilter.envelope import to_cepstrum
+from speechtok.data.manifest import Utterance, read_manifest
+from speechtok.errors import TokensFileError
+
+SR = 16000
+
+
+def _lowpass(x: np.ndarray, cut: float) -> np.ndarray:
+    """Zero every FFT bin above ``cut`` (an ideal band limit, as 8 kHz audio resampled to 16 kHz)."""
+    X = np.fft.rfft(x)
+    X[np.fft.rfftfreq(len(x), 1 / SR) > cut] = 0
+    return np.fft.irfft(X, len(x)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clip(speech_clips):
+    return speech_clips[0][1]
+
+
+def test_band_limit_found_in_narrowband_speech_and_not_in_wideband(clip):
+    assert detect_band_limit(clip, SR) is None
+    for cut in (3400.0, 4000.0, 5500.0):
+        limit = detect_band_limit(_lowpass(clip, cut), SR)
+        assert limit is not None and cut - 400 <= limit <= cut + 150, (cut, limit)
+    # white noise is full band; too short or silent: no decision
+    assert detect_band_limit(np.random.default_rng(0).standard_normal(SR), SR) is None
+    assert detect_band_limit(np.zeros(SR), SR) is None
+    assert detect_band_limit(clip[:1000], SR) is None
+
+
+def test_band_mask_passes_the_band_and_stops_above_it():
+    m = band_mask(4000.0, SR, 257)
+    f = np.linspace(0, SR / 2, 257)
+    assert np.all(m[f <= 3750] == 1.0) and np.all(m[f >= 4000] == 0.0)
+    assert np.all(np.diff(m) <= 0)
+    assert band_mask(None, SR, 257) is None
+
+
+def test_in_band_metric_ignores_what_lies_above_the_band():
+    L = in_band_metric(4000.0, SR, 24, 0.42, 2, 5)
+    # an envelope change only above 5 kHz: the in-band error barely sees it, the full-band one does
+    f = np.linspace(0, SR / 2, 257)
+    bump = np.where(f > 5000, 1.0, 0.0)[None].astype(np.float32)
+    dcep = np.concatenate([to_cepstrum(bump, 24, 0.42)] * 2, 1)
+    d = torch.from_numpy(np.concatenate([dcep, np.zeros((1, 5), np.float32)], 1))
+    assert float(((d @ L) ** 2).sum()) < 0.1 * float((d**2).sum())
+    # a change below 3 kHz is seen almost fully
+    low = np.where(f < 3000, 1.0, 0.0)[None].astype(np.float32)
+    dl = torch.from_numpy(np.concatenate([np.concatenate([to_cepstrum(low, 24, 0.42)] * 2, 1), np.zeros((1, 5), np.float32)], 1))
+    assert float(((dl @ L) ** 2).sum()) > 0.5 * float((dl**2).sum())
+    # aperiodicity bands above the limit weigh nothing; full band is no metric at all
+    Lb = L[48:, 48:].diag()
+    assert Lb[-1] == 0 and Lb[0] == 1
+    assert in_band_metric(None, SR, 24, 0.42, 2, 5) is None
+
+
+def test_narrowband_speech_is_coded_and_decoded_as_narrowband(clip):
+    tok = speechtok.load("speechtok-fast@1.45kbps")
+    nb = _lowpass(clip, 3800.0)
+    t = tok.encode(nb, SR)
+    limit = t.extra["band_limit_hz"]
+    assert 3400 <= limit <= 3950
+    y, _ = tok.decode(t)
+    Y = np.abs(np.fft.rfft(y)) ** 2
+    f = np.fft.rfftfreq(len(y), 1 / SR)
+    assert Y[f > limit + 50].sum() < 1e-4 * Y.sum()
+    # without the limit the decoder invents an upper band
+    t_wide = speechtok.Tokens(**{**t.__dict__, "extra": {k: v for k, v in t.extra.items() if k != "band_limit_hz"}})
+    yw, _ = tok.decode(t_wide)
+    Yw = np.abs(np.fft.rfft(yw)) ** 2
+    assert Yw[f > limit + 50].sum() > 100 * Y[f > limit + 50].sum()
+    # the limit survives a token file
+    assert tok.encode(clip, SR).extra.get("band_limit_hz") is None
+
+
+def test_in_band_codewords_beat_full_band_ones_on_the_band(clip):
+    """The point of the metric: inside the band, the decoded envelope is closer to the input's."""
+    tok = speechtok.load("speechtok-fast@1.45kbps")
+    c = tok.codec
+    nb = _lowpass(clip, 3800.0)
+    fr = c.analyze(nb)
+    limit = c.band_limit(nb)
+    L = c.metric(limit)
+    x = c.features(fr)
+    errs = []
+    for lim in (None, limit):
+        codes = c.quantize(fr, tok.stages, None, lim)
+        deq = c.features(c.dequantize(codes, refine=False))
+        errs.append(float((((deq - x) @ L) ** 2).mean()))
+    assert errs[1] < 0.8 * errs[0], errs
+
+
+def test_a_bad_band_limit_in_a_token_file_is_refused(clip):
+    tok = speechtok.load("speechtok-fast@1.45kbps")
+    t = tok.encode(clip[:8000], SR)
+    for bad in ("4000", 10, 1e9, True):
+        t.extra["band_limit_hz"] = bad
+        with pytest.raises(TokensFileError, match="band_limit_hz"):
+            tok.decode(t)
+
+
+# ---- the corpus builders ------------------------------------------------------------------------
+
+def test_voice_splits_never_put_a_held_out_voice_in_training():
+    from speechtok.data.speech import HELD_OUT, TEST_REAL, assign_voice_splits
+
+    ast = [Utterance(f"en/{i}", f"/a/{i}.wav", 2.0, "allison_smith", "en", "t", s)
+           for i, s in enumerate(["train"] * 8 + ["valid", "test"])]
+    others = [Utterance(f"{v}/{i}", f"/b/{v}{i}.wav", 2.0, v, "xx") for v in
+              ("ru_ivrvoice", "es_co", "fr_armelle", "festival_kal", "flite_slt", "festival_ked") for i in range(30)]
+    s = assign_voice_splits(ast, others, seed=0, valid_per_voice=5, test_per_voice=7)
+    train_voices = {u.speaker for u in s["train"]}
+    assert train_voices == {"allison_smith", "festival_kal"}
+    assert not train_voices & set(HELD_OUT)
+    assert {u.speaker for u in s["test-voices"]} == {"ru_ivrvoice", "es_co"} <= set(TEST_REAL)
+    assert all(sum(u.speaker == v for u in s["test-voices"]) == 7 for v in ("ru_ivrvoice", "es_co"))
+    assert {u.speaker for u in s["valid-voices"]} == {"fr_armelle", "festival_ked"}
+    assert [u.id for u in s["test"]] == ["en/9"]
+    # fixed by the seed and the ids: the same selection again
+    s2 = assign_voice_splits(ast, list(reversed(others)), seed=0, valid_per_voice=5, test_per_voice=7)
+    assert [u.id for u in s2["test-voices"]] == [u.id for u in s["test-voices"]]
+
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+
+
+@needs_ffmpeg
+def test_prompt_voice_builder_decodes_narrowband_gsm_to_16k(tmp_path, monkeypatch, clip):
+    """A fake unpacked package with two GSM prompts and a beep, as asterisk-prompt-es-co has them."""
+    import soundfile as sf
+
+    from speechtok.data import prompts
+
+    root = tmp_path / "pkg"
+    folder = root / prompts.VOICES["es_co"].folder
+    folder.mkdir(parents=True)
+    sf.write(tmp_path / "a.wav", clip, SR)
+    for name in ("vm-goodbye", "auth-thankyou", "beep"):
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(tmp_path / "a.wav"), "-ar", "8000", "-ac", "1",
+                        "-f", "gsm", str(folder / f"{name}.gsm")], check=True)
+    monkeypatch.setattr(prompts, "package_root", lambda package, cache=None: root)
+    monkeypatch.setattr(prompts, "speech_names", lambda voice: None)
+    utts = prompts.build_prompt_voices(tmp_path / "out", voices=("es_co",), progress=False)
+    assert sorted(u.id for u in utts) == ["es_co/auth-thankyou", "es_co/vm-goodbye"]  # the beep is not speech
+    rows = read_manifest(tmp_path / "out" / "all.jsonl")
+    x, sr = sf.read(rows[0].path)
+    assert sr == SR and abs(len(x) / SR - len(clip) / SR) < 0.1
+    assert rows[0].speaker == "es_co" and rows[0].language == "es"
+    lim = detect_band_limit(x, sr)
+    assert lim is not None and lim <= 4200  # GSM at 8 kHz stays narrowband
+    # rerun: resumes, same manifest
+    again = prompts.build_prompt_voices(tmp_path / "out", voices=("es_co",), progress=False)
+    assert [u.id for u in again] == [u.id for u in utts]
+
+
+@pytest.mark.skipif(shutil.which("flite") is None or shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
+                    reason="flite, espeak-ng and ffmpeg are needed")
+def test_synthetic_voice_builder_reads_prompts_with_two_engines(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from speechtok.data import synthetic
+
+    monkeypatch.setattr(synthetic, "texts", lambda language, cache=None: ["please hold the line", "thank you for calling today",
+                                                                          "the number you have dialed"])
+    utts = synthetic.build_synthetic_voices(tmp_path, voices=("flite_kal16", "espeak_en-us+m3"), per_voice=2, progress=False)
+    assert sorted({u.speaker for u in utts}) == ["espeak_en-us+m3", "flite_kal16"]
+    assert len(utts) == 4
+    for u in utts:
+        x, sr = sf.read(Path(tmp_path) / u.path if not Path(u.path).is_absolute() else u.path)
+        assert sr == SR and len(x) > SR // 2 and np.abs(x).max() > 0.01
+    with pytest.raises(Exception, match="unknown voice"):
+        synthetic.build_synthetic_voices(tmp_path, voices=("nobody",), progress=False)
+
+
+def test_debian_package_root_reports_a_package_it_cannot_get(tmp_path):
+    from speechtok.data.debian import package_root
+    from speechtok.errors import MissingDependencyError
+
+    if shutil.which("apt-get") is None:
+        pytest.skip("not a Debian system")
+    with pytest.raises(MissingDependencyError, match="no-such-package-speechtok"):
+        package_root("no-such-package-speechtok", tmp_path)
