@@ -194,3 +194,118 @@ def test_debian_package_root_reports_a_package_it_cannot_get(tmp_path):
         pytest.skip("not a Debian system")
     with pytest.raises(MissingDependencyError, match="no-such-package-speechtok"):
         package_root("no-such-package-speechtok", tmp_path)
+
+
+# ---- augmentation -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("factor", [0.88, 1.0, 1.12])
+def test_vocal_tract_warp_moves_formants_by_the_factor(factor):
+    from speechtok.codec.sourcefilter.augment import warp_envelope
+    from speechtok.codec.sourcefilter.envelope import from_cepstrum
+
+    f = np.linspace(0, SR / 2, 257)
+    log_amp = (2.0 * np.exp(-0.5 * ((f - 1000) / 120) ** 2) + 1.5 * np.exp(-0.5 * ((f - 2500) / 150) ** 2))[None]
+    cep = to_cepstrum(log_amp.astype(np.float32), 40, 0.42)
+    out = from_cepstrum(warp_envelope(cep, factor, 0.42), 257, 0.42)[0]
+    for formant in (1000, 2500):
+        near = (f > formant * factor * 0.85) & (f < formant * factor * 1.15)
+        peak = f[near][np.argmax(out[near])]
+        assert abs(peak - formant * factor) <= 0.03 * formant * factor, (formant, factor, peak)
+
+
+def test_augment_frames_is_seeded_and_changes_pitch_and_level_as_said(speech_clips):
+    from speechtok.codec.sourcefilter.augment import augment_frames, scale_f0, shift_level
+
+    tok = speechtok.load("speechtok-fast@1.45kbps")
+    frs = [tok.codec.analyze(w) for _, w, _ in speech_clips[:2]]
+    from speechtok.codec.sourcefilter.analysis import Frames
+
+    fr = Frames(*(np.concatenate([getattr(x, k) for x in frs]) for k in ("f0", "cep", "bap")))
+    lengths = [len(x) for x in frs]
+    a = augment_frames(fr, lengths, 0.42, seed=3)
+    b = augment_frames(fr, lengths, 0.42, seed=3)
+    assert np.array_equal(a.cep, b.cep) and np.array_equal(a.f0, b.f0)
+    assert not np.array_equal(a.cep, fr.cep)
+    assert np.array_equal(a.f0 > 0, fr.f0 > 0)  # voicing never changes
+    assert np.allclose(scale_f0(np.array([0.0, 100.0]), 1.5), [0.0, 150.0])
+    assert np.allclose(shift_level(fr.cep, 20.0)[..., 0] - fr.cep[..., 0], np.log(10))
+    none = augment_frames(fr, lengths, 0.42, seed=3, fraction=0.0)
+    assert np.array_equal(none.cep, fr.cep)
+
+
+# ---- adaptation to a voice ----------------------------------------------------------------------------
+
+def _voice_folder(tmp_path, speech_clips, pieces=6):
+    """One 'user voice': the English and Spanish clips (one speaker) cut into 1 s recordings,
+    made to sound like another vocal tract (resampled by 1.12: formants and pitch up)."""
+    import soundfile as sf
+    from scipy.signal import resample
+
+    folder = tmp_path / "me"
+    folder.mkdir()
+    k = 0
+    for name, w, _ in speech_clips[:2]:
+        w = resample(w, int(len(w) / 1.12)).astype(np.float32)
+        for i in range(0, len(w) - SR, SR):
+            sf.write(folder / f"{k:02d}.wav", w[i : i + SR], SR)
+            k += 1
+    return folder
+
+
+def test_map_adaptation_lowers_the_error_on_the_adapted_voice(tmp_path, speech_clips):
+    from speechtok.codec.sourcefilter.adapt import map_adapt_codebooks
+
+    tok = speechtok.load("speechtok-fast@1.45kbps")
+    import copy
+
+    codec = copy.deepcopy(tok.codec)
+    folder = _voice_folder(tmp_path, speech_clips)
+    from speechtok.audio import load_audio
+
+    frs = [codec.analyze(load_audio(f, SR)[0]) for f in sorted(folder.glob("*.wav"))]
+    from speechtok.codec.sourcefilter.analysis import Frames
+
+    cat = lambda fs: Frames(*(np.concatenate([getattr(f, k) for f in fs]) for k in ("f0", "cep", "bap")))  # noqa: E731
+    train, held = cat(frs[:-2]), cat(frs[-2:])
+
+    def err(c, fr):
+        x = c.features(fr)
+        return float(((c.rvq.decode(c.rvq.encode(x)) - x) ** 2).mean())
+
+    before = err(codec, held)
+    other = tok.codec.analyze(speech_clips[2][1])  # a voice not adapted to
+    other_before = err(codec, other)
+    map_adapt_codebooks(codec, train, relevance=16.0)
+    assert err(codec, held) < 0.99 * before  # 8 s of speech: a small but real step (20 min of a real voice: -20 %)
+    assert err(codec, other) < 1.3 * other_before  # the other voices keep most of their quality
+    assert not torch.equal(codec.rvq.codebooks, tok.codec.rvq.codebooks)  # the shipped model is untouched
+
+
+def test_train_init_data_adapts_a_shipped_model_into_a_run_folder(tmp_path, speech_clips):
+    import json
+
+    from speechtok.codec.sourcefilter.adapt import adapt
+
+    folder = _voice_folder(tmp_path, speech_clips)
+    from speechtok.data.manifest import list_inputs, write_manifest
+
+    write_manifest(tmp_path / "me.jsonl", list_inputs(folder))
+    report = adapt("speechtok-fast", str(tmp_path / "me.jsonl"), tmp_path / "run", refiner_steps=3, progress=False)
+    assert report["held_out_utterances"] >= 1 and report["adapt_utterances"] > report["held_out_utterances"]
+    assert np.mean(report["valid_mse_after"]) < np.mean(report["valid_mse_before"])
+    assert json.loads((tmp_path / "run" / "adaptation.json").read_text())["init"] == "speechtok-fast"
+    tok = speechtok.load(str(tmp_path / "run"))
+    assert tok.name == "speechtok-fast-adapted"
+    y, _ = tok.decode(tok.encode(speech_clips[0][1], SR))
+    assert len(y) == len(speech_clips[0][1]) and np.isfinite(y).all()
+
+
+def test_train_cli_adaptation_errors_are_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "speechtok", "train", "--data", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2 and "--init" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "speechtok", "train", "--init", "opus@6kbps", "--data",
+                        "speechtok/assets/clips/clips.jsonl", "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert r.returncode == 2 and "source-filter" in r.stderr and "Traceback" not in r.stderr

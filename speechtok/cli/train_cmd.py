@@ -16,7 +16,7 @@ def register(sub) -> None:
         description="Train a speechtok codec. The run folder (config + safetensors weights) is itself "
         "loadable: speechtok.load(RUN_DIR). Same command on CPU and GPU (Lightning Fabric).",
     )
-    p.add_argument("config", type=Path, help="YAML config (see configs/)")
+    p.add_argument("config", type=Path, nargs="?", help="YAML config (see configs/); not needed with --init MODEL --data")
     p.add_argument("--out", type=Path, help="run folder: new, empty, or an earlier run of this command "
                    "(default: runs/<config file name>)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
@@ -31,6 +31,9 @@ def register(sub) -> None:
         help="override any config value, e.g. --set data.train=my.jsonl --set train.lr=1e-3 (repeatable)",
     )
     p.add_argument("--init", type=Path, metavar="RUN_OR_WEIGHTS", help="start from these codec weights (fine-tune / continue elsewhere)")
+    p.add_argument("--data", type=Path, metavar="MANIFEST",
+                   help="with --init of a source-filter model (speechtok-fast, a run folder): adapt it to the "
+                   "recordings of this manifest (a folder or one file works too) in --max-minutes (default 10)")
     p.add_argument("--workers", type=int, default=1, help="processes that read the training audio")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -41,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from ..data.manifest import list_inputs
     from ..fsutil import claim_output_dir
 
+    if args.data is not None:
+        return run_adapt(args)
+    if args.config is None:
+        raise SpeechtokError("give a CONFIG to train, or --init MODEL --data MANIFEST to adapt a model to a voice")
     if not args.config.exists():
         raise SpeechtokError(f"{args.config}: no such config file")
     from ..codec.config import read_design
@@ -148,4 +155,35 @@ def run_sourcefilter(args: argparse.Namespace) -> int:
         r = report["refiner"]
         print(f"refiner: {r['steps']} steps, enabled={r['enabled']} (error {', '.join(f'{e:.4f}' for e in r['valid_mse_per_stage'])})")
     print(f"done; the run folder is a tokenizer: speechtok.load({str(run_dir)!r})")
+    return 0
+
+
+def run_adapt(args: argparse.Namespace) -> int:
+    """``--init MODEL --data MANIFEST``: adapt a source-filter model to one voice (sourcefilter/adapt.py)."""
+    from ..codec.sourcefilter.adapt import adapt
+    from ..data.manifest import list_inputs, write_manifest
+    from ..fsutil import claim_output_dir
+
+    if args.init is None:
+        raise SpeechtokError("--data adapts a model: name it with --init (e.g. --init speechtok-fast)")
+    if args.config is not None:
+        raise SpeechtokError("--init MODEL --data MANIFEST adapts MODEL with its own config: leave out CONFIG")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise SpeechtokError(f"--max-minutes must be > 0, got {args.max_minutes}")
+    if args.workers < 1:
+        raise SpeechtokError(f"--workers must be at least 1, got {args.workers}")
+    utts = list_inputs(args.data)  # a manifest, a folder or one file; bad input stops here (exit 2)
+    init = str(args.init)
+    run_dir = args.out or Path("runs") / f"{Path(init).name.split('@')[0]}-adapted"
+    if (run_dir / "adaptation.json").exists():
+        raise SpeechtokError(f"{run_dir}: an adaptation already exists there; choose another --out")
+    claim_output_dir(run_dir, "train --init --data")
+    manifest = run_dir / "inputs.jsonl"
+    write_manifest(manifest, utts)
+    report = adapt(init, str(manifest), run_dir, minutes=args.max_minutes or 10.0, workers=args.workers,
+                   progress=not args.no_progress)
+    b, a = report["valid_mse_before"], report["valid_mse_after"]
+    print(f"held-out feature error per stage: {', '.join(f'{x:.4f}' for x in b)} -> {', '.join(f'{x:.4f}' for x in a)} "
+          f"({report['held_out_utterances']} held-out recordings, {report['minutes']} min)")
+    print(f"done; the adapted model is a tokenizer: speechtok.load({str(run_dir)!r})")
     return 0

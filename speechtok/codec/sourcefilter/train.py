@@ -42,6 +42,13 @@ class SFTrainConfig:
     workers: int = 1  # analysis processes
     valid_every: int = 500  # refiner steps between validation errors (the training curve)
     semantic_teacher: str = ""  # PhoneCTC folder for model.quant.semantic ("" = the shipped one)
+    kmeans_max_frames: int = 0  # > 0: fit the k-means on a seeded sample of this many frames (0 = all)
+    # augmentation of the training frames (augment.py): this fraction of the utterances gets a random
+    # vocal-tract warp (+-augment_warp), F0 factor (+-augment_pitch) and level (+-augment_level_db)
+    augment_fraction: float = 0.0
+    augment_warp: float = 0.12
+    augment_pitch: float = 0.3
+    augment_level_db: float = 6.0
 
 
 @dataclass
@@ -116,14 +123,20 @@ def analysis_cache(cfg: SFRunConfig, manifest: str, cache: Path, progress: bool 
     return fr
 
 
-def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, teacher: np.ndarray | None = None) -> list[float]:
+def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, teacher: np.ndarray | None = None,
+                  max_frames: int = 0, seed: int = 0) -> list[float]:
     """Feature means, then the residual k-means stages. Returns the error left after each stage.
 
     ``teacher``: phone posteriors of every frame (``semantic.teacher_cache``), needed when
-    ``quant.semantic`` is not ``none``: they shape the first stage."""
+    ``quant.semantic`` is not ``none``: they shape the first stage. ``max_frames`` > 0: the
+    k-means sees a seeded sample of that many frames (the means are taken over all)."""
     codec.cep_mean.copy_(torch.from_numpy(fr.cep.reshape(len(fr), -1).mean(0)))
     codec.bap_mean.copy_(torch.from_numpy(fr.bap.mean(0)))
     x = codec.features(fr)
+    if 0 < max_frames < len(x):
+        pick = np.sort(np.random.default_rng(seed).choice(len(x), max_frames, replace=False))
+        x = x[torch.from_numpy(pick)]
+        teacher = teacher[pick] if teacher is not None else None
     q = codec.cfg.quant
     side = None
     if q.semantic != "none":
@@ -301,6 +314,13 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
     train_fr = analysis_cache(cfg, cfg.data.train, run_dir / "cache", progress)
     valid_fr = analysis_cache(cfg, cfg.data.valid, run_dir / "cache", progress)
     report["analysis_minutes"] = report.get("analysis_minutes") or round((time.time() - t0) / 60, 2)
+    t = cfg.train
+    if t.augment_fraction > 0:
+        from .augment import augment_frames
+
+        train_fr = augment_frames(train_fr, train_fr.lengths, cfg.model.analysis.alpha, seed=t.seed,
+                                  warp=t.augment_warp, pitch=t.augment_pitch, level_db=t.augment_level_db,
+                                  fraction=t.augment_fraction)
     codebooks_done = run_dir / "codebooks.safetensors"
     codec = SourceFilterCodec(cfg.model)
     teacher = valid_teacher = None
@@ -325,7 +345,7 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
         codec.load_state_dict(load_file(str(codebooks_done)), strict=False)
     else:
         t1 = time.time()
-        errs = fit_codebooks(codec, train_fr, progress, teacher)
+        errs = fit_codebooks(codec, train_fr, progress, teacher, max_frames=t.kmeans_max_frames, seed=t.seed)
         from safetensors.torch import save_file
 
         state = {k: v.contiguous() for k, v in codec.state_dict().items() if not k.startswith("refiner.")}
