@@ -309,3 +309,61 @@ def test_train_cli_adaptation_errors_are_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "speechtok", "train", "--init", "opus@6kbps", "--data",
                         "speechtok/assets/clips/clips.jsonl", "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert r.returncode == 2 and "source-filter" in r.stderr and "Traceback" not in r.stderr
+
+
+# ---- per-utterance normalization --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def normalized_tok(speech_clips):
+    """A tiny source-filter model with quant.normalize utterance, fitted on the shipped clips."""
+    from speechtok.codec.sourcefilter.analysis import Frames
+    from speechtok.codec.sourcefilter.config import SourceFilterConfig
+    from speechtok.codec.sourcefilter.model import SourceFilterCodec
+    from speechtok.codec.sourcefilter.tokenizer import SourceFilterTokenizer
+    from speechtok.codec.sourcefilter.train import fit_codebooks
+
+    cfg = SourceFilterConfig()
+    cfg.quant.codebook_size, cfg.quant.num_stages, cfg.quant.kmeans_iters = 64, 2, 5
+    cfg.quant.normalize = "utterance"
+    codec = SourceFilterCodec(cfg)
+    frs = [codec.analyze(w) for _, w, _ in speech_clips]
+    allf = Frames(*(np.concatenate([getattr(f, k) for f in frs]) for k in ("f0", "cep", "bap")))
+    allf.lengths = np.array([len(f) for f in frs])
+    fit_codebooks(codec, allf, progress=False)
+    return SourceFilterTokenizer(codec, "tiny-normalized", "test")
+
+
+def test_side_mean_round_trip_is_within_half_a_step(normalized_tok):
+    c = normalized_tok.codec
+    x = torch.randn(50, c.cfg.feature_dim) * 0.3 + torch.linspace(-1, 1, c.cfg.feature_dim)
+    q = c.quantize_mean(x)
+    assert q.dtype == np.int64 and q.shape == (c.cfg.quant.mean_order,)
+    d = c.dequantize_mean(q)
+    want = x[:, :48].reshape(50, 2, 24).mean((0, 1))[: len(q)]
+    steps = np.array([c.MEAN_STEP_C0] + [c.MEAN_STEP] * (len(q) - 1))
+    assert np.all(np.abs(d[: len(q)].numpy() - want.numpy()) <= steps / 2 + 1e-6)
+    assert torch.equal(d[:24], d[24:48]) and not d[48:].any()  # both subframes, never the aperiodicity
+
+
+def test_normalization_makes_the_codes_blind_to_the_level(normalized_tok, speech_clips):
+    """+10 dB changes the side mean's level term by 10 dB and (almost) no envelope code."""
+    x = speech_clips[0][1]
+    a, b = normalized_tok.encode(x, SR), normalized_tok.encode(np.clip(x * 10 ** 0.5, -1, 1), SR)
+    qa, qb = np.array(a.extra["envelope_mean"]), np.array(b.extra["envelope_mean"])
+    c0 = (qb[0] - qa[0]) * normalized_tok.codec.MEAN_STEP_C0 * 20 / np.log(10)
+    assert abs(c0 - 10.0) < 1.0, c0
+    assert np.mean(a.codes[1:] == b.codes[1:]) > 0.8
+    # its bitrate counts the side mean
+    assert a.extra["payload_bits"] == a.codes.shape[1] * (7 + 2 * 6) + 6 * 16  # pitch + 2 stages of 64, 16 x 6 side bits
+    y, _ = normalized_tok.decode(a)
+    assert len(y) == len(x)
+
+
+def test_a_missing_or_bad_side_mean_is_refused(normalized_tok, speech_clips):
+    t = normalized_tok.encode(speech_clips[0][1][:16000], SR)
+    for bad in (None, [1] * 3, ["a"] * 16, [99] * 16):
+        t.extra["envelope_mean"] = bad
+        if bad is None:
+            del t.extra["envelope_mean"]
+        with pytest.raises(TokensFileError, match="envelope_mean"):
+            normalized_tok.decode(t)

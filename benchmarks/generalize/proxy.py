@@ -34,12 +34,17 @@ from speechtok.audio import load_audio
 from speechtok.data.manifest import read_manifest
 
 
-def utterance_means(x: torch.Tensor, lengths, dims: int) -> torch.Tensor:
-    """(N, D) -> (N, D): each frame's utterance mean of the first ``dims`` features (0 elsewhere)."""
+def utterance_means(x: torch.Tensor, lengths, dims: int, order: int = 0, codec=None) -> torch.Tensor:
+    """(N, D) -> (N, D): each frame's utterance mean of the first ``dims`` features (0 elsewhere).
+    ``order`` > 0: the codec's quantized side mean instead (``codec.side_mean``: its first ``order``
+    cepstral coefficients, shared by the envelope subframes)."""
     out = torch.zeros_like(x)
     s = 0
     for n in lengths:
-        out[s : s + n, :dims] = x[s : s + n, :dims].mean(0)
+        if order:
+            out[s : s + n] = codec.dequantize_mean(codec.quantize_mean(x[s : s + n], order))
+        else:
+            out[s : s + n, :dims] = x[s : s + n, :dims].mean(0)
         s += n
     return out
 
@@ -51,6 +56,7 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--frames", type=int, default=100_000)
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--only", nargs="*", help="run only these variants")
     args = ap.parse_args()
     torch.manual_seed(0)
     cfg = load_sf_config(args.config)
@@ -70,20 +76,24 @@ def main() -> int:
     rng = np.random.default_rng(0)
     results = {}
     variants = {"plain": {}, "augment-0.5": {"augment": 0.5}, "utterance-mean-normalized": {"norm": True},
-                "augment-0.5+normalized": {"augment": 0.5, "norm": True}}
+                "augment-0.5+normalized": {"augment": 0.5, "norm": True},
+                "augment-0.5+normalized, side mean 16 coefficients quantized": {"augment": 0.5, "norm": True, "order": 16},
+                "augment-0.5+normalized, side mean 8 coefficients quantized": {"augment": 0.5, "norm": True, "order": 8}}
+    if args.only:
+        variants = {k: v for k, v in variants.items() if k in args.only}
     for name, v in variants.items():
         fr = train
         if v.get("augment"):
             fr = augment_frames(train, train.lengths, cfg.model.analysis.alpha, seed=0, fraction=v["augment"])
         x = codec.features(fr)
         if v.get("norm"):
-            x = x - utterance_means(x, fr.lengths, ncep)
+            x = x - utterance_means(x, fr.lengths, ncep, v.get("order", 0), codec)
         pick = torch.from_numpy(np.sort(rng.choice(len(x), min(args.frames, len(x)), replace=False)))
         rvq = ResidualKMeans(x.shape[1], args.size, 2)
         rvq.fit(x[pick], iters=8, seed=0)
         xv = codec.features(valid)
         if v.get("norm"):
-            xv = xv - utterance_means(xv, valid.lengths, ncep)
+            xv = xv - utterance_means(xv, valid.lengths, ncep, v.get("order", 0), codec)
         errs = defaultdict(list)
         s = 0
         for k, n in enumerate(valid.lengths):
@@ -97,6 +107,9 @@ def main() -> int:
         held = [results[name][k] for k in results[name] if k != "asterisk-valid"]
         results[name]["valid-voices mean"] = round(float(np.mean(held)), 5)
         print(name, results[name], flush=True)
+    if Path(args.out).exists():  # keep the variants run before
+        old = json.loads(Path(args.out).read_text())["results"]
+        results = {**old, **results}
     Path(args.out).write_text(json.dumps({"frames": args.frames, "size": args.size, "stages": 2, "results": results}, indent=1))
     return 0
 

@@ -98,7 +98,7 @@ def build_speech_corpus(out: str | os.PathLike, asterisk: str | os.PathLike | No
                                    progress=progress)
     splits = assign_voice_splits(ast, prompts + synth, seed=seed)
     for name, utts in splits.items():
-        write_manifest(out / f"{name}.jsonl", utts)  # absolute paths: the sources live in several folders
+        write_manifest(out / f"{name}.jsonl", utts, relative_to=out)  # paths outside OUT stay absolute
     return splits
 
 

@@ -38,7 +38,9 @@ def map_adapt_codebooks(codec: SourceFilterCodec, fr: Frames, relevance: float =
     adaptation frames' error left after each stage."""
     if codec.rvq.side_dim:
         raise SpeechtokError("a codec whose first stage is encoded with a phone teacher cannot be adapted this way")
-    x = codec.features(fr)
+    from .train import normalized_features
+
+    x = normalized_features(codec, fr)
     residual = x.clone()
     errors = []
     for s in range(codec.rvq.num_stages):
@@ -68,14 +70,6 @@ def split_ids(ids, seed: int = 0, held_out: float = 0.1) -> tuple[list[int], lis
     if not keep:
         raise SpeechtokError("adaptation needs at least two recordings (one is held out to measure it)")
     return keep, out
-
-
-def _subset(fr: Frames, lengths, pick) -> Frames:
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    idx = np.concatenate([np.arange(starts[k], starts[k] + lengths[k]) for k in pick])
-    out = Frames(fr.f0[idx], fr.cep[idx], fr.bap[idx])
-    out.lengths = np.asarray([lengths[k] for k in pick])  # type: ignore[attr-defined]
-    return out
 
 
 def adapt(init: str, data: str, run_dir: Path, minutes: float = 10.0, relevance: float = 16.0, seed: int = 0,

@@ -42,6 +42,11 @@ class QuantConfig:
     # "auto": detect a band limit in the input (8 kHz-sourced speech), choose codewords by the
     # in-band error and decode without energy above it (band.py); "off": always full band
     band_limit: str = "auto"
+    # "utterance": the envelope codebooks see each utterance's cepstrum minus its mean (speaker and
+    # channel normalization); the mean's first ``mean_order`` coefficients travel once per utterance
+    # in Tokens.extra (6 bits each); "none": no side mean
+    normalize: str = "none"
+    mean_order: int = 16
 
 
 @dataclass
@@ -91,6 +96,10 @@ class SourceFilterConfig:
                         ("codebook_size", q.codebook_size), ("num_stages", q.num_stages), ("kmeans_iters", q.kmeans_iters)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        if q.normalize not in ("none", "utterance"):
+            raise ValueError(f"quant.normalize must be none or utterance, not {q.normalize!r}")
+        if not 1 <= q.mean_order <= a.cep_order:
+            raise ValueError(f"quant.mean_order must be in 1..analysis.cep_order ({a.cep_order}), not {q.mean_order!r}")
         if q.band_limit not in ("auto", "off"):
             raise ValueError(f"quant.band_limit must be auto or off, not {q.band_limit!r}")
         if q.semantic not in ("none", "joint", "teacher"):

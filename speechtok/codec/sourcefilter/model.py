@@ -120,6 +120,43 @@ class SourceFilterCodec(torch.nn.Module):
         bap = (torch.from_numpy(fr.bap) - self.bap_mean) / self.cfg.quant.bap_scale
         return torch.cat([cep, bap], 1).float()
 
+    # ---- the side mean of quant.normalize: utterance ---------------------------------------------
+    MEAN_BITS = 6  # per coefficient: -31..31 steps
+    MEAN_STEP_C0 = 0.1  # nepers (0.87 dB): the level
+    MEAN_STEP = 0.04  # nepers, the other coefficients
+
+    @property
+    def normalized(self) -> bool:
+        return self.cfg.quant.normalize == "utterance"
+
+    @property
+    def side_bits(self) -> int:
+        """Bits of the side mean that each utterance's tokens carry (0 without normalization)."""
+        return self.MEAN_BITS * self.cfg.quant.mean_order if self.normalized else 0
+
+    def _mean_steps(self, n: int) -> torch.Tensor:
+        steps = torch.full((n,), self.MEAN_STEP)
+        steps[0] = self.MEAN_STEP_C0
+        return steps
+
+    def quantize_mean(self, feats: torch.Tensor, order: int | None = None) -> np.ndarray:
+        """(T, D) features -> (order,) int side mean: the mean cepstrum of the utterance (over
+        frames and envelope subframes, relative to the model's global mean), quantized."""
+        a = self.cfg.analysis
+        order = order or self.cfg.quant.mean_order
+        cep = feats[:, : a.envelope_subframes * a.cep_order].reshape(len(feats), a.envelope_subframes, a.cep_order)
+        d = cep.mean((0, 1))[:order] if len(feats) else torch.zeros(order)
+        lim = 2 ** (self.MEAN_BITS - 1) - 1
+        return torch.round(d / self._mean_steps(order)).clamp(-lim, lim).to(torch.int64).numpy()
+
+    def dequantize_mean(self, q) -> torch.Tensor:
+        """(order,) ints -> (D,) the vector the features were shifted by (0 on the aperiodicity)."""
+        a = self.cfg.analysis
+        q = torch.as_tensor(np.asarray(q, np.int64))
+        d = torch.zeros(a.cep_order)
+        d[: len(q)] = q.float() * self._mean_steps(len(q))
+        return torch.cat([d.repeat(a.envelope_subframes), torch.zeros(a.ap_bands)])
+
     def unfeatures(self, f0: np.ndarray, feats: torch.Tensor) -> Frames:
         a = self.cfg.analysis
         n = a.envelope_subframes * a.cep_order
@@ -143,27 +180,33 @@ class SourceFilterCodec(torch.nn.Module):
         return in_band_metric(band_limit, self.cfg.sample_rate, a.cep_order, a.alpha, a.envelope_subframes, a.ap_bands)
 
     def quantize(self, fr: Frames, stages: int | None = None, side: torch.Tensor | None = None,
-                 band_limit: float | None = None) -> np.ndarray:
+                 band_limit: float | None = None, mean=None) -> np.ndarray:
         """Frames -> int64 codes (1 + stages, T); ``side``: the teacher's coordinates (``teacher_side``);
-        ``band_limit``: codewords are chosen by the error below it (``band.py``)."""
-        env = self.rvq.encode(self.features(fr), stages, side, self.metric(band_limit)).numpy()
+        ``band_limit``: codewords are chosen by the error below it (``band.py``); ``mean``: the
+        side mean (``quantize_mean``) of a normalized model (None: zeros, the global mean)."""
+        x = self.features(fr)
+        if self.normalized and mean is not None:
+            x = x - self.dequantize_mean(mean)
+        env = self.rvq.encode(x, stages, side, self.metric(band_limit)).numpy()
         return np.concatenate([self.pitch.encode(fr.f0)[None], env]).astype(np.int64)
 
     @torch.no_grad()
-    def dequantize(self, codes: np.ndarray, refine: bool | None = None) -> Frames:
+    def dequantize(self, codes: np.ndarray, refine: bool | None = None, mean=None) -> Frames:
         codes = np.asarray(codes, np.int64)
         f0 = self.pitch.decode(codes[0])
         feats = self.rvq.decode(torch.from_numpy(codes[1:]))
         if (self.cfg.refiner.enabled if refine is None else refine) and codes.shape[0] > 1:
             feats = self.refiner.correct(feats, torch.from_numpy(codes[0]), codes.shape[0] - 1)
+        if self.normalized and mean is not None:
+            feats = feats + self.dequantize_mean(mean)
         return self.unfeatures(f0, feats)
 
     def teacher_side(self, wav: np.ndarray) -> torch.Tensor | None:
         """Stage 1's teacher coordinates of a whole utterance (None without a teacher)."""
         return None if self.teacher is None else self.teacher.side(wav, self.hop, self.cfg.sample_rate)
 
-    def encode(self, wav: np.ndarray, stages: int | None = None, band_limit: float | None = None) -> np.ndarray:
-        return self.quantize(self.analyze(wav), stages, self.teacher_side(wav), band_limit)
+    def encode(self, wav: np.ndarray, stages: int | None = None, band_limit: float | None = None, mean=None) -> np.ndarray:
+        return self.quantize(self.analyze(wav), stages, self.teacher_side(wav), band_limit, mean)
 
     # ---- synthesis --------------------------------------------------------------------------
     def controls(self, fr: Frames, first_frame: int, j0: int, j1: int, band_limit: float | None = None):
@@ -207,5 +250,5 @@ class SourceFilterCodec(torch.nn.Module):
         return wav[:num_samples] if num_samples else wav
 
     def decode(self, codes: np.ndarray, num_samples: int | None = None, refine: bool | None = None,
-               band_limit: float | None = None) -> np.ndarray:
-        return self.render(self.dequantize(codes, refine), num_samples, band_limit)
+               band_limit: float | None = None, mean=None) -> np.ndarray:
+        return self.render(self.dequantize(codes, refine, mean), num_samples, band_limit)

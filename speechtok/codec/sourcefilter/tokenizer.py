@@ -97,16 +97,45 @@ class SourceFilterTokenizer(Tokenizer):
         out = []
         for fr, w in zip(c.analyze_many(wavs), wavs):
             limit = c.band_limit(w)
-            codes = c.quantize(fr, self.stages, c.teacher_side(w), limit)
-            out.append((codes, {BAND_LIMIT: round(limit, 1)} if limit is not None else None))
+            extra = {BAND_LIMIT: round(limit, 1)} if limit is not None else {}
+            mean = None
+            if c.normalized:  # the utterance's mean envelope, sent once (c.side_bits bits)
+                mean = c.quantize_mean(c.features(fr))
+                extra[ENVELOPE_MEAN] = mean.tolist()
+            codes = c.quantize(fr, self.stages, c.teacher_side(w), limit, mean)
+            if c.normalized:
+                extra["payload_bits"] = int(codes.shape[1] * round(self.bitrate / self.frame_rate)) + c.side_bits
+            out.append((codes, extra or None))
         return out
 
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
-        return self.codec.decode(codes, num_samples, band_limit=band_limit_of(tokens, self.sample_rate))
+        return self.codec.decode(codes, num_samples, band_limit=band_limit_of(tokens, self.sample_rate),
+                                 mean=envelope_mean_of(tokens, self.codec))
 
 
 #: Tokens.extra key of a detected band limit (Hz); absent for full-band speech
 BAND_LIMIT = "band_limit_hz"
+
+
+#: Tokens.extra key of the side mean of a normalized model (quant.normalize: utterance)
+ENVELOPE_MEAN = "envelope_mean"
+
+
+def envelope_mean_of(tokens, codec) -> list | None:
+    """The side mean a Tokens value carries (None for a model without normalization); refuses a
+    missing or malformed one."""
+    if not codec.normalized:
+        return None
+    from ...errors import TokensFileError
+
+    v = tokens.extra.get(ENVELOPE_MEAN) if isinstance(tokens.extra, dict) else None
+    order, lim = codec.cfg.quant.mean_order, 2 ** (codec.MEAN_BITS - 1) - 1
+    if v is None:
+        raise TokensFileError(f"these tokens lack extra.{ENVELOPE_MEAN}, the utterance mean this model needs to decode")
+    if (not isinstance(v, list) or len(v) != order
+            or not all(isinstance(x, int) and not isinstance(x, bool) and -lim <= x <= lim for x in v)):
+        raise TokensFileError(f"extra.{ENVELOPE_MEAN} must be {order} integers in -{lim}..{lim}")
+    return v
 
 
 def band_limit_of(tokens, sample_rate: int) -> float | None:

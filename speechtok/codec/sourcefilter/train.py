@@ -132,7 +132,7 @@ def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, t
     k-means sees a seeded sample of that many frames (the means are taken over all)."""
     codec.cep_mean.copy_(torch.from_numpy(fr.cep.reshape(len(fr), -1).mean(0)))
     codec.bap_mean.copy_(torch.from_numpy(fr.bap.mean(0)))
-    x = codec.features(fr)
+    x = normalized_features(codec, fr)
     if 0 < max_frames < len(x):
         pick = np.sort(np.random.default_rng(seed).choice(len(x), max_frames, replace=False))
         x = x[torch.from_numpy(pick)]
@@ -160,11 +160,24 @@ def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, t
     return errors
 
 
+def normalized_features(codec: SourceFilterCodec, fr: Frames) -> torch.Tensor:
+    """The features the codebooks see: for a model with ``quant.normalize: utterance``, each
+    utterance (``fr.lengths``) minus its quantized side mean, as encoding does."""
+    x = codec.features(fr)
+    if not codec.normalized:
+        return x
+    s = 0
+    for n in np.asarray(fr.lengths, int):
+        x[s : s + n] -= codec.dequantize_mean(codec.quantize_mean(x[s : s + n]))
+        s += n
+    return x
+
+
 # ---- the refiner ------------------------------------------------------------------------------
 def _refiner_tensors(codec: SourceFilterCodec, fr: Frames, teacher: np.ndarray | None = None):
     """Targets (N, D), pitch codes (N,), envelope codes (stages, N), utterance starts.
     ``teacher``: the frames' teacher posteriors, for a codec that encodes with its teacher."""
-    x = codec.features(fr)
+    x = normalized_features(codec, fr)
     side = None
     if codec.teacher is not None:
         if teacher is None:
