@@ -4,6 +4,7 @@ content digests and the cache folder."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -14,6 +15,9 @@ from .errors import OutputError
 
 #: written into every output folder a command creates; names the command that owns the folder
 OWNER_FILE = ".speechtok.json"
+#: OS errors after which no further output can be written: a command stops at the first (one
+#: line, exit 2) instead of failing every remaining file one by one
+STOP_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], suffix: str = "", fsync: bool = False) -> Path:
@@ -28,7 +32,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], suffi
         open(tmp, "wb").close()
         mode = tmp.stat().st_mode & 0o777  # 0666 less the umask, like any file the user creates
     except OSError as e:
-        raise OutputError(f"{p}: cannot write ({e.strerror or e})") from None
+        raise _with_errno(OutputError(f"{p}: cannot write ({e.strerror or e})"), e) from None
     try:
         write(tmp)
         os.chmod(tmp, mode)  # some writers (safetensors) create their file 0600
@@ -36,10 +40,20 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], suffi
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, p)
+    except OSError as e:
+        if e.errno in STOP_ERRNOS:  # name the file the user asked for, not our temporary one
+            raise OSError(e.errno, e.strerror, str(p)) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
     return p
+
+
+def _with_errno(err: OutputError, cause: OSError) -> OutputError:
+    """``err`` with the errno of ``cause``, so callers can tell a full disk from a bad path."""
+    err.errno = cause.errno
+    return err
 
 
 def file_digest(path: str | os.PathLike, length: int = 12) -> str:
