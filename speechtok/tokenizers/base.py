@@ -90,6 +90,8 @@ class Tokenizer(ABC):
             )
         self.check_tokens(tokens)
         n = self.output_length(tokens)
+        if tokens.num_frames == 0:  # nothing to decode (check_tokens saw that n is a few frames at most)
+            return np.zeros(n, np.float32), self.sample_rate
         wav = np.asarray(self._decode(np.asarray(tokens.codes), n, tokens), dtype=np.float32)
         if len(wav) < n:
             wav = np.pad(wav, (0, n - len(wav)))
@@ -122,6 +124,9 @@ class Tokenizer(ABC):
             raise TokensFileError(
                 f"codebook sizes {tokens.codebook_sizes} do not match {self.name}'s {self.codebook_sizes}"
             )
+        if abs(tokens.frame_rate - self.frame_rate) > 1e-6 * self.frame_rate:
+            raise TokensFileError(f"frame rate {tokens.frame_rate:g} Hz does not match {self.name}'s {self.frame_rate:g} Hz")
+        tokens.check_length(self.frame_rate)  # before anything of num_samples is allocated
         if tokens.model_id == self.model_id:
             return
         if tokens.model_id is None:  # a file from before model ids, or hand-made Tokens
