@@ -242,10 +242,10 @@ def test_the_server_takes_registered_names_only(name):
 
 
 def test_cli_refuses_a_path_before_starting(capsys):
-    assert main(["serve", "-t", "opus@6kbps", "./speechtok", "--port", "1"]) == 2
+    assert main(["serve", "-t", "opus@6kbps", "./speechtok", "--port", "0"]) == 2
     assert "registered tokenizer names only" in capsys.readouterr().err
     # `speechtok demo --web` starts the same server, with the demo's tokenizers
-    assert main(["demo", "--web", "--tokenizer", "tests", "--compare", "--port", "1"]) == 2
+    assert main(["demo", "--web", "--tokenizer", "tests", "--compare", "--port", "0"]) == 2
     assert "registered tokenizer names only" in capsys.readouterr().err
 
 
