@@ -110,7 +110,7 @@ def fault_message(exc: BaseException) -> str | None:
     if isinstance(exc, ImportError) and not isinstance(exc, SpeechtokError):
         name = getattr(exc, "name", None)
         what = name.split(".")[0] if name else str(exc)
-        return f"a package is missing: {what} ({install_hint(name)})" if name else f"cannot import: {exc}"
+        return f"the package {what} is not installed: {install_hint(name)}" if name else f"cannot import: {exc}"
     if isinstance(exc, MemoryError):
         return "out of memory (the input is too large for this machine, or its header claims an absurd size)"
     if isinstance(exc, RecursionError):

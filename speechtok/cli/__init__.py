@@ -74,8 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with warnings.catch_warnings():  # restores the warning filters and printer afterwards
         warnings.simplefilter("always", SpeechtokWarning)  # one line per file, even a repeated message
-        one_line_warnings(f"speechtok {args.command}")
+        one_line_warnings(command_name(args))
         return _run(args)
+
+
+def command_name(args) -> str:
+    """``speechtok lm train``: the command and its sub-command, as error lines name them."""
+    subs = [getattr(args, k, None) for k in ("lm_command", "data_command", "lexical_command")]
+    return " ".join(["speechtok", args.command, *[s for s in subs if s]])
 
 
 def _run(args) -> int:
@@ -86,10 +92,10 @@ def _run(args) -> int:
         sys.stdout.flush()  # a closed pipe or a full device shows here, not at interpreter exit
         return code
     except SpeechtokError as e:
-        print(f"speechtok {args.command}: error: {e}", file=sys.stderr)
+        print(f"{command_name(args)}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"speechtok {args.command}: interrupted", file=sys.stderr)
+        print(f"{command_name(args)}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `speechtok list | head`: the reader has all it wants. Point stdout at /dev/null so the
@@ -106,7 +112,7 @@ def _run(args) -> int:
             where = "standard output: "  # our own files are written by name (write_atomic names them)
         if where:  # stdout could not be written: point it at /dev/null so exit does not retry
             _silence_stdout()
-        print(f"speechtok {args.command}: error: {where}{message}", file=sys.stderr)
+        print(f"{command_name(args)}: error: {where}{message}", file=sys.stderr)
         return 2
 
 
