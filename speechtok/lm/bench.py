@@ -127,8 +127,8 @@ def run_spec(spec: Spec, *, config: str | Path, overrides: list[str], train: Pat
     if lexical:
         folders["lexical"] = tokenize(spec.tokenizer, Path(lexical) / "manifest.jsonl", tok_dir / "lexical", workers, progress)
 
-    cfg = load_lm_config(config, list(overrides) + spec.overrides() + [f"data.train={folders['train']}",
-                                                                      f"data.valid={folders.get('valid', '')}"])
+    data = [f"data.train={folders['train']}"] + ([f"data.valid={folders['valid']}"] if valid else [])
+    cfg = load_lm_config(config, list(overrides) + spec.overrides() + data)
     run_dir = work / "lm" / spec.slug
     t0 = time.time()
     trainer = LMTrainer(cfg, run_dir, progress=progress)
