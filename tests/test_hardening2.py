@@ -415,3 +415,27 @@ def test_slow_clients_are_dropped_and_cannot_hold_the_server(live_server):
     conn.request("GET", "/healthz")
     assert conn.getresponse().status == 200
     conn.close()
+
+
+# ---- killed and resumed --------------------------------------------------------------------------------
+def test_lm_train_killed_then_resumed_gives_the_uninterrupted_weights(lmw):
+    """SIGKILL in the middle of `lm train` (after its first checkpoint), then the same command with
+    --resume: the weights are bit-identical to an uninterrupted run's."""
+    import signal
+
+    from safetensors.numpy import load_file
+
+    argv = ["lm", "train", "--train", "tok", "--steps", "12", "--set", "train.checkpoint_every=1", *TINY_LM]
+    assert main(argv + ["--out", "straight"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "speechtok", *argv, "--out", "killed"], cwd=lmw,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    ckpt = lmw / "killed" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 240
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL and ckpt.exists()  # killed mid-run, after a checkpoint
+    assert fresh_process(argv + ["--out", "killed", "--resume"], lmw) == 0
+    a, b = load_file(lmw / "straight" / "model.safetensors"), load_file(lmw / "killed" / "model.safetensors")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
