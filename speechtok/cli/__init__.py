@@ -74,8 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with warnings.catch_warnings():  # restores the warning filters and printer afterwards
         warnings.simplefilter("always", SpeechtokWarning)  # one line per file, even a repeated message
+        _quiet_progress_bar_warnings()
         one_line_warnings(command_name(args))
         return _run(args)
+
+
+def _quiet_progress_bar_warnings() -> None:
+    """tqdm's own warnings (e.g. "clamping frac to range [0, 1]" when a resumed bar passes its
+    total) are about drawing the bar, not the user's data: never print them as a fragment."""
+    try:
+        from tqdm import TqdmWarning
+    except ImportError:
+        return
+    warnings.simplefilter("ignore", TqdmWarning)
 
 
 def command_name(args) -> str:
