@@ -130,6 +130,34 @@ def writable_dir(out: str | os.PathLike) -> Path:
     return p
 
 
+def check_writable_dir(out: str | os.PathLike) -> Path:
+    """Check that ``out`` is a writable folder or can be created as one, leaving nothing behind
+    (folders made to find out are removed again); OutputError naming it otherwise."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{p}: exists and is not a folder; --out must name a folder")
+    if p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise OutputError(f"{p}: folder is not writable")
+        return p
+    missing = []
+    for parent in [p, *p.parents]:
+        if parent.exists():
+            break
+        missing.append(parent)
+    made = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+    except OSError as e:
+        raise OutputError(f"{p}: cannot create folder ({e.strerror or e})") from None
+    finally:
+        for folder in reversed(made):
+            folder.rmdir()
+    return p
+
+
 def cache_dir(*parts: str) -> Path:
     """Where speechtok keeps caches (never beside the user's data): ``$SPEECHTOK_CACHE``, else
     ``$XDG_CACHE_HOME/speechtok``, else ``~/.cache/speechtok``; ``parts`` name a sub-folder."""

@@ -122,11 +122,11 @@ def _check_out(out: Path, suffix: str, single: bool) -> None:
 
 def _check_writable(out: Path, single: bool, suffix: str) -> None:
     """An output folder that cannot be created or written is the invocation's fault: one line,
-    exit 2, before any work (not one failure per input file)."""
-    from ..fsutil import writable_dir
+    exit 2, before any work (not one failure per input file). Nothing is created here."""
+    from ..fsutil import check_writable_dir
 
     if not (single and out.suffix.lower() == suffix):
-        writable_dir(out)
+        check_writable_dir(out)
 
 
 def _target(out: Path, rel: str, suffix: str, single: bool) -> Path:
