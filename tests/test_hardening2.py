@@ -281,6 +281,23 @@ def test_encode_and_lm_sample_on_a_full_disk(lmw, capsys):
         assert len(done) == len(ref) and np.mean(done == ref) > 0.5
 
 
+def test_lm_train_on_a_full_disk_then_rerun_gives_the_uninterrupted_weights(lmw, capsys):
+    from safetensors.numpy import load_file
+
+    argv = ["lm", "train", "--train", "tok", "--steps", "3", *TINY_LM]
+    assert main(argv + ["--out", "straight"]) == 0
+    with small_disk(lmw / "full", "64k") as grow:  # the checkpoint is about 1.7 MB
+        rc, _, err = run_cli(argv + ["--out", "full/run"], capsys, lmw)
+        assert rc == 2 and [line for line in err.splitlines() if "error" in line] == [
+            "speechtok lm train: error: full/run/checkpoints/last.ckpt: no space left on device "
+            "(free some space and rerun the same command: finished work is kept)"], err
+        assert no_temporary_files(lmw / "full") and not (lmw / "full" / "run" / "model.safetensors").exists()
+        grow("8m")
+        assert main(argv + ["--out", "full/run"]) == 0
+        a, b = load_file(lmw / "straight" / "model.safetensors"), load_file(lmw / "full" / "run" / "model.safetensors")
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
 def test_injected_enospc_stops_encode_with_one_line_and_a_rerun_completes(lmw, capsys, monkeypatch):
     """The same mechanism without a tmpfs: the second write fails as a full disk does."""
     real = Path.write_bytes
