@@ -158,6 +158,18 @@ def check_writable_dir(out: str | os.PathLike) -> Path:
     return p
 
 
+def check_new_file(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """``out`` is a file a command may write: not a folder, not an existing file (unless
+    ``overwrite``), in a folder that exists or can be made and is writable. Creates nothing."""
+    p = Path(out)
+    if p.is_dir():
+        raise OutputError(f"{p}: is a folder; --out must name a file")
+    if p.exists() and not overwrite:
+        raise OutputError(f"{p}: exists; pass --overwrite to replace it, or choose another --out")
+    check_writable_dir(p.parent)
+    return p
+
+
 def cache_dir(*parts: str) -> Path:
     """Where speechtok keeps caches (never beside the user's data): ``$SPEECHTOK_CACHE``, else
     ``$XDG_CACHE_HOME/speechtok``, else ``~/.cache/speechtok``; ``parts`` name a sub-folder."""

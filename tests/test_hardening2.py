@@ -100,6 +100,8 @@ CLI_CASES = {
     "lm train --out a file": (["lm", "train", "--train", "tok", "--out", "afile", "--steps", "2"], 2,
                               "afile: exists and is not a folder"),
     "lm sample over an existing file": (_SAMPLE + ["--out", "existing.wav"], 2, "existing.wav: exists; pass --overwrite"),
+    "lm score over an existing file": (["lm", "score", "lmrun", "--data", "tok", "--out", "existing.wav"], 2,
+                                       "existing.wav: exists; pass --overwrite"),
     "lm sample --out a folder": (_SAMPLE + ["--out", "u"], 2, "u: is a folder"),
     "lm sample into an unwritable folder": (_SAMPLE + ["--out", f"{UNWRITABLE}/s.wav"], 2, f"{UNWRITABLE}: cannot create folder"),
     "lm bench into a user's folder": (_BENCH + ["--out", "r"], 2, "holds files not written by `speechtok lm bench` (results.md)"),

@@ -42,7 +42,8 @@ def register(subparsers) -> None:
                        "and optionally write one JSON line per utterance.")
     s.add_argument("run", type=Path, help="LM run folder")
     s.add_argument("--data", required=True, help="token folder (from `speechtok tokenize` with the LM's tokenizer)")
-    s.add_argument("--out", type=Path, help="write per-utterance rows (JSON Lines) here")
+    s.add_argument("--out", type=Path, help="write per-utterance rows (JSON Lines) here (an existing file is kept unless --overwrite)")
+    s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     s.add_argument("--limit", type=nonnegative_int, default=0, help="score at most this many utterances")
     s.set_defaults(func=run_score)
 
@@ -182,10 +183,12 @@ def _load_lm(run: Path):
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from ..fsutil import write_atomic
+    from ..fsutil import check_new_file, write_atomic
     from ..lm.data import iter_rows, token_folder_info
     from ..lm.measures import likelihood_summary
 
+    if args.out:
+        check_new_file(args.out, args.overwrite)  # before any work
     lm = _load_lm(args.run)
     try:
         info = token_folder_info(args.data)
@@ -213,9 +216,10 @@ def run_sample(args: argparse.Namespace) -> int:
     import speechtok
 
     from ..audio import load_audio, write_audio_atomic
+    from ..fsutil import check_new_file
     from ..tokens import Tokens
 
-    _check_new_file(args.out, args.overwrite)  # before any work
+    check_new_file(args.out, args.overwrite)  # before any work
     lm = _load_lm(args.run)
     tok = speechtok.load(lm.tokenizer)
     prompt_codes, prompt_wav = None, np.zeros(0, np.float32)
@@ -248,26 +252,6 @@ def run_sample(args: argparse.Namespace) -> int:
     write_audio_atomic(args.out, audio, sr)
     print(f"{args.out}: {len(prompt_wav) / tok.sample_rate:.2f} s prompt + {frames / lm.frame_rate:.2f} s sampled ({lm.tokenizer})")
     return 0
-
-
-def _check_new_file(out: Path, overwrite: bool) -> None:
-    """``out`` is a file this command may create: not a folder, not an existing file (unless
-    ``overwrite``), in a folder that exists or can be made and is writable."""
-    import os
-
-    from ..errors import OutputError
-
-    if out.is_dir():
-        raise OutputError(f"{out}: is a folder; --out must name a file")
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out}: exists; pass --overwrite to replace it, or choose another --out")
-    parent = out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"{parent}: cannot create folder ({e.strerror or e})") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: cannot write (folder {parent} is not writable)")
 
 
 def run_mtp(args: argparse.Namespace) -> int:
