@@ -225,7 +225,8 @@ def write_audio_atomic(path: str | os.PathLike, audio: np.ndarray, sample_rate: 
     """Write a 16-bit wav to a temporary name beside ``path``, then rename it into place."""
     from .fsutil import write_atomic
 
-    write_atomic(path, lambda tmp: _write_wav(str(tmp), audio, sample_rate))
+    data = wav_bytes(audio, sample_rate)  # in memory first: a full disk is then a plain OSError, not libsndfile's
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:

@@ -58,3 +58,66 @@ def one_line_warnings(prefix: str) -> None:
             default(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
+
+
+# ---- faults of the machine, not of the input: one line each ------------------------------------
+#: optional or core packages -> how to install them (`speechtok` extras where there is one)
+INSTALL_HINTS = {
+    "transformers": "pip install 'speechtok[lm]'", "tokenizers": "pip install 'speechtok[lm]'",
+    "datasets": "pip install 'speechtok[hf]'", "snac": "pip install 'speechtok[hf]'",
+    "huggingface_hub": "pip install 'speechtok[hf]'", "ray": "pip install 'speechtok[ray]'",
+    "fastapi": "pip install 'speechtok[serve]'", "fastapi_offline": "pip install 'speechtok[serve]'",
+    "uvicorn": "pip install 'speechtok[serve]'", "websockets": "pip install 'speechtok[serve]'",
+    "pesq": "pip install 'speechtok[bench]'", "pystoi": "pip install 'speechtok[bench]'",
+    "jiwer": "pip install 'speechtok[bench]'", "matplotlib": "pip install 'speechtok[bench]'",
+    "librosa": "pip install 'speechtok[bench]'", "pocketsphinx": "pip install 'speechtok[bench]'",
+    "onnxruntime": "pip install 'speechtok[bench]'", "speechmos": "pip install 'speechtok[bench]'",
+    "webrtcvad": "pip install 'speechtok[bench]'",
+}
+#: import name -> pip name, for speechtok's own dependencies (reinstalling speechtok brings them)
+CORE_PACKAGES = {"pyarrow": "pyarrow", "pyworld": "pyworld", "soxr": "soxr", "lightning": "lightning",
+                 "soundfile": "soundfile", "safetensors": "safetensors", "yaml": "pyyaml", "scipy": "scipy",
+                 "vector_quantize_pytorch": "vector-quantize-pytorch", "tensorboard": "tensorboard"}
+
+
+def install_hint(module: str | None) -> str:
+    """How to install the package that provides ``module`` (e.g. ``transformers.models``)."""
+    top = (module or "").split(".")[0]
+    if top in INSTALL_HINTS:
+        return INSTALL_HINTS[top]
+    if top in CORE_PACKAGES:
+        return f"pip install {CORE_PACKAGES[top]} (a dependency of speechtok; `make venv` installs it)"
+    return f"pip install {top}" if top else "reinstall speechtok (`make venv`)"
+
+
+_OS_REASONS = {
+    "ENOSPC": "no space left on device (free some space and rerun the same command: finished work is kept)",
+    "EDQUOT": "disk quota exceeded (free some space and rerun the same command: finished work is kept)",
+    "EROFS": "read-only file system",
+    "EACCES": "permission denied",
+    "EPERM": "operation not permitted",
+    "EFBIG": "file too large for this file system",
+    "EMFILE": "too many open files (raise `ulimit -n`)",
+}
+
+
+def fault_message(exc: BaseException) -> str | None:
+    """One line for a fault of the machine rather than of the input: an OS error (no space,
+    read-only, permission, a full device...), memory or recursion limits, a missing package.
+    None for anything else (a bug: its traceback is wanted)."""
+    import errno
+
+    if isinstance(exc, ImportError) and not isinstance(exc, SpeechtokError):
+        name = getattr(exc, "name", None)
+        what = name.split(".")[0] if name else str(exc)
+        return f"the package {what} is not installed: {install_hint(name)}" if name else f"cannot import: {exc}"
+    if isinstance(exc, MemoryError):
+        return "out of memory (the input is too large for this machine, or its header claims an absurd size)"
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply (e.g. JSON with thousands of levels); refused"
+    if isinstance(exc, OSError):
+        code = errno.errorcode.get(exc.errno or 0, "")
+        reason = _OS_REASONS.get(code) or exc.strerror or str(exc) or type(exc).__name__
+        where = exc.filename if exc.filename is not None else None
+        return f"{where}: {reason}" if where else reason
+    return None

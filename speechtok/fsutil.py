@@ -4,6 +4,7 @@ content digests and the cache folder."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -14,6 +15,9 @@ from .errors import OutputError
 
 #: written into every output folder a command creates; names the command that owns the folder
 OWNER_FILE = ".speechtok.json"
+#: OS errors after which no further output can be written: a command stops at the first (one
+#: line, exit 2) instead of failing every remaining file one by one
+STOP_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], suffix: str = "", fsync: bool = False) -> Path:
@@ -28,7 +32,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], suffi
         open(tmp, "wb").close()
         mode = tmp.stat().st_mode & 0o777  # 0666 less the umask, like any file the user creates
     except OSError as e:
-        raise OutputError(f"{p}: cannot write ({e.strerror or e})") from None
+        raise _with_errno(OutputError(f"{p}: cannot write ({e.strerror or e})"), e) from None
     try:
         write(tmp)
         os.chmod(tmp, mode)  # some writers (safetensors) create their file 0600
@@ -36,10 +40,20 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object], suffi
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, p)
+    except OSError as e:
+        if e.errno in STOP_ERRNOS:  # name the file the user asked for, not our temporary one
+            raise OSError(e.errno, e.strerror, str(p)) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
     return p
+
+
+def _with_errno(err: OutputError, cause: OSError) -> OutputError:
+    """``err`` with the errno of ``cause``, so callers can tell a full disk from a bad path."""
+    err.errno = cause.errno
+    return err
 
 
 def file_digest(path: str | os.PathLike, length: int = 12) -> str:
@@ -113,6 +127,46 @@ def writable_dir(out: str | os.PathLike) -> Path:
         raise OutputError(f"{p}: cannot create folder ({e.strerror or e})") from None
     if not os.access(p, os.W_OK | os.X_OK):
         raise OutputError(f"{p}: folder is not writable")
+    return p
+
+
+def check_writable_dir(out: str | os.PathLike) -> Path:
+    """Check that ``out`` is a writable folder or can be created as one, leaving nothing behind
+    (folders made to find out are removed again); OutputError naming it otherwise."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{p}: exists and is not a folder; --out must name a folder")
+    if p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise OutputError(f"{p}: folder is not writable")
+        return p
+    missing = []
+    for parent in [p, *p.parents]:
+        if parent.exists():
+            break
+        missing.append(parent)
+    made = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+    except OSError as e:
+        raise OutputError(f"{p}: cannot create folder ({e.strerror or e})") from None
+    finally:
+        for folder in reversed(made):
+            folder.rmdir()
+    return p
+
+
+def check_new_file(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """``out`` is a file a command may write: not a folder, not an existing file (unless
+    ``overwrite``), in a folder that exists or can be made and is writable. Creates nothing."""
+    p = Path(out)
+    if p.is_dir():
+        raise OutputError(f"{p}: is a folder; --out must name a file")
+    if p.exists() and not overwrite:
+        raise OutputError(f"{p}: exists; pass --overwrite to replace it, or choose another --out")
+    check_writable_dir(p.parent)
     return p
 
 

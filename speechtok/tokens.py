@@ -36,6 +36,12 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SUFFIX = ".stok"
 _DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "int32": np.int32}
+MAX_SAMPLE_RATE = 1_000_000
+MAX_CODEBOOK_SIZE = 2**31 - 1
+MAX_HEADER_BYTES = 1 << 20  # a header is a few hundred bytes; a bigger one is not ours
+#: frames the codes may differ from what ``num_samples`` implies (encoder lookahead, padding of
+#: the last frame, analysis windows): this many, plus FRAMES_SLACK_REL of the expected count
+FRAMES_SLACK, FRAMES_SLACK_REL = 4, 0.01
 
 
 def _smallest_dtype(max_size: int):
@@ -123,9 +129,27 @@ class Tokens:
                     )
         if self.num_samples < 0 or self.sample_rate <= 0 or not self.frame_rate > 0:
             raise TokensFileError(f"{w}bad num_samples/sample_rate/frame_rate")
+        if self.sample_rate > MAX_SAMPLE_RATE or not self.frame_rate <= MAX_SAMPLE_RATE:
+            raise TokensFileError(f"{w}sample_rate {self.sample_rate} / frame_rate {self.frame_rate:g} above {MAX_SAMPLE_RATE} Hz")
+        if any(s < 1 or s > MAX_CODEBOOK_SIZE for s in self.codebook_sizes):
+            raise TokensFileError(f"{w}codebook sizes must be from 1 to {MAX_CODEBOOK_SIZE}, got {list(self.codebook_sizes)}")
         payload = self.extra.get("payload_bits") if isinstance(self.extra, dict) else None
         if payload is not None and (isinstance(payload, bool) or not isinstance(payload, int) or payload < 0):
             raise TokensFileError(f"{w}extra.payload_bits must be a whole number of bits >= 0, got {payload!r}")
+
+    def check_length(self, frame_rate: float | None = None) -> None:
+        """The header's ``num_samples`` against the codes: about ``num_frames / frame_rate``
+        seconds (``frame_rate``: the decoder's; default the header's own). Called before a decoder
+        allocates ``num_samples`` of audio, so a header claiming hours for a second of codes (a
+        damaged or hand-made file) is refused instead of exhausting memory."""
+        rate = frame_rate or self.frame_rate
+        expected = self.num_samples / self.sample_rate * rate
+        slack = FRAMES_SLACK + FRAMES_SLACK_REL * expected
+        if abs(self.num_frames - expected) > slack:
+            raise TokensFileError(
+                f"inconsistent header: {self.num_frames} frames at {rate:g} Hz are {self.num_frames / rate:.2f} s, "
+                f"but num_samples says {self.duration:.2f} s ({self.num_samples} samples at {self.sample_rate} Hz)"
+            )
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Tokens):
@@ -171,13 +195,19 @@ class Tokens:
             )
         if len(data) < pre + hlen + 4:
             raise TokensFileError(f"{where}: truncated token file (header cut off)")
+        if hlen > MAX_HEADER_BYTES:
+            raise TokensFileError(f"{where}: corrupt token-file header ({hlen} bytes; a header is at most {MAX_HEADER_BYTES})")
         try:
             head = json.loads(data[pre : pre + hlen].decode("utf-8"))
+            if not isinstance(head, dict):
+                raise ValueError("the header is not a JSON object")
             dtype = _DTYPES[head["dtype"]]
             shape = tuple(int(x) for x in head["shape"])
             if len(shape) != 2 or min(shape) < 0:
                 raise ValueError(f"bad shape {shape}")
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        except RecursionError:
+            raise TokensFileError(f"{where}: corrupt token-file header (JSON nested too deeply)") from None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, OverflowError) as e:
             raise TokensFileError(f"{where}: corrupt token-file header ({e})") from None
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
         end = pre + hlen + nbytes
@@ -205,7 +235,7 @@ class Tokens:
             )
         except TokensFileError as e:
             raise TokensFileError(f"{where}: {e}") from None
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise TokensFileError(f"{where}: corrupt token-file header ({e})") from None
         return tokens
 

@@ -63,8 +63,9 @@ def test_interrupted_write_leaves_nothing(tmp_path, audio_folder, monkeypatch, c
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    assert main(["encode", str(audio_folder), "-o", str(out)]) == 1
-    assert "No space left on device" in capsys.readouterr().err
+    assert main(["encode", str(audio_folder), "-o", str(out)]) == 2  # a full disk stops the run at once
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "a.stok: no space left on device" in err[0], err
     assert files_under(out) == []
 
 

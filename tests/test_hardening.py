@@ -146,9 +146,9 @@ CLI_CASES = {
     "train batch size 0": (_TRAIN + ["--batch-size", "0"], 2, "train.batch_size: must be at least 1"),
     "train --workers 0": (_TRAIN + ["--workers", "0"], 2, "--workers must be at least 1"),
     "tokenize --shard-size 0": (["tokenize", "-t", "pcm16", "--data", "clips", "--out", "t", "--shard-size", "0"],
-                                2, "--shard-size must be at least 1"),
+                                2, "argument --shard-size: must be at least 1, got 0"),
     "tokenize --workers -1": (["tokenize", "-t", "pcm16", "--data", "clips", "--out", "t", "--workers", "-1"],
-                              2, "--workers must be 0 or more"),
+                              2, "argument --workers: must be at least 0, got -1"),
     # user files
     "tokenize into a user's folder": (["tokenize", "-t", "pcm16", "--data", "clips", "--out", "user"], 2,
                                       "holds files not written by `speechtok tokenize` (README.md, index.json)"),
@@ -184,8 +184,8 @@ CLI_CASES = {
     }.items()},
     "encode a folder into a file": (["encode", "clips", "-o", "afile"], 2, "afile: exists and is not a folder"),
     "decode a folder into a file": (["decode", "pcmdir", "-o", "afile"], 2, "afile: exists and is not a folder"),
-    "encode a folder into an unwritable folder": (["encode", "clips", "-o", UNWRITABLE, "-t", "pcm16"], 1,
-                                                  "a.stok: cannot write"),
+    "encode a folder into an unwritable folder": (["encode", "clips", "-o", UNWRITABLE, "-t", "pcm16"], 2,
+                                                  f"{UNWRITABLE}: cannot create folder"),
     "info on a folder": (["info", "clips"], 2, "clips: is a folder, not a token file"),
     "decode into an unwritable folder": (["decode", "pcm.stok", "-o", "/sys/x.wav"], 2, "/sys/x.wav: cannot write"),
     # config values

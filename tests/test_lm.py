@@ -374,7 +374,7 @@ def test_mtp_heads_added_to_a_trained_lm(clip_tokens, tmp_path, capsys):
     clip = shipped_clips()[0].path
     for draft in ("mtp", "ngram", str(run)):
         assert main(["lm", "sample", str(run), "--prompt", str(clip), "--prompt-seconds", "1", "--seconds", "0.4",
-                     "--speculative", "--draft", draft, "--out", str(tmp_path / "s.wav")]) == 0
+                     "--speculative", "--draft", draft, "--out", str(tmp_path / "s.wav"), "--overwrite"]) == 0
         assert f"({'lm' if draft == str(run) else draft} draft)" in capsys.readouterr().out
     # the speed-up measure: one JSON line per (draft, k, threads), identical output, a Markdown table
     assert main(["lm", "speedup", str(run), "--data", str(clip_tokens), "--draft", "mtp", "--draft", str(run), "--k", "2",

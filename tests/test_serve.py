@@ -138,6 +138,19 @@ def stok_of(client, data) -> bytes:
     return encode(client, "opus@6kbps", data, fmt="stok").content
 
 
+STOK = "application/x-speechtok"
+
+
+def raw_stok(header: bytes, codes: bytes = b"") -> bytes:
+    """A token file with any header bytes (valid checksum)."""
+    import zlib
+
+    from speechtok.tokens import MAGIC
+
+    body = header + codes
+    return MAGIC + struct.pack("<HI", 2, len(header)) + body + struct.pack("<I", zlib.crc32(body))
+
+
 def bad_requests(client, clip):
     data, audio, sr = clip
     stok = stok_of(client, data)
@@ -173,6 +186,16 @@ def bad_requests(client, clip):
             404, "post", "/v1/decode", json.dumps(good | {"tokenizer": "opus@8kbps"}).encode(), "application/json"),
         "wrong codebook sizes": (
             422, "post", "/v1/decode", json.dumps(good | {"codebook_sizes": [512] * 15}).encode(), "application/json"),
+        # issue 20: damaged token files are the input's fault (4xx), never a 500
+        "deeply nested JSON header": (422, "post", "/v1/decode", raw_stok(b"[" * 100000 + b"]" * 100000), STOK),
+        "deeply nested JSON body": (422, "post", "/v1/decode", b"[" * 100000 + b"]" * 100000, "application/json"),
+        "zero frames, 3 s claimed": (422, "post", "/v1/decode", Tokens(
+            np.zeros((15, 0), int), "opus@6kbps", "", 50.0, (256,) * 15, 48000, 16000).to_bytes(), STOK),
+        "random bytes in the Opus payload": (422, "post", "/v1/decode", json.dumps(
+            good | {"codes": np.random.default_rng(0).integers(0, 256, np.shape(good["codes"])).tolist()}).encode(),
+            "application/json"),
+        "header claims hours": (413, "post", "/v1/decode", json.dumps(good | {"num_samples": 16000 * 3600}).encode(),
+                                "application/json"),
         "huge header": (431, "post", "/v1/encode?tokenizer=opus@6kbps", data, "audio/wav", {"X-Big": "a" * 20000}),
         "many headers": (431, "post", "/v1/encode?tokenizer=opus@6kbps", data, "audio/wav", {f"X-{i}": "b" * 100 for i in range(200)}),
         "wrong method": (405, "get", "/v1/encode?tokenizer=opus@6kbps", None, None),
@@ -187,6 +210,8 @@ def test_every_bad_request_is_a_one_line_4xx(client, clip):
         assert r.status_code == status, f"{what}: {r.status_code} {r.text[:300]}"
         reason = r.json()["error"]
         assert reason and "\n" not in reason and "Traceback" not in reason, what
+        if status < 500:  # a refused request keeps the connection (no reset of the client's next request)
+            assert r.headers.get("connection", "keep-alive") != "close", what
     assert client.get("/healthz").json()["counts"]["errors"] == 0
 
 
@@ -217,10 +242,10 @@ def test_the_server_takes_registered_names_only(name):
 
 
 def test_cli_refuses_a_path_before_starting(capsys):
-    assert main(["serve", "-t", "opus@6kbps", "./speechtok", "--port", "1"]) == 2
+    assert main(["serve", "-t", "opus@6kbps", "./speechtok", "--port", "0"]) == 2
     assert "registered tokenizer names only" in capsys.readouterr().err
     # `speechtok demo --web` starts the same server, with the demo's tokenizers
-    assert main(["demo", "--web", "--tokenizer", "tests", "--compare", "--port", "1"]) == 2
+    assert main(["demo", "--web", "--tokenizer", "tests", "--compare", "--port", "0"]) == 2
     assert "registered tokenizer names only" in capsys.readouterr().err
 
 
@@ -331,7 +356,9 @@ def test_stream_resamples_other_rates(client, clip):
     ("/v1/stream?tokenizer=opus@6kbps&sample_rate=12", None, 1008, "sample_rate"),
     ("/v1/stream?tokenizer=opus@6kbps", b"\0\0\0", 1003, "multiple of 2"),
     ("/v1/stream?tokenizer=opus@6kbps&format=f32le", np.full(4, np.nan, "<f4").tobytes(), 1003, "NaN"),
-    ("/v1/stream?tokenizer=opus@6kbps", "hello", 1003, "end"),
+    ("/v1/stream?tokenizer=opus@6kbps", "hello", 1007, "end"),
+    ("/v1/stream?tokenizer=opus@6kbps", "[" * 100000 + "]" * 100000, 1007, "not valid JSON"),
+    ("/v1/stream?tokenizer=opus@6kbps", '{"type": "stop"}', 1003, "end"),
 ])
 def test_bad_streams_are_closed_with_a_reason(client, url, send, code, reason):
     with client.websocket_connect(url) as ws:

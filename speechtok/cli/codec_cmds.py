@@ -20,6 +20,7 @@ import numpy as np
 
 from ..defaults import DEFAULT_TOKENIZER, DEMO_COMPARE
 from ..errors import SpeechtokError, SpeechtokWarning, UnknownTokenizerError
+from ..fsutil import STOP_ERRNOS
 from . import exit_code
 
 QUALITY_SR = 16000  # PESQ-WB is defined at 16 kHz; every quality figure is taken there
@@ -97,6 +98,8 @@ def _process(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None],
                 work(src, dst)
             done += 1
         except (SpeechtokError, OSError, RuntimeError, ValueError) as e:
+            if isinstance(e, OSError) and e.errno in STOP_ERRNOS:
+                raise  # a full or read-only disk: every other file would fail too; one line, exit 2
             failed.append(src)
             report(src, str(e) or type(e).__name__)
         for w in caught:
@@ -115,6 +118,15 @@ def _check_out(out: Path, suffix: str, single: bool) -> None:
 
     if out.exists() and not out.is_dir() and not (single and out.suffix.lower() == suffix):
         raise OutputError(f"{out}: exists and is not a folder; -o must name a folder (or a {suffix} file for one input)")
+
+
+def _check_writable(out: Path, single: bool, suffix: str) -> None:
+    """An output folder that cannot be created or written is the invocation's fault: one line,
+    exit 2, before any work (not one failure per input file). Nothing is created here."""
+    from ..fsutil import check_writable_dir
+
+    if not (single and out.suffix.lower() == suffix):
+        check_writable_dir(out)
 
 
 def _target(out: Path, rel: str, suffix: str, single: bool) -> Path:
@@ -141,6 +153,7 @@ def _encode(args) -> int:
     _check_out(out, SUFFIX, single)
     # every target before any work: an id such as ../x or /abs/x refuses the whole run (exit 2)
     pairs = [(Path(u.path), _target(out, rel(u), SUFFIX, single)) for u in items]
+    _check_writable(out, single, SUFFIX)
 
     def work(src: Path, dst: Path) -> None:
         tok.encode(*load_audio(src)).save(dst)
@@ -165,6 +178,7 @@ def _decode(args) -> int:
         if not files:
             raise SpeechtokError(f"{inp}: folder has no {SUFFIX} token files")
         pairs = [(f, out / f.relative_to(inp).with_suffix(".wav")) for f in files]
+    _check_writable(out, single, ".wav")
     given = load(args.tokenizer) if args.tokenizer else None  # a bad name stops here, exit 2
     tokenizers: dict[str, object] = {}
 
@@ -267,8 +281,9 @@ def _fmt(v) -> str:
 
 
 def _list(args) -> int:
-    from .. import available, load
+    from .. import available
     from ..tokenizers import external
+    from ..tokenizers.registry import describe
 
     hub = set(external.names())  # loading these fetches weights: list them, do not load them
     rows = []
@@ -276,15 +291,17 @@ def _list(args) -> int:
         if name in hub:
             rows.append({"name": name, "error": "other project's model; weights come from the Hugging Face hub on first load"})
             continue
-        try:
-            tok = load(name)
+        try:  # facts from the model's config where the family can give them: no model is loaded
+            d = describe(name)
         except SpeechtokError as e:  # e.g. a system library that is not installed
             rows.append({"name": name, "error": str(e)})
             continue
+        sizes = d["codebook_sizes"]
         rows.append({
-            "name": tok.name, "sample_rate": tok.sample_rate, "frame_rate": tok.frame_rate,
-            "codebooks": tok.num_codebooks, "codebook_sizes": list(tok.codebook_sizes),
-            "kbps": round(tok.bitrate / 1000, 4), "tokens_per_s": tok.tokens_per_second,
+            "name": d["name"], "sample_rate": d["sample_rate"], "frame_rate": d["frame_rate"],
+            "codebooks": len(sizes), "codebook_sizes": list(sizes),
+            "kbps": round(d.get("bitrate", d["frame_rate"] * sum(math.log2(s) for s in sizes)) / 1000, 4),
+            "tokens_per_s": d["frame_rate"] * len(sizes),
         })
     if args.json:
         print(json.dumps(rows, indent=1))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..defaults import DEFAULT_TOKENIZER
+from .options import nonnegative_int, positive_float, positive_int
 
 
 def register(subparsers) -> None:
@@ -22,12 +23,12 @@ def register(subparsers) -> None:
                    help=f"tokenizer name or run folder (see `speechtok list`; default {DEFAULT_TOKENIZER})")
     p.add_argument("--data", required=True, help="manifest (.jsonl) or folder of audio files")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=None, help="reader processes (local) or concurrent tasks (ray); "
+    p.add_argument("--workers", type=nonnegative_int, default=None, help="reader processes (local) or concurrent tasks (ray); "
                    "default: CPUs - 1 (local), all cluster CPUs (ray)")
-    p.add_argument("--batch-seconds", type=float, default=60.0,
+    p.add_argument("--batch-seconds", type=positive_float, default=60.0,
                    help="most padded audio seconds per encoder batch (default 60)")
-    p.add_argument("--batch-size", type=int, default=0, help="most utterances per encoder batch (default: no limit)")
-    p.add_argument("--shard-size", type=int, default=None, help="utterances per shard (default 1000; fixed at the first run)")
+    p.add_argument("--batch-size", type=nonnegative_int, default=0, help="most utterances per encoder batch (default: no limit)")
+    p.add_argument("--shard-size", type=positive_int, default=None, help="utterances per shard (default 1000; fixed at the first run)")
     p.add_argument("--encode-in", choices=["auto", "main", "workers"], default="auto",
                    help="local backend: encode in the main process in length-sorted batches (best for a batched "
                    "or GPU encoder), or in the reader workers (a one-by-one CPU codec on every core); "
@@ -54,14 +55,6 @@ def run_tokenize(args) -> int:
     from ..corpus import Batching, JobOptions, run_job
     from ..corpus.job import environment_cpu_count, exit_code
 
-    from ..errors import SpeechtokError
-
-    if args.batch_seconds <= 0 or args.batch_size < 0:
-        raise SpeechtokError("--batch-seconds must be > 0 and --batch-size >= 0")
-    if args.workers is not None and args.workers < 0:
-        raise SpeechtokError(f"--workers must be 0 or more, got {args.workers}")
-    if args.shard_size is not None and args.shard_size < 1:
-        raise SpeechtokError(f"--shard-size must be at least 1, got {args.shard_size}")
     if args.backend == "ray":  # before any work, not after the plan is written
         from importlib.util import find_spec
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SpeechtokError
+from .options import int_range, positive_int
 
 
 def register_bench(sub) -> None:
@@ -22,7 +23,7 @@ def register_bench(sub) -> None:
     b.add_argument("--valid", help="validation manifest")
     b.add_argument("--test", required=True, help="held-out test manifest")
     b.add_argument("--lexical", help="lexical test folder (from `speechtok lm lexical build`)")
-    b.add_argument("--config", default="configs/lm-tiny.yaml", help="the LM budget (default configs/lm-tiny.yaml)")
+    b.add_argument("--config", default=None, help="the LM budget (default: speechtok's configs/lm-tiny.yaml)")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override the LM config")
     b.add_argument("--continuation", metavar="MANIFEST",
                    help="also prompt with 2.5 s of each utterance of MANIFEST lasting >= 2.5 s (at most 12), sample 3 s, "
@@ -30,10 +31,10 @@ def register_bench(sub) -> None:
     b.add_argument("--speculative", action="store_true",
                    help="also measure greedy speculative decoding (n-gram draft) against plain greedy decoding: "
                    "identical output and CPU speed-up, 3 s continuations of 4 test prompts (added to rows already done too)")
-    b.add_argument("--ngram-order", type=int, default=3)
+    b.add_argument("--ngram-order", type=int_range(1, 10), default=3)
     b.add_argument("--work", type=Path, default=Path("runs/lm-bench"), help="tokens and LM runs (cached, resumable)")
     b.add_argument("--out", type=Path, default=Path("runs/lm-bench/results"), help="results.jsonl, results.md, lexical items")
-    b.add_argument("--workers", type=int, default=1, help="tokenizer worker processes")
+    b.add_argument("--workers", type=int_range(0), default=1, help="tokenizer worker processes")
     b.add_argument("--redo", action="store_true", help="recompute specs already in OUT/results.jsonl")
     b.add_argument("--redo-extras", action="store_true",
                    help="recompute the --continuation / --speculative measures given, for rows that have them already")
@@ -45,7 +46,7 @@ def register_bench(sub) -> None:
     lx.set_defaults(func=lambda args: (lx.print_help(), 2)[1])
     build = lsub.add_parser("build", help="make pairs from wamerican and synthesize them (resumable)")
     build.add_argument("--out", type=Path, required=True)
-    build.add_argument("--pairs", type=int, default=800)
+    build.add_argument("--pairs", type=positive_int, default=800)
     build.add_argument("--train-text", action="append", default=[], metavar="MANIFEST",
                        help="manifests whose `text` is the LM's training text (for the word-frequency breakdown)")
     build.add_argument("--seed", type=int, default=0)
@@ -54,15 +55,15 @@ def register_bench(sub) -> None:
 
     f = sub.add_parser("fortunes", help="synthetic training speech: Debian fortunes read by espeak-ng and flite voices")
     f.add_argument("--out", type=Path, required=True)
-    f.add_argument("--per-voice", type=int, default=60, help="fortunes per voice (6 voices; default 60)")
+    f.add_argument("--per-voice", type=positive_int, default=60, help="fortunes per voice (6 voices; default 60)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--no-progress", action="store_true")
     f.set_defaults(func=run_fortunes)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from ..fsutil import write_atomic
-    from ..lm.bench import Spec, merge_manifests, render_table, run_spec, update_results
+    from ..fsutil import claim_output_dir, write_atomic
+    from ..lm.bench import Spec, merge_manifests, read_results, render_table, run_spec, update_results
 
     try:
         specs = [Spec.parse(s) for s in args.specs]
@@ -73,14 +74,19 @@ def run_bench(args: argparse.Namespace) -> int:
             raise SpeechtokError(f"{m}: no such manifest (make the corpus with `speechtok data asterisk`)")
     if args.lexical and not (Path(args.lexical) / "manifest.jsonl").exists():
         raise SpeechtokError(f"{args.lexical}: no lexical test there (build it with `speechtok lm lexical build`)")
-    args.work.mkdir(parents=True, exist_ok=True)
-    train = merge_manifests(args.train, args.work)
+    args.config = _bench_config(args.config)
+    # both folders are this command's own: a user's folder (or a foreign results.jsonl) is refused
+    # before any work, and folders of earlier versions are known by what they hold
     done_path = args.out / "results.jsonl"
-    done = {json.loads(x)["spec"] for x in done_path.read_text().splitlines() if x.strip()} if done_path.exists() else set()
+    claim_output_dir(args.work, "lm bench", legacy_markers=("tokens", "lm"))
+    claim_output_dir(args.out, "lm bench", legacy_markers=("results.jsonl",))
+    done_rows = read_results(done_path)
+    train = merge_manifests(args.train, args.work)
+    done = {r["spec"] for r in done_rows}
     rows = None
     for spec in specs:
         if spec.text in done and not args.redo:
-            row = next(json.loads(x) for x in done_path.read_text().splitlines() if x.strip() and json.loads(x)["spec"] == spec.text)
+            row = next(r for r in done_rows if r["spec"] == spec.text)
             extras = _extras(spec, args, row)
             if extras:
                 row.update(extras)
@@ -102,13 +108,29 @@ def run_bench(args: argparse.Namespace) -> int:
         t = result["test"]
         print(f"{spec.text}: {t['bits_per_second']:.0f} bits/s, {t['bits_per_token']:.3f} bits/token, "
               f"{t['steps_per_second']:.1f} AR steps/s" + (f", lexical {result['lexical']['norm']['all']['acc']:.1f}%" if "lexical" in result else ""))
-    if rows is None and done_path.exists():
-        rows = [json.loads(x) for x in done_path.read_text().splitlines() if x.strip()]
+    if rows is None:
+        rows = read_results(done_path)
     if rows:
         table = render_table(rows, args.out / "lexical_items")
         write_atomic(args.out / "results.md", lambda tmp: tmp.write_text(table))
         print(table)
     return 0
+
+
+def _bench_config(config: str | None) -> Path:
+    """The LM budget: the given file, else the repository's configs/lm-tiny.yaml (wherever the
+    command runs from), else the copy installed with the package."""
+    import speechtok
+
+    if config:
+        if not Path(config).is_file():
+            raise SpeechtokError(f"{config}: no such config file")
+        return Path(config)
+    here = Path(speechtok.__file__).resolve().parent
+    for candidate in (here.parent / "configs" / "lm-tiny.yaml", here / "configs" / "lm-tiny.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise SpeechtokError("configs/lm-tiny.yaml not found; give --config")
 
 
 def _extras(spec, args, row: dict) -> dict:

@@ -7,6 +7,10 @@ import json
 from pathlib import Path
 
 from ..errors import SpeechtokError
+from .options import float_range, nonnegative_float, nonnegative_int, positive_float, positive_int
+
+#: the longest continuation `lm sample` makes (a typo such as 1e9 is refused, not run for days)
+MAX_SAMPLE_SECONDS = 600.0
 
 
 def register(subparsers) -> None:
@@ -25,8 +29,8 @@ def register(subparsers) -> None:
     t.add_argument("--valid", help="held-out token folder (sets data.valid)")
     t.add_argument("--out", type=Path, help="run folder (default: runs/lm-<config name>)")
     t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
-    t.add_argument("--steps", type=int, help="override train.steps")
-    t.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this many minutes")
+    t.add_argument("--steps", type=positive_int, help="override train.steps")
+    t.add_argument("--max-minutes", type=positive_float, help="stop (with a checkpoint) after this many minutes")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set data.layout=delay --set model.layers=2 (repeatable)")
     t.add_argument("--no-progress", action="store_true")
@@ -38,18 +42,20 @@ def register(subparsers) -> None:
                        "and optionally write one JSON line per utterance.")
     s.add_argument("run", type=Path, help="LM run folder")
     s.add_argument("--data", required=True, help="token folder (from `speechtok tokenize` with the LM's tokenizer)")
-    s.add_argument("--out", type=Path, help="write per-utterance rows (JSON Lines) here")
-    s.add_argument("--limit", type=int, default=0, help="score at most this many utterances")
+    s.add_argument("--out", type=Path, help="write per-utterance rows (JSON Lines) here (an existing file is kept unless --overwrite)")
+    s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    s.add_argument("--limit", type=nonnegative_int, default=0, help="score at most this many utterances")
     s.set_defaults(func=run_score)
 
     g = sub.add_parser("sample", help="continue a prompt (or start from nothing) and decode to audio",
                        description="Encode a prompt wav with the LM's tokenizer, sample a continuation, decode it.")
     g.add_argument("run", type=Path, help="LM run folder")
     g.add_argument("--prompt", type=Path, help="prompt audio (default: no prompt)")
-    g.add_argument("--prompt-seconds", type=float, default=3.0, help="use this much of the prompt (default 3)")
-    g.add_argument("--seconds", type=float, default=3.0, help="seconds to generate (default 3)")
-    g.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
-    g.add_argument("--top-k", type=int, default=0)
+    g.add_argument("--prompt-seconds", type=positive_float, default=3.0, help="use this much of the prompt (default 3)")
+    g.add_argument("--seconds", type=float_range(0, MAX_SAMPLE_SECONDS, lo_open=True), default=3.0,
+                   help=f"seconds to generate (default 3, at most {MAX_SAMPLE_SECONDS:g})")
+    g.add_argument("--temperature", type=nonnegative_float, default=0.8, help="0 = greedy (default 0.8)")
+    g.add_argument("--top-k", type=nonnegative_int, default=0, help="sample among the k most likely ids (0: all)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--speculative", action="store_true",
                    help="greedy speculative decoding: the same output as --temperature 0 in fewer LM passes (see --draft)")
@@ -58,8 +64,9 @@ def register(subparsers) -> None:
                    "or model.mtp_heads), ngram (a Kneser-Ney 4-gram fitted on the LM's training shards; single-stream "
                    "layouts), or the run folder of a smaller LM over the same tokens and layout. Default: mtp when the "
                    "LM has heads, else ngram")
-    g.add_argument("--draft-k", type=int, default=4, help="most steps drafted per LM pass; the draft length adapts below it (default 4)")
-    g.add_argument("--out", type=Path, required=True, help="output wav (prompt + continuation)")
+    g.add_argument("--draft-k", type=positive_int, default=4, help="most steps drafted per LM pass; the draft length adapts below it (default 4)")
+    g.add_argument("--out", type=Path, required=True, help="output wav (prompt + continuation); an existing file is kept unless --overwrite")
+    g.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     g.set_defaults(func=run_sample)
 
     m = sub.add_parser("mtp", help="add multi-token-prediction heads to a trained LM (drafts for --speculative)",
@@ -69,13 +76,13 @@ def register(subparsers) -> None:
                        "the LM's own greedy continuations of N prompts, which is what greedy speculative decoding "
                        "needs; --distill 0 trains them on the data itself.")
     m.add_argument("run", type=Path, help="LM run folder")
-    m.add_argument("--heads", type=int, default=3, help="number of heads (steps drafted per LM pass; default 3)")
-    m.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300)")
-    m.add_argument("--distill", type=int, default=64, help="greedy continuations to learn from (0: the data itself; default 64)")
+    m.add_argument("--heads", type=positive_int, default=3, help="number of heads (steps drafted per LM pass; default 3)")
+    m.add_argument("--steps", type=positive_int, default=300, help="optimizer steps (default 300)")
+    m.add_argument("--distill", type=nonnegative_int, default=64, help="greedy continuations to learn from (0: the data itself; default 64)")
     m.add_argument("--data", help="token folder (default: the LM's training shards)")
     m.add_argument("--valid", help="held-out token folder: report each head's top-1 accuracy on it")
-    m.add_argument("--batch-size", type=int, default=8)
-    m.add_argument("--lr", type=float, default=2e-3)
+    m.add_argument("--batch-size", type=positive_int, default=8)
+    m.add_argument("--lr", type=positive_float, default=2e-3)
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--force", action="store_true", help="replace heads already in RUN/mtp.safetensors")
     m.add_argument("--no-progress", action="store_true")
@@ -89,12 +96,12 @@ def register(subparsers) -> None:
     v.add_argument("run", type=Path, help="LM run folder")
     v.add_argument("--data", required=True, help="token folder to take prompts from (held-out data)")
     v.add_argument("--draft", action="append", default=[], metavar="mtp|ngram|RUN", help="draft to measure (repeatable)")
-    v.add_argument("--k", type=int, nargs="+", default=[1, 2, 3, 4], help="draft lengths (fixed) to measure")
+    v.add_argument("--k", type=positive_int, nargs="+", default=[1, 2, 3, 4], help="draft lengths (fixed) to measure")
     v.add_argument("--adaptive", action="store_true", help="also measure the adaptive draft length (up to the largest --k)")
-    v.add_argument("--threads", type=int, nargs="+", default=[1], help="torch thread counts to measure")
-    v.add_argument("--prompts", type=int, default=4)
-    v.add_argument("--prompt-seconds", type=float, default=2.0)
-    v.add_argument("--seconds", type=float, default=3.0, help="seconds of audio generated per prompt")
+    v.add_argument("--threads", type=positive_int, nargs="+", default=[1], help="torch thread counts to measure")
+    v.add_argument("--prompts", type=positive_int, default=4)
+    v.add_argument("--prompt-seconds", type=positive_float, default=2.0)
+    v.add_argument("--seconds", type=float_range(0, MAX_SAMPLE_SECONDS, lo_open=True), default=3.0, help="seconds of audio generated per prompt")
     v.add_argument("--label", default="", help="name of this LM in the table (default: the run folder's name)")
     v.add_argument("--out", type=Path, help="append one JSON line per measurement here")
     v.add_argument("--table", type=Path, help="write every row of --out as a Markdown table here")
@@ -122,6 +129,7 @@ def register(subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..fsutil import claim_output_dir
     from ..lm.config import apply_overrides, lm_config_from_dict, load_lm_config
     from ..lm.train import LMTrainer
 
@@ -148,6 +156,9 @@ def run_train(args: argparse.Namespace) -> int:
     run_dir = args.out or Path("runs") / f"lm-{args.config.stem if args.config else 'tiny'}"
     if (run_dir / "checkpoints" / "last.ckpt").exists() and not args.resume:
         raise SpeechtokError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose --out")
+    # a new folder, an empty one or an earlier `lm train` run (older runs: their checkpoint);
+    # never a user's folder or another command's output
+    claim_output_dir(run_dir, "lm train", legacy_markers=("checkpoints/last.ckpt",))
     try:
         trainer = LMTrainer(cfg, run_dir, progress=not args.no_progress)
     except (FileNotFoundError, ValueError) as e:
@@ -172,10 +183,12 @@ def _load_lm(run: Path):
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from ..fsutil import write_atomic
+    from ..fsutil import check_new_file, write_atomic
     from ..lm.data import iter_rows, token_folder_info
     from ..lm.measures import likelihood_summary
 
+    if args.out:
+        check_new_file(args.out, args.overwrite)  # before any work
     lm = _load_lm(args.run)
     try:
         info = token_folder_info(args.data)
@@ -203,8 +216,10 @@ def run_sample(args: argparse.Namespace) -> int:
     import speechtok
 
     from ..audio import load_audio, write_audio_atomic
+    from ..fsutil import check_new_file
     from ..tokens import Tokens
 
+    check_new_file(args.out, args.overwrite)  # before any work
     lm = _load_lm(args.run)
     tok = speechtok.load(lm.tokenizer)
     prompt_codes, prompt_wav = None, np.zeros(0, np.float32)
@@ -231,7 +246,8 @@ def run_sample(args: argparse.Namespace) -> int:
     else:
         sizes = tok.codebook_sizes
     n = int(round(full.shape[1] / lm.frame_rate * tok.sample_rate))
-    tokens = Tokens(full, tok.name, tok.version, lm.frame_rate, sizes, n, tok.sample_rate)
+    # the codes come from this tokenizer's own codebooks: they carry its model id (no false warning)
+    tokens = Tokens(full, tok.name, tok.version, lm.frame_rate, sizes, n, tok.sample_rate, model_id=tok.model_id)
     audio, sr = tok.decode(tokens)
     write_audio_atomic(args.out, audio, sr)
     print(f"{args.out}: {len(prompt_wav) / tok.sample_rate:.2f} s prompt + {frames / lm.frame_rate:.2f} s sampled ({lm.tokenizer})")

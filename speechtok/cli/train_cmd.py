@@ -148,7 +148,10 @@ def run_sourcefilter(args: argparse.Namespace) -> int:
         raise SpeechtokError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose --out")
     claim_output_dir(run_dir, "train", legacy_markers=("cache", "codebooks.safetensors"))  # never the user's own folder
     cfg.name = run_name(cfg.name, run_dir)
-    report = run_training(cfg, run_dir, progress=not args.no_progress)
+    try:
+        report = run_training(cfg, run_dir, progress=not args.no_progress)
+    except ValueError as e:  # the data cannot make this model, e.g. fewer frames than k-means codebook entries
+        raise SpeechtokError(f"{args.config}: {str(e).splitlines()[0]}") from None
     if report.get("valid_mse_per_stage"):
         print("validation feature error per stage:", ", ".join(f"{e:.4f}" for e in report["valid_mse_per_stage"]))
     if "refiner" in report:

@@ -187,7 +187,7 @@ def _run_backend(opts: JobOptions, out: Path, plan: dict, pending: list, tok) ->
         seconds[0] += s
         elapsed = bar.format_dict["elapsed"]
         if elapsed > 0:  # tqdm's own rate flips to s/h below 1 h/s; audio hours per second reads better
-            bar.set_postfix_str(f"{seconds[0] / 3600 / elapsed:.3g} h/s = {seconds[0] / elapsed:.0f}x real time", refresh=False)
+            bar.set_postfix_str(f"{seconds[0] / 3600 / elapsed:.3g} h/s = {seconds[0] / elapsed:.3g}x real time", refresh=False)
         bar.update(s / 3600)
 
     try:
@@ -231,7 +231,7 @@ def _describe(s: dict) -> str:
     if s["realtime_factor"]:
         text += (
             f"; this run: {s['run_audio_hours']:.4f} h in {s['run_wall_seconds']:.1f} s "
-            f"= {s['realtime_factor']:.0f}x real time"
+            f"= {s['realtime_factor']:.3g}x real time"
         )
     if s["failed"]:
         text += f"; {s['failed']} failed, see {Path(s['out']) / 'errors.jsonl'}"

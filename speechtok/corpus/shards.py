@@ -274,7 +274,13 @@ def find_rows(out: Path, ids: list[str]) -> dict[str, dict]:
     wanted = pa.array(sorted(set(ids)), pa.string())
     found: dict[str, dict] = {}
     for path in shard_files(out):
-        table = pq.read_table(path, filters=pc.field("id").isin(wanted))
+        try:
+            table = pq.read_table(path, filters=pc.field("id").isin(wanted))
+        except (pa.ArrowException, OSError) as e:  # a truncated or overwritten shard
+            from ..errors import TokensFileError
+
+            reason = str(e).split(". ")[0].split(": ")[-1]
+            raise TokensFileError(f"{path}: damaged shard, not readable as Parquet ({reason})") from None
         for row in table.to_pylist():
             found[row["id"]] = row
         if len(found) == len(wanted):

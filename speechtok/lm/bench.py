@@ -127,8 +127,8 @@ def run_spec(spec: Spec, *, config: str | Path, overrides: list[str], train: Pat
     if lexical:
         folders["lexical"] = tokenize(spec.tokenizer, Path(lexical) / "manifest.jsonl", tok_dir / "lexical", workers, progress)
 
-    cfg = load_lm_config(config, list(overrides) + spec.overrides() + [f"data.train={folders['train']}",
-                                                                      f"data.valid={folders.get('valid', '')}"])
+    data = [f"data.train={folders['train']}"] + ([f"data.valid={folders['valid']}"] if valid else [])
+    cfg = load_lm_config(config, list(overrides) + spec.overrides() + data)
     run_dir = work / "lm" / spec.slug
     t0 = time.time()
     trainer = LMTrainer(cfg, run_dir, progress=progress)
@@ -170,9 +170,30 @@ def run_spec(spec: Spec, *, config: str | Path, overrides: list[str], train: Pat
 
 
 # ---- results file and table ------------------------------------------------------------------------
+def read_results(path: Path) -> list[dict]:
+    """The rows of an `lm bench` results.jsonl ([] when there is none yet); a file that is not
+    one (a line that is not a JSON object with a "spec") is a ValueError naming it."""
+    from ..errors import SpeechtokError
+
+    if not path.exists():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            row = None
+        if not isinstance(row, dict) or not isinstance(row.get("spec"), str):
+            raise SpeechtokError(f"{path}: line {n} is not a result of `speechtok lm bench`; choose another --out")
+        rows.append(row)
+    return rows
+
+
 def update_results(out: Path, result: dict) -> list[dict]:
     path = out / "results.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    rows = read_results(path)
     rows = [r for r in rows if r["spec"] != result["spec"]] + [result]
     text = "".join(json.dumps(r) + "\n" for r in rows)
     write_atomic(path, lambda tmp: tmp.write_text(text))

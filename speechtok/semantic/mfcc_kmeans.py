@@ -180,7 +180,7 @@ _NAME = re.compile(r"^mfcc-kmeans@(?P<rate>[0-9.]+)hz(?::k(?P<k>\d+))?$")
 
 
 def names() -> list[str]:
-    return [f"mfcc-kmeans@{r:g}hz:k{DEFAULT_K}" for r in RATES]
+    return [f"mfcc-kmeans@{r:g}hz:k{k}" for k in (DEFAULT_K, 100) for r in RATES if asset_path(r, k).exists()]
 
 
 def resolve(name: str):

@@ -131,6 +131,10 @@ class Service:
             raise Refused(413, one_line(e)) from None
         except SpeechtokError as e:  # bad audio, a bad token file, ...: the input's fault
             raise Refused(422, one_line(e)) from None
+        except RecursionError:
+            raise Refused(422, "input nested too deeply; refused") from None
+        except MemoryError:
+            raise Refused(413, "input too large for this server's memory") from None
 
     async def read_body(self, request, allowed_types: tuple[str, ...], hint: str) -> tuple[bytes, str]:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -453,7 +457,7 @@ async def _stream(ws, svc: Service) -> None:
             "audio" (base64 s16le at the tokenizer's rate), "compute_ms", "lag_ms", ...}`` for each
             binary message; ``{"type": "done", ...}`` after the end, then closes (1000).
     On a bad stream: ``{"type": "error", "error": "..."}`` and a close with 1003 (bad data),
-    1008 (limits, bad parameters) or 1013 (server full).
+    1007 (a text message that is not valid JSON), 1008 (limits, bad parameters) or 1013 (server full).
     """
     from starlette.websockets import WebSocketDisconnect
 
@@ -509,9 +513,10 @@ async def _stream(ws, svc: Service) -> None:
                     raise _StreamRefused(1008, f"more than {limits.stream_max_s:g} s of audio in one stream")
             else:
                 try:
-                    kind = json.loads(msg.get("text") or "").get("type")
-                except (ValueError, AttributeError):
-                    kind = None
+                    obj = json.loads(msg.get("text") or "")
+                except (ValueError, RecursionError):  # 1007: the message's data is not valid JSON
+                    raise _StreamRefused(1007, 'text messages must be the JSON {"type": "end"}; this one is not valid JSON') from None
+                kind = obj.get("type") if isinstance(obj, dict) else None
                 if kind != "end":
                     raise _StreamRefused(1003, 'text messages must be {"type": "end"}; audio goes in binary messages')
                 pcm, last = np.zeros(0, dtype=np.float32), True

@@ -23,6 +23,7 @@ class Limits:
     stream_max_s: float = 600.0  # audio seconds one stream may send
     stream_max_message_kb: float = 512.0  # one PCM message (1 s of 48 kHz float32 is 188 KiB)
     max_header_kb: float = 16.0  # all request headers together; beyond: 431
+    header_timeout_s: float = 10.0  # a connection's request head must arrive whole within this (slowloris)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -30,7 +31,7 @@ class Limits:
 
     def validate(self) -> None:
         for name in ("max_upload_mb", "max_duration_s", "request_timeout_s", "body_timeout_s",
-                     "stream_idle_s", "stream_max_s", "stream_max_message_kb", "max_header_kb"):
+                     "stream_idle_s", "stream_max_s", "stream_max_message_kb", "max_header_kb", "header_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.workers < 1 or self.queue < 0 or self.max_streams < 0:

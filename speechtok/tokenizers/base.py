@@ -14,6 +14,11 @@ from ..errors import AudioError, SpeechtokWarning, TokensFileError, UsageError
 from ..tokens import Tokens
 
 
+#: codes of more than twice this many seconds are decoded in chunks of it, through the
+#: tokenizer's streaming session where it has one (bounded memory for hour-long files)
+DECODE_CHUNK_SECONDS = 30.0
+
+
 class Tokenizer(ABC):
     """Speech in, integer codes ``[codebook, frame]`` out, and back.
 
@@ -92,10 +97,34 @@ class Tokenizer(ABC):
             )
         self.check_tokens(tokens)
         n = self.output_length(tokens)
+        if tokens.num_frames == 0:  # nothing to decode (check_tokens saw that n is a few frames at most)
+            return np.zeros(n, np.float32), self.sample_rate
+        if tokens.num_frames > 2 * DECODE_CHUNK_SECONDS * self.frame_rate and callable(getattr(self, "open_stream", None)):
+            return self._decode_chunked(np.asarray(tokens.codes), n), self.sample_rate
         wav = np.asarray(self._decode(np.asarray(tokens.codes), n, tokens), dtype=np.float32)
         if len(wav) < n:
             wav = np.pad(wav, (0, n - len(wav)))
         return wav[:n], self.sample_rate
+
+    def _decode_chunked(self, codes: np.ndarray, n: int) -> np.ndarray:
+        """A long file through the streaming session, ``DECODE_CHUNK_SECONDS`` of codes at a time:
+        memory stays that of one chunk plus the output, and the audio equals whole-file decoding
+        (the streaming session's own guarantee, tested for each codec that streams)."""
+        out = np.zeros(n, np.float32)
+        pos = 0
+        step = max(1, int(DECODE_CHUNK_SECONDS * self.frame_rate))
+        session = self.open_stream()
+        try:
+            parts = (session.decode(codes[:, i : i + step]) for i in range(0, codes.shape[1], step))
+            for part in [*parts, session.decode_flush()]:
+                take = min(len(part), n - pos)
+                out[pos : pos + take] = part[:take]
+                pos += take
+        finally:
+            close = getattr(session, "close", None)
+            if callable(close):
+                close()
+        return out
 
     def decode_batch(self, tokens: Sequence[Tokens]) -> list[tuple[np.ndarray, int]]:
         return [self.decode(t) for t in tokens]
@@ -124,6 +153,9 @@ class Tokenizer(ABC):
             raise TokensFileError(
                 f"codebook sizes {tokens.codebook_sizes} do not match {self.name}'s {self.codebook_sizes}"
             )
+        if abs(tokens.frame_rate - self.frame_rate) > 1e-6 * self.frame_rate:
+            raise TokensFileError(f"frame rate {tokens.frame_rate:g} Hz does not match {self.name}'s {self.frame_rate:g} Hz")
+        tokens.check_length(self.frame_rate)  # before anything of num_samples is allocated
         if tokens.model_id == self.model_id:
             return
         if tokens.model_id is None:  # a file from before model ids, or hand-made Tokens

@@ -40,7 +40,7 @@ import re
 
 import numpy as np
 
-from ..errors import UnknownTokenizerError
+from ..errors import TokensFileError, UnknownTokenizerError
 from ._clib import load_library
 from .base import Tokenizer
 
@@ -245,12 +245,11 @@ def _decode_packets(st: ctypes.c_void_p, codes: np.ndarray, vbr: bool = False) -
     pcm = np.zeros(len(packets) * FRAME_SAMPLES, dtype=np.float32)
     frame_bytes = FRAME_SAMPLES * pcm.itemsize
     for i in range(len(packets)):
-        op.check(
-            op.lib.opus_decode_float(
-                st, packets[i].ctypes.data, int(lengths[i]), pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, 0
-            ),
-            "opus_decode_float",
+        ret = op.lib.opus_decode_float(
+            st, packets[i].ctypes.data, int(lengths[i]), pcm.ctypes.data + i * frame_bytes, FRAME_SAMPLES, 0
         )
+        if ret < 0:  # the codes are not Opus packets: the tokens are damaged, not the library
+            raise TokensFileError(f"packet {i} is not a valid Opus packet ({op.lib.opus_strerror(ret).decode()})")
     return pcm
 
 

@@ -19,7 +19,7 @@ _FAMILIES: dict[str, str] = {
     "speechtok.tokenizers.pcm": "resolve",
     "speechtok.tokenizers.opus": "resolve",
     "speechtok.tokenizers.codec2": "resolve",
-    "speechtok.codec.pretrained": "resolve",
+    "speechtok.codec.catalogue": "resolve",  # our shipped models; names and facts without torch
     "speechtok.semantic.mfcc_kmeans": "resolve",
     "speechtok.tokenizers.external": "resolve",
 }
@@ -49,6 +49,23 @@ def available() -> list[str]:
     for _, names in _families():
         out.extend(names())
     return out
+
+
+def describe(name: str) -> dict:
+    """What `speechtok list` shows of a registered name: ``name, sample_rate, frame_rate,
+    codebook_sizes`` (and ``bitrate`` where it is not frame rate × Σ log2 sizes), from the family's ``describe`` (no model loaded) where it has one, else
+    from the loaded tokenizer. Raises what ``load`` raises."""
+    for module_name in _FAMILIES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        facts = getattr(module, "describe", lambda _: None)(name)
+        if facts:
+            return {"name": name, **facts}
+    tok = load(name)
+    return {"name": tok.name, "sample_rate": tok.sample_rate, "frame_rate": tok.frame_rate,
+            "codebook_sizes": list(tok.codebook_sizes), "bitrate": tok.bitrate}
 
 
 def load(name_or_path: str | Path) -> Tokenizer:

@@ -108,9 +108,18 @@ def make_fabric(t, log_dir: Path):
 def save_fabric_checkpoint(fabric, path: Path, state: dict, export) -> None:
     """Save the full training state to ``path`` under a temporary name and rename it into place,
     then ``export()`` the loadable weights (rank 0); all ranks wait for it."""
+    from ..fsutil import STOP_ERRNOS
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fabric.save(tmp, state)
+    try:
+        fabric.save(tmp, state)
+    except OSError as e:
+        if tmp.exists():
+            tmp.unlink()
+        if e.errno in STOP_ERRNOS:  # name our checkpoint, not the temporary file fsspec wrote first
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
     if fabric.is_global_zero:
         os.replace(tmp, path)
         export()

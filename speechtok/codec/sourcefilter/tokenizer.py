@@ -191,7 +191,8 @@ def stages_for_kbps(codec: SourceFilterCodec, kbps: float, name: str) -> int:
 
 
 def kbps_options(cfg: SourceFilterConfig) -> list[float]:
+    from ..catalogue import sourcefilter_kbps
+
     q = cfg.quant
-    return [round(cfg.frame_rate * (np.log2(q.pitch_levels) + k * np.log2(q.codebook_size)) / 1000, 4)
-            for k in range(1, q.num_stages + 1)]
+    return sourcefilter_kbps(cfg.frame_rate, q.pitch_levels, q.codebook_size, q.num_stages)
 

@@ -1,0 +1,87 @@
+"""The shipped models of our codec by name, without loading them: names and facts (sample rate,
+frame rate, codebooks) read from each model's config.yaml, so `speechtok list` answers at once.
+Loading a model (weights, torch) happens in `pretrained.resolve`, on first use only."""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+_SUFFIX = re.compile(r"^(?P<base>[^@]+)(?:@(?P<rate>[0-9.]+)kbps)?$")
+
+
+def sourcefilter_kbps(frame_rate: float, pitch_levels: int, codebook_size: int, stages: int) -> list[float]:
+    """Nominal kbps of a source-filter model with 1..``stages`` envelope stages."""
+    return [round(frame_rate * (math.log2(pitch_levels) + k * math.log2(codebook_size)) / 1000, 4)
+            for k in range(1, stages + 1)]
+
+
+@lru_cache(maxsize=16)
+def _config(base: str) -> dict | None:
+    """The raw config of shipped model ``base`` when it is a source-filter model (else None)."""
+    folder = MODELS_DIR / base
+    if not ((folder / "config.yaml").is_file() and (folder / "model.safetensors").is_file()):
+        return None
+    try:
+        data = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) and data.get("design") == "sourcefilter" else None
+
+
+def _facts(data: dict) -> tuple[int, float, int, int, int]:
+    m = data.get("model") or {}
+    q = m.get("quant") or {}
+    return (int(m.get("sample_rate", 16000)), float(m.get("frame_rate", 50.0)), int(q.get("pitch_levels", 128)),
+            int(q.get("codebook_size", 2048)), int(q.get("num_stages", 3)))
+
+
+def names() -> list[str]:
+    out: list[str] = []
+    other = False
+    if MODELS_DIR.exists():
+        for d in sorted(MODELS_DIR.iterdir()):
+            data = _config(d.name)
+            if data is None:
+                other = other or (d / "config.yaml").is_file()
+                continue
+            _, fr, pitch, size, stages = _facts(data)
+            out.append(d.name)
+            out.extend(f"{d.name}@{k:g}kbps" for k in sourcefilter_kbps(fr, pitch, size, stages))
+    if other:  # an end-to-end model: its names need its config classes (and torch)
+        from .pretrained import names as e2e_names
+
+        out.extend(n for n in e2e_names() if _config(_SUFFIX.match(n)["base"]) is None)
+    return out
+
+
+def describe(name: str) -> dict | None:
+    """``{sample_rate, frame_rate, codebook_sizes}`` of a shipped source-filter model name,
+    without loading it; None for any other name (the caller loads it)."""
+    m = _SUFFIX.match(name)
+    data = _config(m["base"]) if m else None
+    if data is None:
+        return None
+    sr, fr, pitch, size, stages = _facts(data)
+    k = stages
+    if m["rate"]:
+        rates = sourcefilter_kbps(fr, pitch, size, stages)
+        matches = [i for i, r in enumerate(rates, 1) if abs(r - float(m["rate"])) < 0.03]
+        if not matches:
+            return None  # not a rate it offers: loading it says which are
+        k = matches[0]
+    return {"sample_rate": sr, "frame_rate": fr, "codebook_sizes": [pitch] + [size] * k}
+
+
+def resolve(name: str):
+    m = _SUFFIX.match(name)
+    if not m or not (MODELS_DIR / m["base"] / "config.yaml").exists():
+        return None  # not a shipped model: no need to import torch to say so
+    from .pretrained import resolve as load_shipped
+
+    return load_shipped(name)
