@@ -367,3 +367,25 @@ def test_a_missing_or_bad_side_mean_is_refused(normalized_tok, speech_clips):
             del t.extra["envelope_mean"]
         with pytest.raises(TokensFileError, match="envelope_mean"):
             normalized_tok.decode(t)
+
+
+def test_stream_given_the_side_facts_equals_whole_file_and_long_files_keep_them(normalized_tok, speech_clips):
+    """A stream told the band limit and side mean gives the whole-file codes; a file long enough to
+    be decoded in chunks keeps both (no invented upper band, the same audio)."""
+    x = np.concatenate([w for _, w, _ in speech_clips])
+    nb = _lowpass(x, 3800.0)
+    whole = normalized_tok.encode(nb, SR)
+    limit, mean = whole.extra["band_limit_hz"], whole.extra["envelope_mean"]
+    s = normalized_tok.open_stream(band_limit=limit, envelope_mean=mean)
+    codes = [s.encode(nb[i : i + 3000]) for i in range(0, len(nb), 3000)] + [s.encode_flush()]
+    assert np.array_equal(np.concatenate(codes, 1), whole.codes)
+    # 130 s: decoded 30 s at a time through a session that carries the same facts
+    reps = int(np.ceil(130 * SR / len(nb)))
+    long = normalized_tok.encode(np.tile(nb, reps), SR)
+    c = normalized_tok.codec
+    y, _ = normalized_tok.decode(long)
+    ref = c.decode(long.codes, len(y), band_limit=long.extra["band_limit_hz"], mean=long.extra["envelope_mean"])
+    assert np.abs(y - ref[: len(y)]).max() < 1e-3
+    Y = np.abs(np.fft.rfft(y[: 20 * SR])) ** 2
+    f = np.fft.rfftfreq(20 * SR, 1 / SR)
+    assert Y[f > long.extra["band_limit_hz"] + 50].sum() < 1e-4 * Y.sum()

@@ -100,20 +100,25 @@ class Tokenizer(ABC):
         if tokens.num_frames == 0:  # nothing to decode (check_tokens saw that n is a few frames at most)
             return np.zeros(n, np.float32), self.sample_rate
         if tokens.num_frames > 2 * DECODE_CHUNK_SECONDS * self.frame_rate and callable(getattr(self, "open_stream", None)):
-            return self._decode_chunked(np.asarray(tokens.codes), n), self.sample_rate
+            return self._decode_chunked(np.asarray(tokens.codes), n, tokens), self.sample_rate
         wav = np.asarray(self._decode(np.asarray(tokens.codes), n, tokens), dtype=np.float32)
         if len(wav) < n:
             wav = np.pad(wav, (0, n - len(wav)))
         return wav[:n], self.sample_rate
 
-    def _decode_chunked(self, codes: np.ndarray, n: int) -> np.ndarray:
+    def _decode_session(self, tokens: Tokens):
+        """The streaming session that decodes ``tokens`` in chunks; a tokenizer whose tokens carry
+        per-utterance facts in ``extra`` passes them on here."""
+        return self.open_stream()
+
+    def _decode_chunked(self, codes: np.ndarray, n: int, tokens: Tokens) -> np.ndarray:
         """A long file through the streaming session, ``DECODE_CHUNK_SECONDS`` of codes at a time:
         memory stays that of one chunk plus the output, and the audio equals whole-file decoding
         (the streaming session's own guarantee, tested for each codec that streams)."""
         out = np.zeros(n, np.float32)
         pos = 0
         step = max(1, int(DECODE_CHUNK_SECONDS * self.frame_rate))
-        session = self.open_stream()
+        session = self._decode_session(tokens)
         try:
             parts = (session.decode(codes[:, i : i + step]) for i in range(0, codes.shape[1], step))
             for part in [*parts, session.decode_flush()]:

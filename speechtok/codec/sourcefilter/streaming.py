@@ -21,8 +21,13 @@ from .synthesis import SynthState
 
 
 class SourceFilterStream:
-    def __init__(self, codec: SourceFilterCodec, stages: int | None = None):
+    """``band_limit`` (Hz) and ``mean`` (the side mean of a normalized model) are the per-utterance
+    facts whole-file encoding finds in the whole file: a stream cannot see them in advance, so it
+    takes them as given (None: full band, and the model's global mean), for encoding and decoding."""
+
+    def __init__(self, codec: SourceFilterCodec, stages: int | None = None, band_limit: float | None = None, mean=None):
         self.codec, self.stages = codec, stages or codec.cfg.quant.num_stages
+        self.band_limit, self.mean = band_limit, mean
         self.K = 1 + self.stages
         # encoder
         self._audio = np.zeros(codec.context_samples, np.float64)  # from absolute sample -C
@@ -59,7 +64,7 @@ class SourceFilterStream:
         span = c.segment_frames * c.hop
         out = []
         while self._received >= (self._segments + 1) * span + c.context_samples:
-            out.append(c.quantize(c.analyze_segment(self._segment(self._segments)), self.stages))
+            out.append(c.quantize(c.analyze_segment(self._segment(self._segments)), self.stages, None, self.band_limit, self.mean))
             self._segments += 1
             # keep only what the next segment needs (its left context)
             keep_from = self._segments * span - c.context_samples
@@ -73,7 +78,7 @@ class SourceFilterStream:
         total = max(1, -(-self._received // c.hop))
         out = []
         while self._segments * c.segment_frames < total:
-            codes = c.quantize(c.analyze_segment(self._segment(self._segments)), self.stages)
+            codes = c.quantize(c.analyze_segment(self._segment(self._segments)), self.stages, None, self.band_limit, self.mean)
             out.append(codes[:, : total - self._segments * c.segment_frames])
             self._segments += 1
         return np.concatenate(out, 1) if out else np.zeros((self.K, 0), np.int64)
@@ -89,7 +94,7 @@ class SourceFilterStream:
         ready = N if final else max(done, N - R)
         if ready > done:
             a = max(0, done - 2 * R)
-            fr = c.dequantize(self._codes[:, a : min(N, ready + R)])
+            fr = c.dequantize(self._codes[:, a : min(N, ready + R)], mean=self.mean)
             new = Frames(*(getattr(fr, k)[done - a : ready - a] for k in ("f0", "cep", "bap")))
             self._frames = new if self._frames is None else Frames(
                 *(np.concatenate([getattr(self._frames, k), getattr(new, k)]) for k in ("f0", "cep", "bap")))
@@ -105,7 +110,7 @@ class SourceFilterStream:
             return np.zeros(0, np.float32)
         first = max(0, int((self._blocks * B + B / 2 - hop / 2) // hop) - 2)
         window = Frames(*(getattr(self._frames, k)[first:] for k in ("f0", "cep", "bap")))
-        wav = c.synth.render_filters(*c.controls(window, first, self._blocks, j1), state=self._state, final=False)
+        wav = c.synth.render_filters(*c.controls(window, first, self._blocks, j1, self.band_limit), state=self._state, final=False)
         self._blocks = j1
         return wav
 

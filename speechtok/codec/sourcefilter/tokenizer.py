@@ -79,12 +79,18 @@ class SourceFilterTokenizer(Tokenizer):
     def _make_tokens(self, codes, num_samples, sample_rate, extra=None):
         return super()._make_tokens(codes, num_samples, sample_rate, {"streams": self.streams, **(extra or {})})
 
-    def open_stream(self):
+    def open_stream(self, band_limit: float | None = None, envelope_mean=None):
         """A chunked encoder/decoder whose output equals whole-file processing
-        (``encode``/``encode_flush``/``decode``/``decode_flush``; see ``streaming.py``)."""
+        (``encode``/``encode_flush``/``decode``/``decode_flush``; see ``streaming.py``).
+        ``band_limit`` / ``envelope_mean``: the per-utterance facts whole-file encoding detects
+        (``Tokens.extra``); a live stream cannot know them in advance, so by default it codes
+        full band with the model's global mean."""
         from .streaming import SourceFilterStream
 
-        return SourceFilterStream(self.codec, self.stages)
+        return SourceFilterStream(self.codec, self.stages, band_limit, envelope_mean)
+
+    def _decode_session(self, tokens):
+        return self.open_stream(band_limit_of(tokens, self.sample_rate), envelope_mean_of(tokens, self.codec))
 
     def _encode(self, wav: np.ndarray):
         return self._encode_batch([wav])[0]
