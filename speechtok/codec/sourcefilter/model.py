@@ -64,49 +64,89 @@ class SourceFilterCodec(torch.nn.Module):
     def context_samples(self) -> int:
         return int(np.ceil(self.cfg.analysis.context_seconds * self.cfg.sample_rate / self.hop)) * self.hop
 
-    # ---- analysis ---------------------------------------------------------------------------
-    def analyze_segment(self, padded: np.ndarray) -> Frames:
-        """Audio of one segment with ``context_samples`` either side (zeros beyond the file) ->
-        the segment's frames."""
-        return self._analyze_segments(np.asarray(padded)[None])[0]
+    def low_latency_refusal(self) -> str | None:
+        """Why this model has no low-latency mode (None: it has one)."""
+        if self.cfg.analysis.method != "stft":
+            return "the low-latency mode needs the fast analysis (analysis.method: stft); WORLD's DIO looks further ahead"
+        if self.teacher is not None:
+            return "its encoder runs a bidirectional phone teacher over the whole file"
+        return None
 
-    def _analyze_segments(self, segments: np.ndarray) -> list[Frames]:
-        """(B, segment + 2 * context) -> the Frames of each segment (context frames dropped)."""
+    def layout(self, latency: str = "file") -> tuple[int, int, int]:
+        """The analysis segments of a latency mode: (frames per segment, samples of audio before
+        a segment, samples after it) its analysis sees.
+
+        ``"file"``: ``analysis.segment_seconds`` with ``context_seconds`` either side (the
+        trained setting). ``"low"`` (method stft): one frame, ``low_latency_history_seconds``
+        before it (whole frames), and after it just what the longest window of that frame reads:
+        the envelope window at 0.9 ``f0_min`` around its last subframe, and YIN's window one
+        grid step past that subframe (for the 3-point median)."""
+        if latency == "file":
+            return self.segment_frames, self.context_samples, self.context_samples
+        if latency != "low":
+            raise ValueError(f"latency must be 'file' or 'low', not {latency!r}")
+        why = self.low_latency_refusal()
+        if why:
+            raise ValueError(why)
+        from . import fast
+        from .analysis import _F0_STEP
+
+        a, hop, sr = self.cfg.analysis, self.hop, self.cfg.sample_rate
+        before = int(np.ceil(a.low_latency_history_seconds * sr / hop)) * hop
+        last_sub = (a.envelope_subframes - 1) * (hop // a.envelope_subframes) + hop // a.envelope_subframes // 2
+        env = last_sub + fast.envelope_half(sr, a.f0_min, a.unvoiced_f0) + 1
+        f0 = last_sub + _F0_STEP + fast.yin_reach(sr, a.f0_min)
+        return 1, before, max(0, env - hop, f0 - hop)
+
+    # ---- analysis ---------------------------------------------------------------------------
+    def analyze_segment(self, padded: np.ndarray, latency: str = "file") -> Frames:
+        """Audio of one segment with its context (``layout``; zeros beyond the file) -> the
+        segment's frames."""
+        return self._analyze_segments(np.asarray(padded)[None], latency)[0]
+
+    def _analyze_segments(self, segments: np.ndarray, latency: str = "file") -> list[Frames]:
+        """(B, before + segment + after) -> the Frames of each segment (context frames dropped)."""
         a, hop = self.cfg.analysis, self.hop
+        S, before, after = self.layout(latency)
+        if latency == "low":  # only the segment's frame; YIN's decisions bounded by the segment
+            return analyze_batch(segments, self.cfg.sample_rate, hop, a, frames=(before // hop, S), open_edges=True)
         if a.method == "stft":  # all segments in the same FFT calls
             frs = analyze_batch(segments, self.cfg.sample_rate, hop, a)
         else:
             frs = [analyze(seg, self.cfg.sample_rate, hop, a) for seg in segments]
-        c = self.context_samples // hop
-        n = (segments.shape[1] - 2 * self.context_samples) // hop
+        c = before // hop
+        n = (segments.shape[1] - before - after) // hop
         return [Frames(fr.f0[c : c + n], fr.cep[c : c + n], fr.bap[c : c + n]) for fr in frs]
 
-    def analyze(self, wav: np.ndarray) -> Frames:
+    def analyze(self, wav: np.ndarray, latency: str = "file") -> Frames:
         """(samples,) -> Frames, ``ceil(samples / hop)`` of them, segment by segment."""
-        return self.analyze_many([wav])[0]
+        return self.analyze_many([wav], latency)[0]
 
     _MAX_BATCH_SEGMENTS = 64  # segments per analysis call (memory: about 2 MB of frames each)
 
-    def analyze_many(self, wavs: list[np.ndarray]) -> list[Frames]:
+    def analyze_many(self, wavs: list[np.ndarray], latency: str = "file") -> list[Frames]:
         """Several utterances -> their Frames; with method stft the segments of all of them share
-        the same FFT calls (equal to one by one: every segment is analysed on its own)."""
-        hop, S, C = self.hop, self.segment_frames, self.context_samples
+        the same FFT calls (equal to one by one: every segment is analysed on its own).
+        ``latency``: the segment layout (``layout``; "low" = one frame per segment)."""
+        hop = self.hop
+        S, before, after = self.layout(latency)
         lengths, segments = [], []
         for wav in wavs:
             T = max(1, -(-len(wav) // hop))
             nseg = -(-T // S)
-            x = np.zeros(C + nseg * S * hop + C, np.float64)
-            x[C : C + len(wav)] = wav
+            x = np.zeros(before + nseg * S * hop + after, np.float64)
+            x[before : before + len(wav)] = wav
             lengths.append((T, nseg))
-            segments += [x[k * S * hop : (k + 1) * S * hop + 2 * C] for k in range(nseg)]
+            segments += [x[k * S * hop : (k + 1) * S * hop + before + after] for k in range(nseg)]
         segs = np.stack(segments)
         threads = torch.get_num_threads()
         if self.cfg.analysis.method == "world" and len(segs) > 1 and threads > 1:
             # WORLD's C code releases the GIL: segments run in parallel
             parts = [p[0] for p in _pool(threads).map(self._analyze_segments, segs[:, None])]
-        else:  # method stft: batches of segments, torch's threads inside the FFTs
-            n = self._MAX_BATCH_SEGMENTS
-            parts = [p for i in range(0, len(segs), n) for p in self._analyze_segments(segs[i : i + n])]
+        else:  # method stft: batches of segments (about as many samples per call in either mode)
+            fs, fb, fa = self.layout("file")
+            n = max(1, self._MAX_BATCH_SEGMENTS * (fs * hop + fb + fa) // segs.shape[1])
+            parts = [p for i in range(0, len(segs), n) for p in self._analyze_segments(segs[i : i + n], latency)]
         out, i = [], 0
         for T, nseg in lengths:
             out.append(Frames(*(np.concatenate([getattr(p, f) for p in parts[i : i + nseg]])[:T] for f in ("f0", "cep", "bap"))))
@@ -145,8 +185,8 @@ class SourceFilterCodec(torch.nn.Module):
         """Stage 1's teacher coordinates of a whole utterance (None without a teacher)."""
         return None if self.teacher is None else self.teacher.side(wav, self.hop, self.cfg.sample_rate)
 
-    def encode(self, wav: np.ndarray, stages: int | None = None) -> np.ndarray:
-        return self.quantize(self.analyze(wav), stages, self.teacher_side(wav))
+    def encode(self, wav: np.ndarray, stages: int | None = None, latency: str = "file") -> np.ndarray:
+        return self.quantize(self.analyze(wav, latency), stages, self.teacher_side(wav))
 
     # ---- synthesis --------------------------------------------------------------------------
     def controls(self, fr: Frames, first_frame: int, j0: int, j1: int):

@@ -21,7 +21,7 @@ register_configs(
         "SourceFilterConfig": {"frame_rate": ">0"},
         "AnalysisConfig": {"f0_min": ">0", "f0_max": ">0", "allowed_range": ">0", "envelope_subframes": ">=1",
                            "cep_order": ">=2", "alpha": "0..0.99", "ap_bands": ">=1", "segment_seconds": ">0",
-                           "context_seconds": ">=0"},
+                           "context_seconds": ">=0", "low_latency_history_seconds": ">=0"},
         "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
                         "kmeans_iters": ">=1", "semantic_weight": ">=0"},
         "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1"},
@@ -34,6 +34,9 @@ register_configs(
 
 #: what each codebook of a source-filter token array is (Tokens.extra["streams"])
 PITCH, ENVELOPE = "pitch", "envelope"
+#: latency modes (streaming.py); a shipped model's name + LOW_LATENCY_SUFFIX is its "low" mode
+LATENCIES = ("file", "low")
+LOW_LATENCY_SUFFIX = "+lowlatency"
 
 
 def _from_dict(data: dict, where: str = "") -> SFRunConfig:
@@ -55,8 +58,16 @@ class SourceFilterTokenizer(Tokenizer):
     # 440x real time with 2 workers against 283x batched in the main process)
     batch_in_workers = True
 
-    def __init__(self, codec: SourceFilterCodec, name: str, version: str, stages: int | None = None):
+    def __init__(self, codec: SourceFilterCodec, name: str, version: str, stages: int | None = None,
+                 latency: str = "file"):
         self.codec = codec.eval()
+        if latency not in LATENCIES:
+            raise ValueError(f"{name}: latency must be one of {', '.join(LATENCIES)}, not {latency!r}")
+        if latency == "low" and codec.low_latency_refusal():
+            raise SpeechtokError(f"{name}: no low-latency mode: {codec.low_latency_refusal()}")
+        #: "file" (the trained analysis segments, refiner on) or "low" (frame-local analysis, no
+        #: refiner: the streaming mode; ``LOW_LATENCY_SUFFIX`` names it)
+        self.latency = latency
         self.name, self.version = name, version
         self.sample_rate = codec.cfg.sample_rate
         self.frame_rate = float(codec.cfg.frame_rate)
@@ -75,26 +86,33 @@ class SourceFilterTokenizer(Tokenizer):
         return [PITCH] + [ENVELOPE] * self.stages
 
     def _make_tokens(self, codes, num_samples, sample_rate, extra=None):
-        return super()._make_tokens(codes, num_samples, sample_rate, {"streams": self.streams, **(extra or {})})
+        low = {"latency": "low"} if self.latency == "low" else {}
+        return super()._make_tokens(codes, num_samples, sample_rate, {"streams": self.streams, **low, **(extra or {})})
 
-    def open_stream(self):
-        """A chunked encoder/decoder whose output equals whole-file processing
-        (``encode``/``encode_flush``/``decode``/``decode_flush``; see ``streaming.py``)."""
+    def open_stream(self, latency: str | None = None):
+        """A chunked encoder/decoder whose output equals whole-file processing in the same
+        latency mode (``encode``/``encode_flush``/``decode``/``decode_flush``; see
+        ``streaming.py``). ``latency``: "file" or "low" (default: this tokenizer's)."""
         from .streaming import SourceFilterStream
 
-        return SourceFilterStream(self.codec, self.stages)
+        return SourceFilterStream(self.codec, self.stages, latency or self.latency)
+
+    @property
+    def latency_seconds(self) -> dict:
+        """Algorithmic latency of this tokenizer's streams (encoder, decoder, total; seconds)."""
+        return self.open_stream().latency_seconds
 
     def _encode(self, wav: np.ndarray) -> np.ndarray:
-        return self.codec.encode(wav, self.stages)
+        return self.codec.encode(wav, self.stages, self.latency)
 
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         # the analysis of all segments shares its FFT calls; each utterance is quantized alone,
         # so the codes equal one-by-one encoding
         c = self.codec
-        return [c.quantize(fr, self.stages, c.teacher_side(w)) for fr, w in zip(c.analyze_many(wavs), wavs)]
+        return [c.quantize(fr, self.stages, c.teacher_side(w)) for fr, w in zip(c.analyze_many(wavs, self.latency), wavs)]
 
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
-        return self.codec.decode(codes, num_samples)
+        return self.codec.decode(codes, num_samples, refine=None if self.latency == "file" else False)
 
 
 def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
