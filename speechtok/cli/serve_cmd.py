@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import sys
 
-from ..defaults import DEFAULT_TOKENIZER, DEMO_COMPARE
+from ..defaults import DEFAULT_TOKENIZER, DEMO_COMPARE, LOW_LATENCY_STREAM
 from ..errors import MissingDependencyError, SpeechtokError
 
-SERVE_DEFAULT = (DEFAULT_TOKENIZER, *DEMO_COMPARE)
+SERVE_DEFAULT = (DEFAULT_TOKENIZER, *DEMO_COMPARE, LOW_LATENCY_STREAM)
 
 
 def register(subparsers) -> None:
