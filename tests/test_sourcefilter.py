@@ -226,8 +226,18 @@ def test_streaming_encode_and_decode_equal_whole_file(fitted, speech_clips):
     assert s.latency_seconds["encoder"] == pytest.approx(1.1)
 
 
-@pytest.mark.parametrize("frame_rate", [50.0, 25.0])
-def test_low_latency_stream_equals_whole_file_for_random_chunks(speech_clips, frame_rate):
+def _low_refiner(codec, lookahead: int):
+    """A low-latency refiner cut from the codec's, with random output weights (so it corrects)."""
+    from speechtok.codec.sourcefilter.refine import Refiner
+
+    torch.manual_seed(1)
+    r = Refiner.cut_from(codec.refiner, lookahead)
+    torch.nn.init.normal_(r.out.weight, 0, 0.05)
+    return r
+
+
+@pytest.mark.parametrize("frame_rate, low_refiner", [(50.0, None), (50.0, 1), (25.0, 0)])
+def test_low_latency_stream_equals_whole_file_for_random_chunks(speech_clips, frame_rate, low_refiner):
     codec = SourceFilterCodec(_tiny_cfg(frame_rate))
     wav = speech_clips[1][1][: SR * 2]
     # codebooks: random frames of the clip, and noise for the second stage (codes that vary;
@@ -236,10 +246,14 @@ def test_low_latency_stream_equals_whole_file_for_random_chunks(speech_clips, fr
     torch.manual_seed(0)
     codec.rvq.codebooks[0] = feats[torch.randint(len(feats), (codec.cfg.quant.codebook_size,))]
     codec.rvq.codebooks[1].normal_(0, 0.3)
-    codec.cfg.refiner.enabled = True  # the low mode decodes without it whatever the config says
+    codec.cfg.refiner.enabled = True  # the low mode never runs it (it looks 4 frames ahead)
+    if low_refiner is not None:
+        codec.set_low_latency_refiner(_low_refiner(codec, low_refiner))
     codes = codec.encode(wav, latency="low")
     assert codes.shape[1] == -(-len(wav) // codec.hop) and len(np.unique(codes[1])) > 5
-    whole = codec.decode(codes, len(wav), refine=False)
+    whole = codec.decode(codes, len(wav), latency="low")
+    plain = codec.decode(codes, len(wav), refine=False)
+    assert np.array_equal(whole, plain) == (low_refiner is None)
     for seed in range(3):
         rng = np.random.default_rng(seed)
         s, parts, i = SourceFilterStream(codec, latency="low"), [], 0
@@ -250,7 +264,8 @@ def test_low_latency_stream_equals_whole_file_for_random_chunks(speech_clips, fr
         parts.append(s.encode_flush())
         np.testing.assert_array_equal(np.concatenate(parts, 1), codes)
         d, out, j = SourceFilterStream(codec, latency="low"), [], 0
-        assert not d.refine
+        assert d.refiner is codec.low_refiner
+        assert d.latency_seconds["decoder"] == pytest.approx(((low_refiner or 0) + 0.5) / frame_rate)
         while j < codes.shape[1]:
             n = int(rng.integers(1, 4))
             out.append(d.decode(codes[:, j : j + n]))
@@ -279,6 +294,43 @@ def test_low_latency_frames_read_no_audio_beyond_the_stated_lookahead(speech_cli
         assert not np.array_equal(fr.cep[k + 1 :], base.cep[k + 1 :])
         s = SourceFilterStream(codec, latency="low")
         assert s.encode(wav[: cut - 1]).shape[1] == k and s.encode(wav[cut - 1 : cut]).shape[1] == 1
+
+
+@pytest.mark.parametrize("lookahead", [0, 1, 3])
+def test_a_cut_refiner_looks_no_further_ahead_than_it_says(lookahead):
+    from speechtok.codec.sourcefilter.refine import Refiner
+
+    base = Refiner(53, 128, _tiny_cfg().refiner)
+    torch.nn.init.normal_(base.out.weight, 0, 0.1)
+    r = Refiner.cut_from(base, lookahead)
+    assert r.lookahead == min(lookahead, base.cfg.layers)
+    x, p = torch.randn(40, 53), torch.randint(0, 128, (40,))
+    y = r.correct(x, p, 2)
+    x2 = x.clone()
+    x2[20 + r.lookahead + 1 :] += 3.0
+    y2 = r.correct(x2, p, 2)
+    assert torch.equal(y[:21], y2[:21]) and not torch.equal(y[21:], y2[21:])
+    # it starts from the base's weights, less the future taps
+    assert r.blocks[0].weight.shape[-1] == base.cfg.kernel_size // 2 + 1 + (1 if lookahead else 0)
+    assert torch.equal(r.blocks[0].weight, base.blocks[0].weight[..., : r.blocks[0].weight.shape[-1]])
+
+
+def test_the_low_latency_refiner_file_belongs_to_the_weights_it_was_trained_with(tmp_path, fitted):
+    from speechtok.codec.sourcefilter.tokenizer import (LOW_LATENCY_REFINER, load_low_latency_refiner,
+                                                        save_low_latency_refiner)
+    from speechtok.errors import SpeechtokWarning
+
+    r = _low_refiner(fitted, 1)
+    save_low_latency_refiner(r, tmp_path, "abc123", {"minutes": 1})
+    codec = SourceFilterCodec(_tiny_cfg())
+    assert load_low_latency_refiner(codec, tmp_path, "abc123") and codec.low_refiner.lookahead == 1
+    x, p = torch.randn(30, codec.cfg.feature_dim), torch.randint(0, 128, (30,))
+    assert torch.equal(codec.low_refiner.correct(x, p, 2), r.correct(x, p, 2))
+    assert "low_refiner" not in "".join(codec.state_dict())  # it ships in its own file
+    other = SourceFilterCodec(_tiny_cfg())
+    with pytest.warns(SpeechtokWarning, match="retrained"):
+        assert not load_low_latency_refiner(other, tmp_path, "def456")
+    assert other.low_refiner is None and (tmp_path / LOW_LATENCY_REFINER).exists()
 
 
 @pytest.mark.parametrize("name", ["speechtok-fast+lowlatency@1.45kbps", "speechtok-fast-25hz+lowlatency@0.725kbps"])

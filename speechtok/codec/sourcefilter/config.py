@@ -51,6 +51,10 @@ class RefinerConfig:
     channels: int = 256
     kernel_size: int = 5
     layers: int = 4
+    # frames ahead an output may see: -1 = centred kernels (layers * (kernel_size // 2) frames);
+    # >= 0: the future taps are cut, the first `lookahead` layers keeping one (the low-latency
+    # mode's refiner, refine.py)
+    lookahead: int = -1
 
 
 @dataclass

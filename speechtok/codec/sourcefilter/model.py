@@ -45,7 +45,25 @@ class SourceFilterCodec(torch.nn.Module):
         self.register_buffer("cep_mean", torch.zeros(a.envelope_subframes * a.cep_order))
         self.register_buffer("bap_mean", torch.zeros(a.ap_bands))
         self.refiner = Refiner(cfg.feature_dim, cfg.quant.pitch_levels, cfg.refiner)
+        self.set_low_latency_refiner(None)
+        self.low_refiner_id: str | None = None  # the digest of its file
         self.synth = Synthesizer(cfg.sample_rate, cfg.synth.block, cfg.synth.n_fft, cfg.synth.seed)
+
+    def set_low_latency_refiner(self, refiner: Refiner | None) -> None:
+        """The refiner the low-latency mode decodes with (None: none). It ships in its own file
+        (``tokenizer.LOW_LATENCY_REFINER``), so it is kept out of this module's state dict."""
+        if refiner is not None:
+            refiner.eval()
+        object.__setattr__(self, "low_refiner", refiner)
+
+    def refiner_for(self, latency: str = "file", refine: bool | None = None) -> Refiner | None:
+        """The refiner a latency mode decodes with: file mode the model's own (when its config
+        enables it), low mode the low-latency one (when the model has one); ``refine=False``: none."""
+        if refine is False:
+            return None
+        if latency == "low":
+            return self.low_refiner
+        return self.refiner if (refine or self.cfg.refiner.enabled) else None
 
     # ---- facts ------------------------------------------------------------------------------
     @property
@@ -173,12 +191,13 @@ class SourceFilterCodec(torch.nn.Module):
         return np.concatenate([self.pitch.encode(fr.f0)[None], env]).astype(np.int64)
 
     @torch.no_grad()
-    def dequantize(self, codes: np.ndarray, refine: bool | None = None) -> Frames:
+    def dequantize(self, codes: np.ndarray, refine: bool | None = None, latency: str = "file") -> Frames:
         codes = np.asarray(codes, np.int64)
         f0 = self.pitch.decode(codes[0])
         feats = self.rvq.decode(torch.from_numpy(codes[1:]))
-        if (self.cfg.refiner.enabled if refine is None else refine) and codes.shape[0] > 1:
-            feats = self.refiner.correct(feats, torch.from_numpy(codes[0]), codes.shape[0] - 1)
+        refiner = self.refiner_for(latency, refine)
+        if refiner is not None and codes.shape[0] > 1:
+            feats = refiner.correct(feats, torch.from_numpy(codes[0]), codes.shape[0] - 1)
         return self.unfeatures(f0, feats)
 
     def teacher_side(self, wav: np.ndarray) -> torch.Tensor | None:
@@ -225,5 +244,6 @@ class SourceFilterCodec(torch.nn.Module):
         wav = self.synth.render_filters(*self.controls(fr, 0, 0, J), state=SynthState(), final=False)
         return wav[:num_samples] if num_samples else wav
 
-    def decode(self, codes: np.ndarray, num_samples: int | None = None, refine: bool | None = None) -> np.ndarray:
-        return self.render(self.dequantize(codes, refine), num_samples)
+    def decode(self, codes: np.ndarray, num_samples: int | None = None, refine: bool | None = None,
+               latency: str = "file") -> np.ndarray:
+        return self.render(self.dequantize(codes, refine, latency), num_samples)

@@ -11,7 +11,8 @@ encoding takes the same ``latency`` and gives the same codes:
   of audio before it and after it only what its longest analysis window reads (the envelope
   window at f0_min, YIN one grid step past the frame's last subframe); voicing decisions see
   only that window (``fast.yin``, ``open_edges``). Encoder latency: one frame plus that
-  look-ahead. The decoder runs without the refiner (its convolutions look 8 frames ahead).
+  look-ahead. The decoder runs the model's low-latency refiner (``refine.py``, ``lookahead`` >= 0:
+  at most one frame ahead) where it ships one, else none (the file mode's looks 8 frames ahead).
 
 Decoder: a frame is final once the refiner's lookahead (0 without a refiner) has arrived; the
 synthesizer then renders up to that frame's centre (half a frame of lookahead for the
@@ -39,8 +40,9 @@ class SourceFilterStream:
         self._audio_start = -self._before
         self._received = 0
         self._segments = 0
-        # decoder: the refiner only in file mode
-        self.refine = latency == "file" and codec.cfg.refiner.enabled
+        # decoder: file mode the model's refiner, low mode its low-latency refiner (if any)
+        self.refiner = codec.refiner_for(latency)
+        self.refine = self.refiner is not None
         self._codes = np.zeros((self.K, 0), np.int64)
         self._frames: Frames | None = None  # finalized frames (all, as arrays)
         self._blocks = 0
@@ -53,7 +55,7 @@ class SourceFilterStream:
         ``decoder`` = the refiner's lookahead (when it runs) plus half a frame of interpolation."""
         c, sr, fr = self.codec, self.codec.cfg.sample_rate, self.codec.cfg.frame_rate
         enc = (self._S * c.hop + self._after) / sr
-        dec = ((c.refiner.lookahead if self.refine else 0) + 0.5) / fr
+        dec = ((self.refiner.lookahead if self.refine else 0) + 0.5) / fr
         return {"encoder": enc, "decoder": dec, "total": enc + dec}
 
     # ---- encoder ----------------------------------------------------------------------------
@@ -98,12 +100,12 @@ class SourceFilterStream:
         c = self.codec
         self._codes = np.concatenate([self._codes, np.asarray(codes, np.int64)], 1)
         N = self._codes.shape[1]
-        R = c.refiner.lookahead if self.refine else 0
+        R = self.refiner.lookahead if self.refine else 0
         done = 0 if self._frames is None else len(self._frames)
         ready = N if final else max(done, N - R)
         if ready > done:
-            a = max(0, done - 2 * R)
-            fr = c.dequantize(self._codes[:, a : min(N, ready + R)], refine=self.refine)
+            a = max(0, done - self.refiner.history - R) if self.refine else done
+            fr = c.dequantize(self._codes[:, a : min(N, ready + R)], refine=self.refine, latency=self.latency)
             new = Frames(*(getattr(fr, k)[done - a : ready - a] for k in ("f0", "cep", "bap")))
             self._frames = new if self._frames is None else Frames(
                 *(np.concatenate([getattr(self._frames, k), getattr(new, k)]) for k in ("f0", "cep", "bap")))

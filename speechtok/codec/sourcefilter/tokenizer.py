@@ -24,7 +24,7 @@ register_configs(
                            "context_seconds": ">=0", "low_latency_history_seconds": ">=0"},
         "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
                         "kmeans_iters": ">=1", "semantic_weight": ">=0"},
-        "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1"},
+        "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1", "lookahead": ">=-1"},
         "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
         "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",
                           "refiner_segment": ">=1", "refiner_lr": ">0", "devices": ">=1", "seed": ">=0",
@@ -37,6 +37,8 @@ PITCH, ENVELOPE = "pitch", "envelope"
 #: latency modes (streaming.py); a shipped model's name + LOW_LATENCY_SUFFIX is its "low" mode
 LATENCIES = ("file", "low")
 LOW_LATENCY_SUFFIX = "+lowlatency"
+#: the low-latency mode's refiner, beside model.safetensors (``save_low_latency_refiner``)
+LOW_LATENCY_REFINER = "lowlatency-refiner.safetensors"
 
 
 def _from_dict(data: dict, where: str = "") -> SFRunConfig:
@@ -65,9 +67,11 @@ class SourceFilterTokenizer(Tokenizer):
             raise ValueError(f"{name}: latency must be one of {', '.join(LATENCIES)}, not {latency!r}")
         if latency == "low" and codec.low_latency_refusal():
             raise SpeechtokError(f"{name}: no low-latency mode: {codec.low_latency_refusal()}")
-        #: "file" (the trained analysis segments, refiner on) or "low" (frame-local analysis, no
-        #: refiner: the streaming mode; ``LOW_LATENCY_SUFFIX`` names it)
+        #: "file" (the trained analysis segments, the refiner) or "low" (frame-local analysis,
+        #: the low-latency refiner if the model has one: the streaming mode; ``LOW_LATENCY_SUFFIX``)
         self.latency = latency
+        if latency == "low" and codec.low_refiner is not None:
+            version = f"{version}+{LOW_LATENCY_REFINER.split('.')[0]}-{codec.low_refiner_id}"
         self.name, self.version = name, version
         self.sample_rate = codec.cfg.sample_rate
         self.frame_rate = float(codec.cfg.frame_rate)
@@ -112,7 +116,7 @@ class SourceFilterTokenizer(Tokenizer):
         return [c.quantize(fr, self.stages, c.teacher_side(w)) for fr, w in zip(c.analyze_many(wavs, self.latency), wavs)]
 
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
-        return self.codec.decode(codes, num_samples, refine=None if self.latency == "file" else False)
+        return self.codec.decode(codes, num_samples, latency=self.latency)
 
 
 def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
@@ -127,7 +131,56 @@ def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
     codec = SourceFilterCodec(cfg.model)
     # a run whose refiner is off ships without its weights
     load_weights(codec, config, weights, optional=() if cfg.model.refiner.enabled else ("refiner.",))
-    return codec.eval(), cfg, file_digest(weights)
+    digest = file_digest(weights)
+    load_low_latency_refiner(codec, weights.parent, digest)
+    return codec.eval(), cfg, digest
+
+
+def save_low_latency_refiner(refiner, folder: str | Path, model_digest: str, info: dict | None = None) -> Path:
+    """The low-latency mode's refiner -> ``folder/LOW_LATENCY_REFINER``, tied to the weights
+    (``model_digest``) whose codebooks it was trained on; ``info``: strings for its metadata."""
+    import json
+    from dataclasses import asdict
+
+    from safetensors.torch import save_file
+
+    from ...fsutil import write_atomic
+
+    path = Path(folder) / LOW_LATENCY_REFINER
+    meta = {"config": json.dumps(asdict(refiner.cfg)), "model": model_digest, **{k: str(v) for k, v in (info or {}).items()}}
+    state = {k: v.detach().contiguous() for k, v in refiner.state_dict().items()}
+    write_atomic(path, lambda p: save_file(state, str(p), metadata=meta))
+    return path
+
+
+def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_digest: str) -> bool:
+    """Give ``codec`` the low-latency refiner in ``folder``, if there is one made for these
+    weights; one made for other weights (the model was retrained since) is left out, with a
+    warning: the low-latency mode then decodes without a refiner."""
+    import json
+    import warnings
+
+    from safetensors import safe_open
+
+    from ...errors import SpeechtokWarning
+    from .refine import Refiner
+
+    path = Path(folder) / LOW_LATENCY_REFINER
+    if not path.exists():
+        return False
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    if meta.get("model") != model_digest:
+        warnings.warn(f"{path} was trained for model {meta.get('model')}, not {model_digest}: the low-latency mode "
+                      f"decodes without a refiner until it is retrained (benchmarks/sourcefilter/causal_refiner.py)",
+                      SpeechtokWarning, stacklevel=2)
+        return False
+    refiner = Refiner(codec.cfg.feature_dim, codec.cfg.quant.pitch_levels, RefinerConfig(**json.loads(meta["config"])))
+    refiner.load_state_dict(state)
+    codec.set_low_latency_refiner(refiner)
+    codec.low_refiner_id = file_digest(path)
+    return True
 
 
 def save_sf_run(codec: SourceFilterCodec, cfg: SFRunConfig, folder: str | Path) -> None:
