@@ -363,6 +363,10 @@ def test_low_latency_mode_is_refused_where_the_analysis_cannot_give_it():
     assert "speechtok-base+lowlatency" not in speechtok.available()
     with pytest.raises(ValueError, match="'file' or 'low'"):
         SourceFilterCodec(_tiny_cfg()).layout("fast")
+    cfg = _tiny_cfg()
+    cfg.analysis.low_latency_lookahead_ms = 5.0  # less than YIN's window needs
+    with pytest.raises(ValueError, match="at least 16.7 ms"):
+        SourceFilterCodec(cfg).layout("low")
 
 
 def _write_manifest(path: Path, clips: list[Path]) -> str:

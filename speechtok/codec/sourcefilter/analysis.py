@@ -130,11 +130,12 @@ def analyze(wav: np.ndarray, sample_rate: int, hop: int, a) -> Frames:
 
 
 def analyze_batch(x: np.ndarray, sample_rate: int, hop: int, a, frames: tuple[int, int] | None = None,
-                  open_edges: bool = False) -> list[Frames]:
+                  open_edges: bool = False, max_half: int | None = None) -> list[Frames]:
     """Method ``stft``: (B, T * hop) equally long segments -> one Frames per segment, all through
     the same FFT calls. ``frames`` = (first, count): only those frames of each segment (the
     others are context); ``open_edges``: the segment is a window into a longer signal
-    (``fast.yin`` says what that changes; the low-latency mode)."""
+    (``fast.yin`` says what that changes); ``max_half``: the longest envelope half window
+    (``fast.envelope``). The last two make the low-latency mode."""
     import torch
 
     from . import fast
@@ -150,7 +151,8 @@ def analyze_batch(x: np.ndarray, sample_rate: int, hop: int, a, frames: tuple[in
     f0 = np.stack([f0_at(g, t_grid, centres / sample_rate) for g in f0_grid])
     f0_sub = np.stack([f0_at(g, t_grid, sub / sample_rate) for g in f0_grid])
     cep = fast.envelope(xt, sample_rate, sub, f0_sub, a.unvoiced_f0, a.f0_min, a.cep_order, a.alpha,
-                        f0_max=sample_rate / (max(2, int(np.floor(sample_rate / a.f0_max))) - 0.5)).reshape(B, T, S, a.cep_order)
+                        f0_max=sample_rate / (max(2, int(np.floor(sample_rate / a.f0_max))) - 0.5),
+                        max_half=max_half).reshape(B, T, S, a.cep_order)
     # band aperiodicity: the voiced profile, scaled by the frame's periodicity (fast.py says why)
     p = np.stack([np.interp(centres / sample_rate, t_grid, g) for g in period])
     bap = np.where(f0[..., None] > 0, np.asarray(a.voiced_bap_db, np.float32) * p[..., None], 0.0)

@@ -29,6 +29,10 @@ class AnalysisConfig:
     # audio before it (rounded up to whole frames; costs compute, not latency) and after it only
     # what the longest analysis window needs
     low_latency_history_seconds: float = 0.1
+    # the most audio after its frame a low-mode frame may read: at 50 Hz the envelope window of
+    # the last subframe would read 22.9 ms; 20 ms shortens only windows for F0 below 60.2 Hz and
+    # lets a frame's codes come out with the 20 ms chunk after it
+    low_latency_lookahead_ms: float = 20.0
 
 
 @dataclass
@@ -102,8 +106,8 @@ class SourceFilterConfig:
             raise ValueError(f"quant.semantic {q.semantic} needs quant.semantic_weight > 0")
         if q.semantic != "none" and self.hop % 320:
             raise ValueError("a semantic codebook needs a frame rate of 50, 25 or 12.5 Hz (its teacher runs at 50 Hz)")
-        if a.segment_seconds <= 0 or a.context_seconds < 0 or a.low_latency_history_seconds < 0:
-            raise ValueError("analysis.segment_seconds must be > 0, context_seconds and low_latency_history_seconds >= 0")
+        if a.segment_seconds <= 0 or a.context_seconds < 0 or a.low_latency_history_seconds < 0 or a.low_latency_lookahead_ms < 0:
+            raise ValueError("analysis.segment_seconds must be > 0, context_seconds and low_latency_* >= 0")
 
     @property
     def feature_dim(self) -> int:

@@ -256,15 +256,20 @@ def _lookup(table_fn, f0: torch.Tensor, sample_rate: int, f_lo: float, f_hi: flo
 
 
 def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndarray, unvoiced_f0: float,
-             f0_min: float, order: int, alpha: float, f0_max: float | None = None) -> np.ndarray:
+             f0_min: float, order: int, alpha: float, f0_max: float | None = None,
+             max_half: int | None = None) -> np.ndarray:
     """CheapTrick-style spectral envelope: (B, samples), F0 (B, frames) at ``centres`` ->
     (B, frames, order) warped cepstrum of the natural-log amplitude. ``f0_max`` (default:
-    Nyquist) bounds the F0-indexed tables; YIN's largest F0 is ``sample_rate / (tau_min - 0.5)``."""
+    Nyquist) bounds the F0-indexed tables; YIN's largest F0 is ``sample_rate / (tau_min - 0.5)``.
+    ``max_half``: no window reaches further than this from its centre (the low-latency mode's
+    look-ahead; windows of lower F0 are shortened to it)."""
     B, F = f0.shape
     f0 = torch.from_numpy(np.where(f0 > 0, f0, unvoiced_f0).astype(np.float32)).reshape(-1)
     # the frame width is fixed by f0_min (not by this batch's lowest F0), so a segment analysed
     # alone gives bit-identical values to the same segment inside a batch (streaming == whole file)
     half = envelope_half(sample_rate, f0_min, unvoiced_f0)
+    if max_half is not None:
+        half = min(half, max_half)
     half_len = torch.round(1.5 * sample_rate / f0).long().clamp(max=half)  # window: 3 periods
     if min(f0_min, unvoiced_f0) < _F_LO / 0.9:
         raise ValueError(f"f0_min below {_F_LO / 0.9:.1f} Hz is not supported")

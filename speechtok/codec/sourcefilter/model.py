@@ -96,9 +96,10 @@ class SourceFilterCodec(torch.nn.Module):
 
         ``"file"``: ``analysis.segment_seconds`` with ``context_seconds`` either side (the
         trained setting). ``"low"`` (method stft): one frame, ``low_latency_history_seconds``
-        before it (whole frames), and after it just what the longest window of that frame reads:
-        the envelope window at 0.9 ``f0_min`` around its last subframe, and YIN's window one
-        grid step past that subframe (for the 3-point median)."""
+        before it (whole frames), and after it just what the longest window of that frame reads
+        (``_low_latency_reach``): the envelope window at 0.9 ``f0_min`` around its last subframe
+        (shortened to ``low_latency_lookahead_ms``), and YIN's window one grid step past that
+        subframe (for the 3-point median)."""
         if latency == "file":
             return self.segment_frames, self.context_samples, self.context_samples
         if latency != "low":
@@ -106,15 +107,24 @@ class SourceFilterCodec(torch.nn.Module):
         why = self.low_latency_refusal()
         if why:
             raise ValueError(why)
+        a, hop, sr = self.cfg.analysis, self.hop, self.cfg.sample_rate
+        before = int(np.ceil(a.low_latency_history_seconds * sr / hop)) * hop
+        return 1, before, self._low_latency_reach()[0]
+
+    def _low_latency_reach(self) -> tuple[int, int]:
+        """The low mode's (samples read after a frame, longest envelope half window)."""
         from . import fast
         from .analysis import _F0_STEP
 
         a, hop, sr = self.cfg.analysis, self.hop, self.cfg.sample_rate
-        before = int(np.ceil(a.low_latency_history_seconds * sr / hop)) * hop
         last_sub = (a.envelope_subframes - 1) * (hop // a.envelope_subframes) + hop // a.envelope_subframes // 2
-        env = last_sub + fast.envelope_half(sr, a.f0_min, a.unvoiced_f0) + 1
-        f0 = last_sub + _F0_STEP + fast.yin_reach(sr, a.f0_min)
-        return 1, before, max(0, env - hop, f0 - hop)
+        cap = int(round(a.low_latency_lookahead_ms * sr / 1000))
+        f0 = last_sub + _F0_STEP + fast.yin_reach(sr, a.f0_min) - hop  # YIN at the grid point after the last subframe
+        if f0 > cap:
+            raise ValueError(f"analysis.low_latency_lookahead_ms must be at least {1000 * f0 / sr:.1f} ms "
+                             f"(YIN's window at f0_min {a.f0_min:g} Hz)")
+        half = min(fast.envelope_half(sr, a.f0_min, a.unvoiced_f0), hop + cap - last_sub - 1)
+        return max(0, f0, last_sub + half + 1 - hop), half
 
     # ---- analysis ---------------------------------------------------------------------------
     def analyze_segment(self, padded: np.ndarray, latency: str = "file") -> Frames:
@@ -127,7 +137,8 @@ class SourceFilterCodec(torch.nn.Module):
         a, hop = self.cfg.analysis, self.hop
         S, before, after = self.layout(latency)
         if latency == "low":  # only the segment's frame; YIN's decisions bounded by the segment
-            return analyze_batch(segments, self.cfg.sample_rate, hop, a, frames=(before // hop, S), open_edges=True)
+            return analyze_batch(segments, self.cfg.sample_rate, hop, a, frames=(before // hop, S), open_edges=True,
+                                 max_half=self._low_latency_reach()[1])
         if a.method == "stft":  # all segments in the same FFT calls
             frs = analyze_batch(segments, self.cfg.sample_rate, hop, a)
         else:
