@@ -9,9 +9,9 @@ encoding takes the same ``latency`` and gives the same codes:
   Encoder latency: one segment plus the context (1.0 + 0.1 s by default).
 * ``"low"`` (method stft): every frame is its own segment, with ``low_latency_history_seconds``
   of audio before it and after it only what its longest analysis window reads (the envelope
-  window at f0_min, YIN one grid step past the frame's last subframe); voicing decisions see
-  only that window (``fast.yin``, ``open_edges``). Encoder latency: one frame plus that
-  look-ahead. The decoder runs the model's low-latency refiner (``refine.py``, ``lookahead`` >= 0:
+  window at f0_min, YIN one grid step past the frame's last subframe), at most
+  ``low_latency_lookahead_ms``; voicing decisions see only that window (``fast.yin``,
+  ``open_edges``). Encoder latency: one frame plus that look-ahead. The decoder runs the model's low-latency refiner (``refine.py``, ``lookahead`` >= 0:
   at most one frame ahead) where it ships one, else none (the file mode's looks 8 frames ahead).
 
 Decoder: a frame is final once the refiner's lookahead (0 without a refiner) has arrived; the
