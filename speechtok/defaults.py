@@ -10,3 +10,7 @@ DEFAULT_TOKENIZER = "speechtok-base"
 #: stronger VBR; Codec2 at its top rate).
 DEMO_COMPARE = ("speechtok-base@1.45kbps", "speechtok-base@0.9kbps", "speechtok-fast@1.45kbps", "opus@6kbps",
                 "opus@6kbps-vbr", "codec2@3200")
+
+#: What `speechtok serve` offers for live streaming besides those: the fast model's low-latency
+#: mode (frame-local analysis, a refiner 1 frame ahead; 70 ms algorithmic latency, docs/sourcefilter.md).
+LOW_LATENCY_STREAM = "speechtok-fast+lowlatency@1.45kbps"

@@ -26,7 +26,8 @@ from speechtok.errors import SpeechtokError  # noqa: E402
 from speechtok.serve import Limits, create_app  # noqa: E402
 from speechtok.serve.models import load_tokenizers  # noqa: E402
 
-SERVED = ["opus@6kbps", "codec2@3200", CAUSAL, "speechtok-base@0.9kbps"]
+LOW = "speechtok-fast+lowlatency@1.45kbps"
+SERVED = ["opus@6kbps", "codec2@3200", CAUSAL, "speechtok-base@0.9kbps", LOW]
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +325,7 @@ def stream(client, name, pcm: np.ndarray, sizes, rate=16000, fmt="s16le"):
     return messages, codes, audio
 
 
-@pytest.mark.parametrize("name", ["opus@6kbps", CAUSAL, "speechtok-base@0.9kbps"])
+@pytest.mark.parametrize("name", ["opus@6kbps", CAUSAL, "speechtok-base@0.9kbps", LOW])
 def test_stream_equals_whole_file(client, tokenizers, clip, name):
     _, audio, sr = clip
     pcm = s16(audio) / np.float32(32768)  # what s16le carries
@@ -336,6 +337,18 @@ def test_stream_equals_whole_file(client, tokenizers, clip, name):
     assert len(out) == len(want)
     assert np.max(np.abs(out - np.clip(want, -1, 1))) < 3e-4
     assert all(m["compute_ms"] >= 0 and m["lag_ms"] >= 0 for m in messages)
+
+
+def test_low_latency_stream_holds_back_at_most_80_ms(client, clip):
+    """20 ms chunks, as the demo page sends them: the audio that comes back lags the audio sent
+    by no more than the model's stated latency (rounded up to whole chunks), <= 80 ms."""
+    listed = {t["name"]: t for t in client.get("/v1/tokenizers").json()}
+    assert listed[LOW]["streaming"] and listed[LOW]["latency_ms"] <= 80
+    assert listed["speechtok-base@0.9kbps"]["latency_ms"] > 1000  # the file mode, for comparison
+    _, audio, sr = clip
+    messages, _, _ = stream(client, LOW, audio[: 3 * sr], sizes=[320])
+    lags = [m["lag_ms"] for m in messages if not m["last"]]
+    assert max(lags) <= 80 and max(lags) <= -(-listed[LOW]["latency_ms"] // 20) * 20
 
 
 def test_stream_resamples_other_rates(client, clip):

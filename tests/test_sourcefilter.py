@@ -226,6 +226,149 @@ def test_streaming_encode_and_decode_equal_whole_file(fitted, speech_clips):
     assert s.latency_seconds["encoder"] == pytest.approx(1.1)
 
 
+def _low_refiner(codec, lookahead: int):
+    """A low-latency refiner cut from the codec's, with random output weights (so it corrects)."""
+    from speechtok.codec.sourcefilter.refine import Refiner
+
+    torch.manual_seed(1)
+    r = Refiner.cut_from(codec.refiner, lookahead)
+    torch.nn.init.normal_(r.out.weight, 0, 0.05)
+    return r
+
+
+@pytest.mark.parametrize("frame_rate, low_refiner", [(50.0, None), (50.0, 1), (25.0, 0)])
+def test_low_latency_stream_equals_whole_file_for_random_chunks(speech_clips, frame_rate, low_refiner):
+    codec = SourceFilterCodec(_tiny_cfg(frame_rate))
+    wav = speech_clips[1][1][: SR * 2]
+    # codebooks: random frames of the clip, and noise for the second stage (codes that vary;
+    # only equality matters here)
+    feats = codec.features(codec.analyze(wav))
+    torch.manual_seed(0)
+    codec.rvq.codebooks[0] = feats[torch.randint(len(feats), (codec.cfg.quant.codebook_size,))]
+    codec.rvq.codebooks[1].normal_(0, 0.3)
+    codec.cfg.refiner.enabled = True  # the low mode never runs it (it looks 4 frames ahead)
+    if low_refiner is not None:
+        codec.set_low_latency_refiner(_low_refiner(codec, low_refiner))
+    codes = codec.encode(wav, latency="low")
+    assert codes.shape[1] == -(-len(wav) // codec.hop) and len(np.unique(codes[1])) > 5
+    whole = codec.decode(codes, len(wav), latency="low")
+    plain = codec.decode(codes, len(wav), refine=False)
+    assert np.array_equal(whole, plain) == (low_refiner is None)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        s, parts, i = SourceFilterStream(codec, latency="low"), [], 0
+        while i < len(wav):
+            n = int(rng.integers(1, [40, 400, 3000][seed]))
+            parts.append(s.encode(wav[i : i + n]))
+            i += n
+        parts.append(s.encode_flush())
+        np.testing.assert_array_equal(np.concatenate(parts, 1), codes)
+        d, out, j = SourceFilterStream(codec, latency="low"), [], 0
+        assert d.refiner is codec.low_refiner
+        assert d.latency_seconds["decoder"] == pytest.approx(((low_refiner or 0) + 0.5) / frame_rate)
+        while j < codes.shape[1]:
+            n = int(rng.integers(1, 4))
+            out.append(d.decode(codes[:, j : j + n]))
+            j += n
+        out.append(d.decode_flush())
+        np.testing.assert_allclose(np.concatenate(out)[: len(wav)], whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("frame_rate", [50.0, 25.0])
+def test_low_latency_frames_read_no_audio_beyond_the_stated_lookahead(speech_clips, frame_rate):
+    """Changing the audio after frame k's look-ahead leaves frames 0..k alone (the latency claim
+    itself, independent of the stream's bookkeeping), and the codes of a frame come as soon as
+    that much audio has arrived."""
+    codec = SourceFilterCodec(_tiny_cfg(frame_rate))
+    wav = speech_clips[0][1][: SR * 2].astype(np.float64)
+    _, before, after = codec.layout("low")
+    base = codec.analyze(wav, "low")
+    rng = np.random.default_rng(0)
+    for k in (3, 17, 40):
+        cut = (k + 1) * codec.hop + after
+        other = wav.copy()
+        other[cut:] = rng.normal(0, 0.3, len(wav) - cut)
+        fr = codec.analyze(other, "low")
+        for f in ("f0", "cep", "bap"):
+            np.testing.assert_array_equal(getattr(fr, f)[: k + 1], getattr(base, f)[: k + 1])
+        assert not np.array_equal(fr.cep[k + 1 :], base.cep[k + 1 :])
+        s = SourceFilterStream(codec, latency="low")
+        assert s.encode(wav[: cut - 1]).shape[1] == k and s.encode(wav[cut - 1 : cut]).shape[1] == 1
+
+
+@pytest.mark.parametrize("lookahead", [0, 1, 3])
+def test_a_cut_refiner_looks_no_further_ahead_than_it_says(lookahead):
+    from speechtok.codec.sourcefilter.refine import Refiner
+
+    base = Refiner(53, 128, _tiny_cfg().refiner)
+    torch.nn.init.normal_(base.out.weight, 0, 0.1)
+    r = Refiner.cut_from(base, lookahead)
+    assert r.lookahead == min(lookahead, base.cfg.layers)
+    x, p = torch.randn(40, 53), torch.randint(0, 128, (40,))
+    y = r.correct(x, p, 2)
+    x2 = x.clone()
+    x2[20 + r.lookahead + 1 :] += 3.0
+    y2 = r.correct(x2, p, 2)
+    assert torch.equal(y[:21], y2[:21]) and not torch.equal(y[21:], y2[21:])
+    # it starts from the base's weights, less the future taps
+    assert r.blocks[0].weight.shape[-1] == base.cfg.kernel_size // 2 + 1 + (1 if lookahead else 0)
+    assert torch.equal(r.blocks[0].weight, base.blocks[0].weight[..., : r.blocks[0].weight.shape[-1]])
+
+
+def test_the_low_latency_refiner_file_belongs_to_the_weights_it_was_trained_with(tmp_path, fitted):
+    from speechtok.codec.sourcefilter.tokenizer import (LOW_LATENCY_REFINER, load_low_latency_refiner,
+                                                        save_low_latency_refiner)
+    from speechtok.errors import SpeechtokWarning
+
+    r = _low_refiner(fitted, 1)
+    save_low_latency_refiner(r, tmp_path, "abc123", {"minutes": 1})
+    codec = SourceFilterCodec(_tiny_cfg())
+    assert load_low_latency_refiner(codec, tmp_path, "abc123") and codec.low_refiner.lookahead == 1
+    x, p = torch.randn(30, codec.cfg.feature_dim), torch.randint(0, 128, (30,))
+    assert torch.equal(codec.low_refiner.correct(x, p, 2), r.correct(x, p, 2))
+    assert "low_refiner" not in "".join(codec.state_dict())  # it ships in its own file
+    other = SourceFilterCodec(_tiny_cfg())
+    with pytest.warns(SpeechtokWarning, match="retrained"):
+        assert not load_low_latency_refiner(other, tmp_path, "def456")
+    assert other.low_refiner is None and (tmp_path / LOW_LATENCY_REFINER).exists()
+
+
+@pytest.mark.parametrize("name", ["speechtok-fast+lowlatency@1.45kbps", "speechtok-fast-25hz+lowlatency@0.725kbps"])
+def test_shipped_low_latency_modes_stream_within_80_ms(speech_clips, name):
+    tok = speechtok.load(name)
+    assert name in speechtok.available() and tok.latency == "low"
+    stated = tok.latency_seconds
+    assert stated["total"] <= 0.080
+    # measured: stream 1 ms chunks; every output sample comes out at most `total` after its input
+    wav = speech_clips[0][1][: SR]
+    s, out, worst = tok.open_stream(), 0, 0
+    for i in range(0, len(wav) - 16 + 1, 16):
+        y = s.decode(s.encode(wav[i : i + 16]))
+        if len(y):
+            worst = max(worst, i + 16 - out)
+        out += len(y)
+    assert out > 0 and worst / SR <= stated["total"] + 16 / SR
+    t = tok.encode(wav, SR)
+    assert t.extra["latency"] == "low"
+    # the file mode of the same model: its trained 1 s segments and the refiner
+    file_tok = speechtok.load(name.replace("+lowlatency", ""))
+    assert file_tok.latency_seconds["total"] > 1.0 and "latency" not in file_tok.encode(wav, SR).extra
+
+
+def test_low_latency_mode_is_refused_where_the_analysis_cannot_give_it():
+    from speechtok.errors import SpeechtokError
+
+    with pytest.raises(SpeechtokError, match="fast analysis"):
+        speechtok.load("speechtok-base+lowlatency@1.45kbps")
+    assert "speechtok-base+lowlatency" not in speechtok.available()
+    with pytest.raises(ValueError, match="'file' or 'low'"):
+        SourceFilterCodec(_tiny_cfg()).layout("fast")
+    cfg = _tiny_cfg()
+    cfg.analysis.low_latency_lookahead_ms = 5.0  # less than YIN's window needs
+    with pytest.raises(ValueError, match="at least 16.7 ms"):
+        SourceFilterCodec(cfg).layout("low")
+
+
 def _write_manifest(path: Path, clips: list[Path]) -> str:
     path.write_text("".join(json.dumps({"id": p.stem, "path": str(p)}) + "\n" for p in clips))
     return str(path)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import sys
 
-from ..defaults import DEFAULT_TOKENIZER, DEMO_COMPARE
+from ..defaults import DEFAULT_TOKENIZER, DEMO_COMPARE, LOW_LATENCY_STREAM
 from ..errors import MissingDependencyError, SpeechtokError
 from .options import nonnegative_int, port, positive_float, positive_int
 
-SERVE_DEFAULT = (DEFAULT_TOKENIZER, *DEMO_COMPARE)
+SERVE_DEFAULT = (DEFAULT_TOKENIZER, *DEMO_COMPARE, LOW_LATENCY_STREAM)
 
 
 def register(subparsers) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
-_SUFFIX = re.compile(r"^(?P<base>[^@]+)(?:@(?P<rate>[0-9.]+)kbps)?$")
+# "+lowlatency": the streaming mode of a source-filter model with the fast analysis (pretrained.py)
+_SUFFIX = re.compile(r"^(?P<base>[^@+]+)(?P<low>\+lowlatency)?(?:@(?P<rate>[0-9.]+)kbps)?$")
 
 
 def sourcefilter_kbps(frame_rate: float, pitch_levels: int, codebook_size: int, stages: int) -> list[float]:
@@ -41,6 +42,11 @@ def _facts(data: dict) -> tuple[int, float, int, int, int]:
             int(q.get("codebook_size", 2048)), int(q.get("num_stages", 3)))
 
 
+def _has_low_latency(data: dict) -> bool:
+    m = data.get("model") or {}
+    return (m.get("analysis") or {}).get("method", "stft") == "stft" and (m.get("quant") or {}).get("semantic", "none") != "teacher"
+
+
 def names() -> list[str]:
     out: list[str] = []
     other = False
@@ -51,12 +57,13 @@ def names() -> list[str]:
                 other = other or (d / "config.yaml").is_file()
                 continue
             _, fr, pitch, size, stages = _facts(data)
-            out.append(d.name)
-            out.extend(f"{d.name}@{k:g}kbps" for k in sourcefilter_kbps(fr, pitch, size, stages))
+            for base in (d.name, f"{d.name}+lowlatency") if _has_low_latency(data) else (d.name,):
+                out.append(base)
+                out.extend(f"{base}@{k:g}kbps" for k in sourcefilter_kbps(fr, pitch, size, stages))
     if other:  # an end-to-end model: its names need its config classes (and torch)
         from .pretrained import names as e2e_names
 
-        out.extend(n for n in e2e_names() if _config(_SUFFIX.match(n)["base"]) is None)
+        out.extend(n for n in e2e_names() if not _SUFFIX.match(n) or _config(_SUFFIX.match(n)["base"]) is None)
     return out
 
 
@@ -65,7 +72,7 @@ def describe(name: str) -> dict | None:
     without loading it; None for any other name (the caller loads it)."""
     m = _SUFFIX.match(name)
     data = _config(m["base"]) if m else None
-    if data is None:
+    if data is None or (m["low"] and not _has_low_latency(data)):
         return None
     sr, fr, pitch, size, stages = _facts(data)
     k = stages

@@ -16,8 +16,9 @@ from .config import load_run_config, read_design
 from .model import Codec
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
-# shipped model -> named bitrates (codebooks used); a plain name uses every codebook
-_SUFFIX = re.compile(r"^(?P<base>[^@]+)(?:@(?P<rate>[0-9.]+)kbps)?$")
+# shipped model -> named bitrates (codebooks used); a plain name uses every codebook;
+# "+lowlatency" after the model: a source-filter model's low-latency (streaming) mode
+_SUFFIX = re.compile(r"^(?P<base>[^@+]+)(?P<low>\+lowlatency)?(?:@(?P<rate>[0-9.]+)kbps)?$")
 
 
 class CodecTokenizer(Tokenizer):
@@ -173,8 +174,11 @@ def names() -> list[str]:
                 if _design(d) == "sourcefilter":
                     from .sourcefilter.tokenizer import kbps_options, load_sf_config
 
-                    out.append(d.name)
-                    out.extend(f"{d.name}@{k:g}kbps" for k in kbps_options(load_sf_config(d / "config.yaml").model))
+                    sf = load_sf_config(d / "config.yaml").model
+                    low = sf.analysis.method == "stft" and sf.quant.semantic != "teacher"
+                    for base in (d.name, f"{d.name}+lowlatency") if low else (d.name,):
+                        out.append(base)
+                        out.extend(f"{base}@{k:g}kbps" for k in kbps_options(sf))
                     continue
                 cfg = load_run_config(d / "config.yaml").model
                 per = cfg.frame_rate * np.log2(cfg.quantizer.codebook_size if cfg.quantizer.kind != "fsq" else np.prod(cfg.quantizer.levels)) / 1000
@@ -194,9 +198,11 @@ def resolve(name: str):
 
         sf, _, digest = _shipped_sf(m["base"])
         k = stages_for_kbps(sf, float(m["rate"]), name) if m["rate"] else None
-        tok = SourceFilterTokenizer(sf, name, f"{m['base']}+{digest}", k)
+        tok = SourceFilterTokenizer(sf, name, f"{m['base']}+{digest}", k, latency="low" if m["low"] else "file")
         tok.model_id = digest
         return tok
+    if m["low"]:
+        raise SpeechtokError(f"{name}: +lowlatency is a mode of the source-filter models with the fast analysis")
     codec, model_name, digest = _shipped(m["base"])
     k = _kbps_to_codebooks(codec, float(m["rate"]), name) if m["rate"] else None
     return CodecTokenizer(codec, name, f"{m['base']}+{digest}", k, model_id=digest)

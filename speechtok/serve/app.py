@@ -108,7 +108,9 @@ class Service:
     def tokenizer(self, name: str | None):
         if not name:
             raise Refused(422, f"name a tokenizer: ?tokenizer=NAME, one of {', '.join(self.tokenizers)}")
-        tok = self.tokenizers.get(name)
+        # a "+" typed into a query string arrives as a space (names have no spaces):
+        # ?tokenizer=speechtok-fast+lowlatency means what it says
+        tok = self.tokenizers.get(name) or self.tokenizers.get(name.replace(" ", "+"))
         if tok is None:
             raise Refused(
                 404, f"this server does not offer tokenizer {one_line(name, 80)!r}; it offers: {', '.join(self.tokenizers)}"

@@ -73,7 +73,10 @@ def call_guard(tok: Tokenizer):
 
 
 def describe(tok: Tokenizer) -> dict:
-    """What GET /v1/tokenizers says about one tokenizer."""
+    """What GET /v1/tokenizers says about one tokenizer (``latency_ms``: the algorithmic latency
+    of its stream, for tokenizers that state one)."""
+    latency = getattr(tok, "latency_seconds", None) if can_stream(tok) else None
+    extra = {"latency_ms": round(1000 * latency["total"], 1)} if isinstance(latency, dict) else {}
     return {
         "name": tok.name,
         "version": tok.version,
@@ -85,4 +88,5 @@ def describe(tok: Tokenizer) -> dict:
         "tokens_per_second": tok.tokens_per_second,
         "can_decode": tok.can_decode,
         "streaming": can_stream(tok),
+        **extra,
     }

@@ -129,24 +129,30 @@ def analyze(wav: np.ndarray, sample_rate: int, hop: int, a) -> Frames:
     return Frames(f0=f0.astype(np.float32), cep=cep.astype(np.float32), bap=bap.astype(np.float32))
 
 
-def analyze_batch(x: np.ndarray, sample_rate: int, hop: int, a) -> list[Frames]:
+def analyze_batch(x: np.ndarray, sample_rate: int, hop: int, a, frames: tuple[int, int] | None = None,
+                  open_edges: bool = False, max_half: int | None = None) -> list[Frames]:
     """Method ``stft``: (B, T * hop) equally long segments -> one Frames per segment, all through
-    the same FFT calls."""
+    the same FFT calls. ``frames`` = (first, count): only those frames of each segment (the
+    others are context); ``open_edges``: the segment is a window into a longer signal
+    (``fast.yin`` says what that changes); ``max_half``: the longest envelope half window
+    (``fast.envelope``). The last two make the low-latency mode."""
     import torch
 
     from . import fast
 
     B, n = x.shape
     T, S = n // hop, a.envelope_subframes
-    centres = np.arange(T) * hop + hop // 2
-    sub = (np.arange(T * S) * (hop // S) + hop // S // 2)
+    first, T = (0, T) if frames is None else frames
+    centres = (first + np.arange(T)) * hop + hop // 2
+    sub = first * hop + (np.arange(T * S) * (hop // S) + hop // S // 2)
     xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
     f0_grid, period, t_grid = fast.yin(xt, sample_rate, _F0_STEP, a.f0_min, a.f0_max, a.yin_threshold,
-                                       a.voicing_threshold, a.min_voiced_ms)
+                                       a.voicing_threshold, a.min_voiced_ms, open_edges)
     f0 = np.stack([f0_at(g, t_grid, centres / sample_rate) for g in f0_grid])
     f0_sub = np.stack([f0_at(g, t_grid, sub / sample_rate) for g in f0_grid])
     cep = fast.envelope(xt, sample_rate, sub, f0_sub, a.unvoiced_f0, a.f0_min, a.cep_order, a.alpha,
-                        f0_max=sample_rate / (max(2, int(np.floor(sample_rate / a.f0_max))) - 0.5)).reshape(B, T, S, a.cep_order)
+                        f0_max=sample_rate / (max(2, int(np.floor(sample_rate / a.f0_max))) - 0.5),
+                        max_half=max_half).reshape(B, T, S, a.cep_order)
     # band aperiodicity: the voiced profile, scaled by the frame's periodicity (fast.py says why)
     p = np.stack([np.interp(centres / sample_rate, t_grid, g) for g in period])
     bap = np.where(f0[..., None] > 0, np.asarray(a.voiced_bap_db, np.float32) * p[..., None], 0.0)

@@ -25,6 +25,14 @@ class AnalysisConfig:
     voiced_bap_db: list = field(default_factory=lambda: [-50.8, -41.0, -24.7, -6.4, -2.1])
     segment_seconds: float = 1.0  # the encoder analyses fixed segments, so streaming == whole file
     context_seconds: float = 0.1  # audio either side of a segment that its analysis sees
+    # the low-latency mode (method stft only; streaming.py): one frame per segment, this much
+    # audio before it (rounded up to whole frames; costs compute, not latency) and after it only
+    # what the longest analysis window needs
+    low_latency_history_seconds: float = 0.1
+    # the most audio after its frame a low-mode frame may read: at 50 Hz the envelope window of
+    # the last subframe would read 22.9 ms; 20 ms shortens only windows for F0 below 60.2 Hz and
+    # lets a frame's codes come out with the 20 ms chunk after it
+    low_latency_lookahead_ms: float = 20.0
 
 
 @dataclass
@@ -55,6 +63,10 @@ class RefinerConfig:
     channels: int = 256
     kernel_size: int = 5
     layers: int = 4
+    # frames ahead an output may see: -1 = centred kernels (layers * (kernel_size // 2) frames);
+    # >= 0: the future taps are cut, the first `lookahead` layers keeping one (the low-latency
+    # mode's refiner, refine.py)
+    lookahead: int = -1
 
 
 @dataclass
@@ -108,8 +120,8 @@ class SourceFilterConfig:
             raise ValueError(f"quant.semantic {q.semantic} needs quant.semantic_weight > 0")
         if q.semantic != "none" and self.hop % 320:
             raise ValueError("a semantic codebook needs a frame rate of 50, 25 or 12.5 Hz (its teacher runs at 50 Hz)")
-        if a.segment_seconds <= 0 or a.context_seconds < 0:
-            raise ValueError("analysis.segment_seconds must be > 0 and context_seconds >= 0")
+        if a.segment_seconds <= 0 or a.context_seconds < 0 or a.low_latency_history_seconds < 0 or a.low_latency_lookahead_ms < 0:
+            raise ValueError("analysis.segment_seconds must be > 0, context_seconds and low_latency_* >= 0")
 
     @property
     def feature_dim(self) -> int:

@@ -76,9 +76,15 @@ def _frames(x: torch.Tensor, centres: np.ndarray, half: int) -> torch.Tensor:
 
 
 def yin(x: torch.Tensor, sample_rate: int, step: int, f0_min: float, f0_max: float,
-        yin_threshold: float, voicing_threshold: float, min_voiced_ms: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        yin_threshold: float, voicing_threshold: float, min_voiced_ms: float,
+        open_edges: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(B, samples) float32 -> on a grid of ``step`` samples from 0: (F0 (B, G) in Hz, 0 = unvoiced;
-    periodicity (B, G) in [0, 1]; grid times (G,) in s)."""
+    periodicity (B, G) in [0, 1]; grid times (G,) in s).
+
+    ``open_edges`` (the low-latency mode): the segment is a window into a longer signal. Grid
+    points whose YIN window reaches past either end are unknown (never voiced), and a voiced run
+    cut by that edge is kept whatever its length (``min_voiced_ms`` judges only runs seen whole),
+    so a frame's voicing needs no audio beyond ``yin_reach`` samples after its last grid point."""
     B, n = x.shape
     grid = np.arange(n // step + 1) * step
     tau_max = int(np.ceil(sample_rate / f0_min)) + 1
@@ -104,12 +110,32 @@ def yin(x: torch.Tensor, sample_rate: int, step: int, f0_min: float, f0_max: flo
     # chains) is blind to it, so silence with an offset stays unvoiced
     loud = (d[:, tau_min:].mean(1) / (2 * W)).numpy() > 1e-8
     min_run = max(1, int(round(min_voiced_ms * sample_rate / 1000 / step)))
-    f0, period = _pick(c, loud, B, tau_min, sample_rate, yin_threshold, voicing_threshold, min_run)
+    span = None
+    if open_edges:  # grid points whose window lies inside the segment: [g0, g1)
+        g0 = -(-half // step)
+        g1 = max(g0, (n - (L - half)) // step + 1)
+        span = (g0, min(g1, len(grid)))
+        known = np.zeros(len(grid), bool)
+        known[span[0] : span[1]] = True
+        loud = loud & np.tile(known, B)
+    f0, period = _pick(c, loud, B, tau_min, sample_rate, yin_threshold, voicing_threshold, min_run, span)
     return f0, period, grid / sample_rate
 
 
+def yin_reach(sample_rate: int, f0_min: float) -> int:
+    """Samples after a grid point that its YIN window reads (the encoder's look-ahead for F0)."""
+    tau_max = int(np.ceil(sample_rate / f0_min)) + 1
+    L = 2 * tau_max
+    return L - (L // 2 + 1)
+
+
+def envelope_half(sample_rate: int, f0_min: float, unvoiced_f0: float) -> int:
+    """Half width (samples) of the longest envelope window (three periods at 0.9 ``f0_min``)."""
+    return int(np.ceil(1.5 * sample_rate / (0.9 * min(f0_min, unvoiced_f0))))
+
+
 def _pick(c: np.ndarray, loud: np.ndarray, B: int, tau_min: int, sample_rate: int, yin_threshold: float,
-          voicing_threshold: float, min_run: int) -> tuple[np.ndarray, np.ndarray]:
+          voicing_threshold: float, min_run: int, span: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """CMND (B * G, lags from tau_min) of B segments -> (F0, periodicity), each (B, G)."""
     n, m = c.shape
     G = n // B
@@ -147,18 +173,20 @@ def _pick(c: np.ndarray, loud: np.ndarray, B: int, tau_min: int, sample_rate: in
     ok = (den > 1e-9) & (tau_i > 0) & (tau_i < m - 1)
     shift = np.where(ok, 0.5 * (lo - hi) / np.maximum(den, 1e-9), 0.0)
     f0 = np.where(voiced.reshape(-1), sample_rate / (tau_i + tau_min + np.clip(shift, -0.5, 0.5)), 0.0).reshape(B, G)
-    return np.stack([_clean(f, min_run) for f in f0]), np.clip(1 - best, 0, 1).reshape(B, G)
+    return np.stack([_clean(f, min_run, span) for f in f0]), np.clip(1 - best, 0, 1).reshape(B, G)
 
 
-def _clean(f0: np.ndarray, min_run: int) -> np.ndarray:
-    """Drop voiced runs shorter than ``min_run`` points; 3-point median of log-F0 inside runs."""
+def _clean(f0: np.ndarray, min_run: int, span: tuple[int, int] | None = None) -> np.ndarray:
+    """Drop voiced runs shorter than ``min_run`` points (with ``span``, the known grid points
+    [g0, g1): not a run that touches its edge, whose length is unknown); 3-point median of log-F0
+    inside runs."""
     v = f0 > 0
     if not v.any():
         return f0
     edges = np.diff(np.concatenate([[0], v.astype(np.int8), [0]]))
     out = f0.copy()
     for s, e in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
-        if e - s < min_run:
+        if e - s < min_run and not (span is not None and (s <= span[0] or e >= span[1])):
             out[s:e] = 0
     v = out > 0
     lf = np.log(np.where(v, out, 1.0))
@@ -228,15 +256,20 @@ def _lookup(table_fn, f0: torch.Tensor, sample_rate: int, f_lo: float, f_hi: flo
 
 
 def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndarray, unvoiced_f0: float,
-             f0_min: float, order: int, alpha: float, f0_max: float | None = None) -> np.ndarray:
+             f0_min: float, order: int, alpha: float, f0_max: float | None = None,
+             max_half: int | None = None) -> np.ndarray:
     """CheapTrick-style spectral envelope: (B, samples), F0 (B, frames) at ``centres`` ->
     (B, frames, order) warped cepstrum of the natural-log amplitude. ``f0_max`` (default:
-    Nyquist) bounds the F0-indexed tables; YIN's largest F0 is ``sample_rate / (tau_min - 0.5)``."""
+    Nyquist) bounds the F0-indexed tables; YIN's largest F0 is ``sample_rate / (tau_min - 0.5)``.
+    ``max_half``: no window reaches further than this from its centre (the low-latency mode's
+    look-ahead; windows of lower F0 are shortened to it)."""
     B, F = f0.shape
     f0 = torch.from_numpy(np.where(f0 > 0, f0, unvoiced_f0).astype(np.float32)).reshape(-1)
     # the frame width is fixed by f0_min (not by this batch's lowest F0), so a segment analysed
     # alone gives bit-identical values to the same segment inside a batch (streaming == whole file)
-    half = int(np.ceil(1.5 * sample_rate / (0.9 * min(f0_min, unvoiced_f0))))
+    half = envelope_half(sample_rate, f0_min, unvoiced_f0)
+    if max_half is not None:
+        half = min(half, max_half)
     half_len = torch.round(1.5 * sample_rate / f0).long().clamp(max=half)  # window: 3 periods
     if min(f0_min, unvoiced_f0) < _F_LO / 0.9:
         raise ValueError(f"f0_min below {_F_LO / 0.9:.1f} Hz is not supported")

@@ -45,7 +45,25 @@ class SourceFilterCodec(torch.nn.Module):
         self.register_buffer("cep_mean", torch.zeros(a.envelope_subframes * a.cep_order))
         self.register_buffer("bap_mean", torch.zeros(a.ap_bands))
         self.refiner = Refiner(cfg.feature_dim, cfg.quant.pitch_levels, cfg.refiner)
+        self.set_low_latency_refiner(None)
+        self.low_refiner_id: str | None = None  # the digest of its file
         self.synth = Synthesizer(cfg.sample_rate, cfg.synth.block, cfg.synth.n_fft, cfg.synth.seed)
+
+    def set_low_latency_refiner(self, refiner: Refiner | None) -> None:
+        """The refiner the low-latency mode decodes with (None: none). It ships in its own file
+        (``tokenizer.LOW_LATENCY_REFINER``), so it is kept out of this module's state dict."""
+        if refiner is not None:
+            refiner.eval()
+        object.__setattr__(self, "low_refiner", refiner)
+
+    def refiner_for(self, latency: str = "file", refine: bool | None = None) -> Refiner | None:
+        """The refiner a latency mode decodes with: file mode the model's own (when its config
+        enables it), low mode the low-latency one (when the model has one); ``refine=False``: none."""
+        if refine is False:
+            return None
+        if latency == "low":
+            return self.low_refiner
+        return self.refiner if (refine or self.cfg.refiner.enabled) else None
 
     # ---- facts ------------------------------------------------------------------------------
     @property
@@ -64,49 +82,100 @@ class SourceFilterCodec(torch.nn.Module):
     def context_samples(self) -> int:
         return int(np.ceil(self.cfg.analysis.context_seconds * self.cfg.sample_rate / self.hop)) * self.hop
 
-    # ---- analysis ---------------------------------------------------------------------------
-    def analyze_segment(self, padded: np.ndarray) -> Frames:
-        """Audio of one segment with ``context_samples`` either side (zeros beyond the file) ->
-        the segment's frames."""
-        return self._analyze_segments(np.asarray(padded)[None])[0]
+    def low_latency_refusal(self) -> str | None:
+        """Why this model has no low-latency mode (None: it has one)."""
+        if self.cfg.analysis.method != "stft":
+            return "the low-latency mode needs the fast analysis (analysis.method: stft); WORLD's DIO looks further ahead"
+        if self.teacher is not None:
+            return "its encoder runs a bidirectional phone teacher over the whole file"
+        return None
 
-    def _analyze_segments(self, segments: np.ndarray) -> list[Frames]:
-        """(B, segment + 2 * context) -> the Frames of each segment (context frames dropped)."""
+    def layout(self, latency: str = "file") -> tuple[int, int, int]:
+        """The analysis segments of a latency mode: (frames per segment, samples of audio before
+        a segment, samples after it) its analysis sees.
+
+        ``"file"``: ``analysis.segment_seconds`` with ``context_seconds`` either side (the
+        trained setting). ``"low"`` (method stft): one frame, ``low_latency_history_seconds``
+        before it (whole frames), and after it just what the longest window of that frame reads
+        (``_low_latency_reach``): the envelope window at 0.9 ``f0_min`` around its last subframe
+        (shortened to ``low_latency_lookahead_ms``), and YIN's window one grid step past that
+        subframe (for the 3-point median)."""
+        if latency == "file":
+            return self.segment_frames, self.context_samples, self.context_samples
+        if latency != "low":
+            raise ValueError(f"latency must be 'file' or 'low', not {latency!r}")
+        why = self.low_latency_refusal()
+        if why:
+            raise ValueError(why)
+        a, hop, sr = self.cfg.analysis, self.hop, self.cfg.sample_rate
+        before = int(np.ceil(a.low_latency_history_seconds * sr / hop)) * hop
+        return 1, before, self._low_latency_reach()[0]
+
+    def _low_latency_reach(self) -> tuple[int, int]:
+        """The low mode's (samples read after a frame, longest envelope half window)."""
+        from . import fast
+        from .analysis import _F0_STEP
+
+        a, hop, sr = self.cfg.analysis, self.hop, self.cfg.sample_rate
+        last_sub = (a.envelope_subframes - 1) * (hop // a.envelope_subframes) + hop // a.envelope_subframes // 2
+        cap = int(round(a.low_latency_lookahead_ms * sr / 1000))
+        f0 = last_sub + _F0_STEP + fast.yin_reach(sr, a.f0_min) - hop  # YIN at the grid point after the last subframe
+        if f0 > cap:
+            raise ValueError(f"analysis.low_latency_lookahead_ms must be at least {1000 * f0 / sr:.1f} ms "
+                             f"(YIN's window at f0_min {a.f0_min:g} Hz)")
+        half = min(fast.envelope_half(sr, a.f0_min, a.unvoiced_f0), hop + cap - last_sub - 1)
+        return max(0, f0, last_sub + half + 1 - hop), half
+
+    # ---- analysis ---------------------------------------------------------------------------
+    def analyze_segment(self, padded: np.ndarray, latency: str = "file") -> Frames:
+        """Audio of one segment with its context (``layout``; zeros beyond the file) -> the
+        segment's frames."""
+        return self._analyze_segments(np.asarray(padded)[None], latency)[0]
+
+    def _analyze_segments(self, segments: np.ndarray, latency: str = "file") -> list[Frames]:
+        """(B, before + segment + after) -> the Frames of each segment (context frames dropped)."""
         a, hop = self.cfg.analysis, self.hop
+        S, before, after = self.layout(latency)
+        if latency == "low":  # only the segment's frame; YIN's decisions bounded by the segment
+            return analyze_batch(segments, self.cfg.sample_rate, hop, a, frames=(before // hop, S), open_edges=True,
+                                 max_half=self._low_latency_reach()[1])
         if a.method == "stft":  # all segments in the same FFT calls
             frs = analyze_batch(segments, self.cfg.sample_rate, hop, a)
         else:
             frs = [analyze(seg, self.cfg.sample_rate, hop, a) for seg in segments]
-        c = self.context_samples // hop
-        n = (segments.shape[1] - 2 * self.context_samples) // hop
+        c = before // hop
+        n = (segments.shape[1] - before - after) // hop
         return [Frames(fr.f0[c : c + n], fr.cep[c : c + n], fr.bap[c : c + n]) for fr in frs]
 
-    def analyze(self, wav: np.ndarray) -> Frames:
+    def analyze(self, wav: np.ndarray, latency: str = "file") -> Frames:
         """(samples,) -> Frames, ``ceil(samples / hop)`` of them, segment by segment."""
-        return self.analyze_many([wav])[0]
+        return self.analyze_many([wav], latency)[0]
 
     _MAX_BATCH_SEGMENTS = 64  # segments per analysis call (memory: about 2 MB of frames each)
 
-    def analyze_many(self, wavs: list[np.ndarray]) -> list[Frames]:
+    def analyze_many(self, wavs: list[np.ndarray], latency: str = "file") -> list[Frames]:
         """Several utterances -> their Frames; with method stft the segments of all of them share
-        the same FFT calls (equal to one by one: every segment is analysed on its own)."""
-        hop, S, C = self.hop, self.segment_frames, self.context_samples
+        the same FFT calls (equal to one by one: every segment is analysed on its own).
+        ``latency``: the segment layout (``layout``; "low" = one frame per segment)."""
+        hop = self.hop
+        S, before, after = self.layout(latency)
         lengths, segments = [], []
         for wav in wavs:
             T = max(1, -(-len(wav) // hop))
             nseg = -(-T // S)
-            x = np.zeros(C + nseg * S * hop + C, np.float64)
-            x[C : C + len(wav)] = wav
+            x = np.zeros(before + nseg * S * hop + after, np.float64)
+            x[before : before + len(wav)] = wav
             lengths.append((T, nseg))
-            segments += [x[k * S * hop : (k + 1) * S * hop + 2 * C] for k in range(nseg)]
+            segments += [x[k * S * hop : (k + 1) * S * hop + before + after] for k in range(nseg)]
         segs = np.stack(segments)
         threads = torch.get_num_threads()
         if self.cfg.analysis.method == "world" and len(segs) > 1 and threads > 1:
             # WORLD's C code releases the GIL: segments run in parallel
             parts = [p[0] for p in _pool(threads).map(self._analyze_segments, segs[:, None])]
-        else:  # method stft: batches of segments, torch's threads inside the FFTs
-            n = self._MAX_BATCH_SEGMENTS
-            parts = [p for i in range(0, len(segs), n) for p in self._analyze_segments(segs[i : i + n])]
+        else:  # method stft: batches of segments (about as many samples per call in either mode)
+            fs, fb, fa = self.layout("file")
+            n = max(1, self._MAX_BATCH_SEGMENTS * (fs * hop + fb + fa) // segs.shape[1])
+            parts = [p for i in range(0, len(segs), n) for p in self._analyze_segments(segs[i : i + n], latency)]
         out, i = [], 0
         for T, nseg in lengths:
             out.append(Frames(*(np.concatenate([getattr(p, f) for p in parts[i : i + nseg]])[:T] for f in ("f0", "cep", "bap"))))
@@ -191,12 +260,13 @@ class SourceFilterCodec(torch.nn.Module):
         return np.concatenate([self.pitch.encode(fr.f0)[None], env]).astype(np.int64)
 
     @torch.no_grad()
-    def dequantize(self, codes: np.ndarray, refine: bool | None = None, mean=None) -> Frames:
+    def dequantize(self, codes: np.ndarray, refine: bool | None = None, latency: str = "file", mean=None) -> Frames:
         codes = np.asarray(codes, np.int64)
         f0 = self.pitch.decode(codes[0])
         feats = self.rvq.decode(torch.from_numpy(codes[1:]))
-        if (self.cfg.refiner.enabled if refine is None else refine) and codes.shape[0] > 1:
-            feats = self.refiner.correct(feats, torch.from_numpy(codes[0]), codes.shape[0] - 1)
+        refiner = self.refiner_for(latency, refine)
+        if refiner is not None and codes.shape[0] > 1:
+            feats = refiner.correct(feats, torch.from_numpy(codes[0]), codes.shape[0] - 1)
         if self.normalized and mean is not None:
             feats = feats + self.dequantize_mean(mean)
         return self.unfeatures(f0, feats)
@@ -205,8 +275,9 @@ class SourceFilterCodec(torch.nn.Module):
         """Stage 1's teacher coordinates of a whole utterance (None without a teacher)."""
         return None if self.teacher is None else self.teacher.side(wav, self.hop, self.cfg.sample_rate)
 
-    def encode(self, wav: np.ndarray, stages: int | None = None, band_limit: float | None = None, mean=None) -> np.ndarray:
-        return self.quantize(self.analyze(wav), stages, self.teacher_side(wav), band_limit, mean)
+    def encode(self, wav: np.ndarray, stages: int | None = None, latency: str = "file", band_limit: float | None = None,
+               mean=None) -> np.ndarray:
+        return self.quantize(self.analyze(wav, latency), stages, self.teacher_side(wav), band_limit, mean)
 
     # ---- synthesis --------------------------------------------------------------------------
     def controls(self, fr: Frames, first_frame: int, j0: int, j1: int, band_limit: float | None = None):
@@ -250,5 +321,5 @@ class SourceFilterCodec(torch.nn.Module):
         return wav[:num_samples] if num_samples else wav
 
     def decode(self, codes: np.ndarray, num_samples: int | None = None, refine: bool | None = None,
-               band_limit: float | None = None, mean=None) -> np.ndarray:
-        return self.render(self.dequantize(codes, refine, mean), num_samples, band_limit)
+               latency: str = "file", band_limit: float | None = None, mean=None) -> np.ndarray:
+        return self.render(self.dequantize(codes, refine, latency, mean), num_samples, band_limit)

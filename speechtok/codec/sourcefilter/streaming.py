@@ -1,9 +1,18 @@
 """Chunked encode and decode for the source-filter codec, equal to whole-file processing.
 
-Encoder: the analysis works on fixed segments (``analysis.segment_seconds``) with
-``analysis.context_seconds`` of audio either side, in whole-file mode too; so a segment's codes
-are emitted once its right context has arrived. Algorithmic latency of the encoder: one segment
-plus the context (1.0 + 0.1 s by default).
+Two latency modes (``SourceFilterCodec.layout``), chosen when the stream is opened; whole-file
+encoding takes the same ``latency`` and gives the same codes:
+
+* ``"file"`` (the trained setting, best for files): the analysis works on fixed segments
+  (``analysis.segment_seconds``) with ``analysis.context_seconds`` of audio either side, in
+  whole-file mode too; a segment's codes are emitted once its right context has arrived.
+  Encoder latency: one segment plus the context (1.0 + 0.1 s by default).
+* ``"low"`` (method stft): every frame is its own segment, with ``low_latency_history_seconds``
+  of audio before it and after it only what its longest analysis window reads (the envelope
+  window at f0_min, YIN one grid step past the frame's last subframe), at most
+  ``low_latency_lookahead_ms``; voicing decisions see only that window (``fast.yin``,
+  ``open_edges``). Encoder latency: one frame plus that look-ahead. The decoder runs the model's low-latency refiner (``refine.py``, ``lookahead`` >= 0:
+  at most one frame ahead) where it ships one, else none (the file mode's looks 8 frames ahead).
 
 Decoder: a frame is final once the refiner's lookahead (0 without a refiner) has arrived; the
 synthesizer then renders up to that frame's centre (half a frame of lookahead for the
@@ -21,20 +30,26 @@ from .synthesis import SynthState
 
 
 class SourceFilterStream:
-    """``band_limit`` (Hz) and ``mean`` (the side mean of a normalized model) are the per-utterance
-    facts whole-file encoding finds in the whole file: a stream cannot see them in advance, so it
-    takes them as given (None: full band, and the model's global mean), for encoding and decoding."""
+    """``latency``: "file" or "low" (see the module docstring). ``band_limit`` (Hz) and ``mean``
+    (the side mean of a normalized model) are the per-utterance facts whole-file encoding finds in
+    the whole file: a stream cannot see them in advance, so it takes them as given (None: full
+    band, and the model's global mean), for encoding and decoding."""
 
-    def __init__(self, codec: SourceFilterCodec, stages: int | None = None, band_limit: float | None = None, mean=None):
+    def __init__(self, codec: SourceFilterCodec, stages: int | None = None, latency: str = "file",
+                 band_limit: float | None = None, mean=None):
         self.codec, self.stages = codec, stages or codec.cfg.quant.num_stages
+        self.latency = latency
         self.band_limit, self.mean = band_limit, mean
         self.K = 1 + self.stages
         # encoder
-        self._audio = np.zeros(codec.context_samples, np.float64)  # from absolute sample -C
-        self._audio_start = -codec.context_samples
+        self._S, self._before, self._after = codec.layout(latency)
+        self._audio = np.zeros(self._before, np.float64)  # from absolute sample -before
+        self._audio_start = -self._before
         self._received = 0
         self._segments = 0
-        # decoder
+        # decoder: file mode the model's refiner, low mode its low-latency refiner (if any)
+        self.refiner = codec.refiner_for(latency)
+        self.refine = self.refiner is not None
         self._codes = np.zeros((self.K, 0), np.int64)
         self._frames: Frames | None = None  # finalized frames (all, as arrays)
         self._blocks = 0
@@ -42,32 +57,36 @@ class SourceFilterStream:
 
     @property
     def latency_seconds(self) -> dict:
-        c = self.codec
-        seg = c.segment_frames * c.hop / c.cfg.sample_rate
-        ctx = c.context_samples / c.cfg.sample_rate
-        look = (c.refiner.lookahead if c.cfg.refiner.enabled else 0) / c.cfg.frame_rate + 0.5 / c.cfg.frame_rate
-        return {"encoder": seg + ctx, "decoder": look, "total": seg + ctx + look}
+        """Algorithmic latency in seconds: ``encoder`` = one segment plus the audio after it that
+        its analysis reads (the codes of a segment's first sample come that long after it);
+        ``decoder`` = the refiner's lookahead (when it runs) plus half a frame of interpolation."""
+        c, sr, fr = self.codec, self.codec.cfg.sample_rate, self.codec.cfg.frame_rate
+        enc = (self._S * c.hop + self._after) / sr
+        dec = ((self.refiner.lookahead if self.refine else 0) + 0.5) / fr
+        return {"encoder": enc, "decoder": dec, "total": enc + dec}
 
     # ---- encoder ----------------------------------------------------------------------------
     def _segment(self, k: int) -> np.ndarray:
         c = self.codec
-        span = c.segment_frames * c.hop
-        a = k * span - c.context_samples - self._audio_start
-        seg = self._audio[a : a + span + 2 * c.context_samples]
-        return np.pad(seg, (0, span + 2 * c.context_samples - len(seg)))
+        span = self._S * c.hop
+        size = span + self._before + self._after
+        a = k * span - self._before - self._audio_start
+        seg = self._audio[a : a + size]
+        return np.pad(seg, (0, size - len(seg)))
 
     def encode(self, wav: np.ndarray) -> np.ndarray:
         """Audio samples (any count) -> codes ``(K, n)`` of the segments completed so far."""
         c = self.codec
         self._audio = np.concatenate([self._audio, np.asarray(wav, np.float64)])
         self._received += len(wav)
-        span = c.segment_frames * c.hop
+        span = self._S * c.hop
         out = []
-        while self._received >= (self._segments + 1) * span + c.context_samples:
-            out.append(c.quantize(c.analyze_segment(self._segment(self._segments)), self.stages, None, self.band_limit, self.mean))
+        while self._received >= (self._segments + 1) * span + self._after:
+            out.append(c.quantize(c.analyze_segment(self._segment(self._segments), self.latency), self.stages, None,
+                                  self.band_limit, self.mean))
             self._segments += 1
             # keep only what the next segment needs (its left context)
-            keep_from = self._segments * span - c.context_samples
+            keep_from = self._segments * span - self._before
             drop = keep_from - self._audio_start
             self._audio, self._audio_start = self._audio[drop:], keep_from
         return np.concatenate(out, 1) if out else np.zeros((self.K, 0), np.int64)
@@ -77,9 +96,10 @@ class SourceFilterStream:
         c = self.codec
         total = max(1, -(-self._received // c.hop))
         out = []
-        while self._segments * c.segment_frames < total:
-            codes = c.quantize(c.analyze_segment(self._segment(self._segments)), self.stages, None, self.band_limit, self.mean)
-            out.append(codes[:, : total - self._segments * c.segment_frames])
+        while self._segments * self._S < total:
+            codes = c.quantize(c.analyze_segment(self._segment(self._segments), self.latency), self.stages, None,
+                               self.band_limit, self.mean)
+            out.append(codes[:, : total - self._segments * self._S])
             self._segments += 1
         return np.concatenate(out, 1) if out else np.zeros((self.K, 0), np.int64)
 
@@ -89,12 +109,12 @@ class SourceFilterStream:
         c = self.codec
         self._codes = np.concatenate([self._codes, np.asarray(codes, np.int64)], 1)
         N = self._codes.shape[1]
-        R = c.refiner.lookahead if c.cfg.refiner.enabled else 0
+        R = self.refiner.lookahead if self.refine else 0
         done = 0 if self._frames is None else len(self._frames)
         ready = N if final else max(done, N - R)
         if ready > done:
-            a = max(0, done - 2 * R)
-            fr = c.dequantize(self._codes[:, a : min(N, ready + R)], mean=self.mean)
+            a = max(0, done - self.refiner.history - R) if self.refine else done
+            fr = c.dequantize(self._codes[:, a : min(N, ready + R)], refine=self.refine, latency=self.latency, mean=self.mean)
             new = Frames(*(getattr(fr, k)[done - a : ready - a] for k in ("f0", "cep", "bap")))
             self._frames = new if self._frames is None else Frames(
                 *(np.concatenate([getattr(self._frames, k), getattr(new, k)]) for k in ("f0", "cep", "bap")))

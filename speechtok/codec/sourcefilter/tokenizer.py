@@ -21,10 +21,11 @@ register_configs(
         "SourceFilterConfig": {"frame_rate": ">0"},
         "AnalysisConfig": {"f0_min": ">0", "f0_max": ">0", "allowed_range": ">0", "envelope_subframes": ">=1",
                            "cep_order": ">=2", "alpha": "0..0.99", "ap_bands": ">=1", "segment_seconds": ">0",
-                           "context_seconds": ">=0"},
+                           "context_seconds": ">=0", "low_latency_history_seconds": ">=0",
+                           "low_latency_lookahead_ms": ">=0"},
         "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
                         "kmeans_iters": ">=1", "semantic_weight": ">=0"},
-        "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1"},
+        "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1", "lookahead": ">=-1"},
         "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
         "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",
                           "refiner_segment": ">=1", "refiner_lr": ">0", "devices": ">=1", "seed": ">=0",
@@ -36,6 +37,11 @@ register_configs(
 
 #: what each codebook of a source-filter token array is (Tokens.extra["streams"])
 PITCH, ENVELOPE = "pitch", "envelope"
+#: latency modes (streaming.py); a shipped model's name + LOW_LATENCY_SUFFIX is its "low" mode
+LATENCIES = ("file", "low")
+LOW_LATENCY_SUFFIX = "+lowlatency"
+#: the low-latency mode's refiner, beside model.safetensors (``save_low_latency_refiner``)
+LOW_LATENCY_REFINER = "lowlatency-refiner.safetensors"
 
 
 def _from_dict(data: dict, where: str = "") -> SFRunConfig:
@@ -57,8 +63,18 @@ class SourceFilterTokenizer(Tokenizer):
     # 440x real time with 2 workers against 283x batched in the main process)
     batch_in_workers = True
 
-    def __init__(self, codec: SourceFilterCodec, name: str, version: str, stages: int | None = None):
+    def __init__(self, codec: SourceFilterCodec, name: str, version: str, stages: int | None = None,
+                 latency: str = "file"):
         self.codec = codec.eval()
+        if latency not in LATENCIES:
+            raise ValueError(f"{name}: latency must be one of {', '.join(LATENCIES)}, not {latency!r}")
+        if latency == "low" and codec.low_latency_refusal():
+            raise SpeechtokError(f"{name}: no low-latency mode: {codec.low_latency_refusal()}")
+        #: "file" (the trained analysis segments, the refiner) or "low" (frame-local analysis,
+        #: the low-latency refiner if the model has one: the streaming mode; ``LOW_LATENCY_SUFFIX``)
+        self.latency = latency
+        if latency == "low" and codec.low_refiner is not None:
+            version = f"{version}+{LOW_LATENCY_REFINER.split('.')[0]}-{codec.low_refiner_id}"
         self.name, self.version = name, version
         self.sample_rate = codec.cfg.sample_rate
         self.frame_rate = float(codec.cfg.frame_rate)
@@ -77,20 +93,27 @@ class SourceFilterTokenizer(Tokenizer):
         return [PITCH] + [ENVELOPE] * self.stages
 
     def _make_tokens(self, codes, num_samples, sample_rate, extra=None):
-        return super()._make_tokens(codes, num_samples, sample_rate, {"streams": self.streams, **(extra or {})})
+        low = {"latency": "low"} if self.latency == "low" else {}
+        return super()._make_tokens(codes, num_samples, sample_rate, {"streams": self.streams, **low, **(extra or {})})
 
-    def open_stream(self, band_limit: float | None = None, envelope_mean=None):
-        """A chunked encoder/decoder whose output equals whole-file processing
-        (``encode``/``encode_flush``/``decode``/``decode_flush``; see ``streaming.py``).
+    def open_stream(self, latency: str | None = None, band_limit: float | None = None, envelope_mean=None):
+        """A chunked encoder/decoder whose output equals whole-file processing in the same
+        latency mode (``encode``/``encode_flush``/``decode``/``decode_flush``; see
+        ``streaming.py``). ``latency``: "file" or "low" (default: this tokenizer's).
         ``band_limit`` / ``envelope_mean``: the per-utterance facts whole-file encoding detects
         (``Tokens.extra``); a live stream cannot know them in advance, so by default it codes
         full band with the model's global mean."""
         from .streaming import SourceFilterStream
 
-        return SourceFilterStream(self.codec, self.stages, band_limit, envelope_mean)
+        return SourceFilterStream(self.codec, self.stages, latency or self.latency, band_limit, envelope_mean)
+
+    @property
+    def latency_seconds(self) -> dict:
+        """Algorithmic latency of this tokenizer's streams (encoder, decoder, total; seconds)."""
+        return self.open_stream().latency_seconds
 
     def _decode_session(self, tokens):
-        return self.open_stream(band_limit_of(tokens, self.sample_rate), envelope_mean_of(tokens, self.codec))
+        return self.open_stream(None, band_limit_of(tokens, self.sample_rate), envelope_mean_of(tokens, self.codec))
 
     def _encode(self, wav: np.ndarray):
         return self._encode_batch([wav])[0]
@@ -101,7 +124,7 @@ class SourceFilterTokenizer(Tokenizer):
         # picks codewords by the in-band error and is carried in Tokens.extra (band.py)
         c = self.codec
         out = []
-        for fr, w in zip(c.analyze_many(wavs), wavs):
+        for fr, w in zip(c.analyze_many(wavs, self.latency), wavs):
             limit = c.band_limit(w)
             extra = {BAND_LIMIT: round(limit, 1)} if limit is not None else {}
             mean = None
@@ -115,7 +138,7 @@ class SourceFilterTokenizer(Tokenizer):
         return out
 
     def _decode(self, codes: np.ndarray, num_samples: int, tokens) -> np.ndarray:
-        return self.codec.decode(codes, num_samples, band_limit=band_limit_of(tokens, self.sample_rate),
+        return self.codec.decode(codes, num_samples, latency=self.latency, band_limit=band_limit_of(tokens, self.sample_rate),
                                  mean=envelope_mean_of(tokens, self.codec))
 
 
@@ -168,7 +191,56 @@ def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
     codec = SourceFilterCodec(cfg.model)
     # a run whose refiner is off ships without its weights
     load_weights(codec, config, weights, optional=() if cfg.model.refiner.enabled else ("refiner.",))
-    return codec.eval(), cfg, file_digest(weights)
+    digest = file_digest(weights)
+    load_low_latency_refiner(codec, weights.parent, digest)
+    return codec.eval(), cfg, digest
+
+
+def save_low_latency_refiner(refiner, folder: str | Path, model_digest: str, info: dict | None = None) -> Path:
+    """The low-latency mode's refiner -> ``folder/LOW_LATENCY_REFINER``, tied to the weights
+    (``model_digest``) whose codebooks it was trained on; ``info``: strings for its metadata."""
+    import json
+    from dataclasses import asdict
+
+    from safetensors.torch import save_file
+
+    from ...fsutil import write_atomic
+
+    path = Path(folder) / LOW_LATENCY_REFINER
+    meta = {"config": json.dumps(asdict(refiner.cfg)), "model": model_digest, **{k: str(v) for k, v in (info or {}).items()}}
+    state = {k: v.detach().contiguous() for k, v in refiner.state_dict().items()}
+    write_atomic(path, lambda p: save_file(state, str(p), metadata=meta))
+    return path
+
+
+def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_digest: str) -> bool:
+    """Give ``codec`` the low-latency refiner in ``folder``, if there is one made for these
+    weights; one made for other weights (the model was retrained since) is left out, with a
+    warning: the low-latency mode then decodes without a refiner."""
+    import json
+    import warnings
+
+    from safetensors import safe_open
+
+    from ...errors import SpeechtokWarning
+    from .refine import Refiner
+
+    path = Path(folder) / LOW_LATENCY_REFINER
+    if not path.exists():
+        return False
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    if meta.get("model") != model_digest:
+        warnings.warn(f"{path} was trained for model {meta.get('model')}, not {model_digest}: the low-latency mode "
+                      f"decodes without a refiner until it is retrained (benchmarks/sourcefilter/causal_refiner.py)",
+                      SpeechtokWarning, stacklevel=2)
+        return False
+    refiner = Refiner(codec.cfg.feature_dim, codec.cfg.quant.pitch_levels, RefinerConfig(**json.loads(meta["config"])))
+    refiner.load_state_dict(state)
+    codec.set_low_latency_refiner(refiner)
+    codec.low_refiner_id = file_digest(path)
+    return True
 
 
 def save_sf_run(codec: SourceFilterCodec, cfg: SFRunConfig, folder: str | Path) -> None:

@@ -314,6 +314,56 @@ def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, 
             "curve": curve, "kept_step": int(best["step"]) if best is not None else step}
 
 
+def fine_tune_low_latency_refiner(codec: SourceFilterCodec, train_fr: Frames, valid_fr: Frames, lookahead: int,
+                                  minutes: float, seed: int = 0, lr: float = 3e-4, batch: int = 16, seg: int = 100,
+                                  valid_every: int = 200, progress: bool = True):
+    """The low-latency mode's refiner: ``codec.refiner`` with its future taps cut to look at most
+    ``lookahead`` frames ahead (``Refiner.cut_from``), fine-tuned for ``minutes`` on one process
+    against the unquantized features of ``train_fr`` (with ``lengths``); the weights with the
+    lowest mean error on ``valid_fr`` (low-mode analysis of the validation split) are kept.
+    Returns (refiner, log)."""
+    from .refine import Refiner
+
+    torch.manual_seed(seed)
+    model = Refiner.cut_from(codec.refiner, lookahead)
+    train, valid = _refiner_tensors(codec, train_fr), _refiner_tensors(codec, valid_fr)
+
+    def valid_mse(m) -> list[float]:
+        keep, codec.refiner = codec.refiner, m
+        try:
+            return refiner_mse(codec, valid, refine=True)
+        finally:
+            codec.refiner = keep
+
+    model.eval()
+    curve = [{"step": 0, "minutes": 0.0, "valid_mse_per_stage": valid_mse(model)}]
+    best = (float(np.mean(curve[0]["valid_mse_per_stage"])), {k: v.clone() for k, v in model.state_dict().items()}, 0)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    start, step = time.time(), 0
+    bar = tqdm(desc="low-latency refiner", unit="step", disable=not progress)
+    while time.time() - start < minutes * 60:
+        model.train()
+        deq, p, ks, target = _batch(train, codec.rvq.codebooks, rng, batch, seg, codec.rvq.num_stages)
+        loss = torch.nn.functional.mse_loss(model(deq, p, ks), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % valid_every == 0:
+            model.eval()
+            errs = valid_mse(model)
+            curve.append({"step": step, "minutes": round((time.time() - start) / 60, 2), "valid_mse_per_stage": errs})
+            if float(np.mean(errs)) < best[0]:
+                best = (float(np.mean(errs)), {k: v.clone() for k, v in model.state_dict().items()}, step)
+    bar.close()
+    model.load_state_dict(best[1])
+    model.eval()
+    return model, {"lookahead": lookahead, "steps": step, "kept_step": best[2], "minutes": minutes,
+                   "valid_mse_per_stage": valid_mse(model), "curve": curve}
+
+
 # ---- the whole recipe -----------------------------------------------------------------------------
 def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict:
     """Analysis cache -> codebooks -> (refiner) -> run folder. Resumable at every stage."""

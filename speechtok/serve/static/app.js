@@ -36,9 +36,11 @@ async function loadTokenizers() {
     label.append(cb, ` ${t.name} (${t.kbps.toFixed(2)} kbps nominal${t.can_decode ? "" : ", encode-only"})`);
     box.append(label);
   });
-  const streamable = tokenizers.filter((t) => t.streaming);
+  // lowest algorithmic latency first (tokenizers that state none last): the live choice
+  const streamable = tokenizers.filter((t) => t.streaming)
+    .sort((a, b) => (a.latency_ms ?? Infinity) - (b.latency_ms ?? Infinity));
   const sel = $("stream-tokenizer");
-  streamable.forEach((t) => sel.append(new Option(t.name, t.name)));
+  streamable.forEach((t) => sel.append(new Option(t.latency_ms == null ? t.name : `${t.name} (${t.latency_ms} ms latency)`, t.name)));
   $("stream-section").hidden = streamable.length === 0;
 }
 
