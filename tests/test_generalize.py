@@ -359,14 +359,18 @@ def test_normalization_makes_the_codes_blind_to_the_level(normalized_tok, speech
     assert len(y) == len(x)
 
 
-def test_a_missing_or_bad_side_mean_is_refused(normalized_tok, speech_clips):
+def test_a_bad_side_mean_is_refused_and_a_missing_one_is_the_global_mean(normalized_tok, speech_clips):
     t = normalized_tok.encode(speech_clips[0][1][:16000], SR)
-    for bad in (None, [1] * 3, ["a"] * 16, [99] * 16):
+    for bad in ([1] * 3, ["a"] * 16, [99] * 16, "0"):
         t.extra["envelope_mean"] = bad
-        if bad is None:
-            del t.extra["envelope_mean"]
         with pytest.raises(TokensFileError, match="envelope_mean"):
             normalized_tok.decode(t)
+    # codes without one (an LM's samples, a live stream's) decode with the model's global mean
+    t.extra["envelope_mean"] = [0] * 16
+    zero, _ = normalized_tok.decode(t)
+    del t.extra["envelope_mean"]
+    y, _ = normalized_tok.decode(t)
+    assert np.array_equal(y, zero)
 
 
 def test_stream_given_the_side_facts_equals_whole_file_and_long_files_keep_them(normalized_tok, speech_clips):

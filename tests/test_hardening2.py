@@ -190,7 +190,7 @@ def test_list_to_a_full_device_is_one_line():
 MISSING = {
     "pyarrow": (["tokenize", "-t", "pcm16", "--data", "clips", "--out", "t", "--workers", "0"], "pip install pyarrow"),
     "transformers": (["lm", "train", "--train", "tok", "--out", "x", "--steps", "2"], "pip install 'speechtok[lm]'"),
-    "pyworld": (["encode", "clips/a.wav", "-o", "a.stok", "-t", "speechtok-base"], "pip install pyworld"),
+    "pyworld": (["encode", "clips/a.wav", "-o", "a.stok", "-t", "speechtok-25hz"], "pip install pyworld"),
     "soxr": (["encode", "a48.wav", "-o", "a48.stok", "-t", "pcm16"], "pip install soxr"),
     "lightning": (["train", str(REPO / "configs" / "base-50hz.yaml"), "--set", "data.train=clips.jsonl", "--out", "x"],
                   "pip install lightning"),

@@ -331,6 +331,11 @@ def test_stream_equals_whole_file(client, tokenizers, clip, name):
     pcm = s16(audio) / np.float32(32768)  # what s16le carries
     tok = tokenizers[name]
     whole = tok.encode(pcm, sr)
+    if getattr(getattr(tok, "codec", None), "normalized", False):
+        # a live stream cannot know the utterance's mean envelope in advance: it codes with the
+        # model's global mean, as whole-file encoding does when given no mean
+        whole = speechtok.Tokens(**{**whole.__dict__, "codes": tok.codec.encode(pcm, tok.stages),
+                                    "extra": {k: v for k, v in whole.extra.items() if k not in ("envelope_mean", "payload_bits")}})
     messages, codes, out = stream(client, name, pcm, sizes=[320, 1000, 77, 4000, 2345])
     assert np.array_equal(codes, whole.codes)
     want, _ = tok.decode(whole)

@@ -359,8 +359,8 @@ def test_low_latency_mode_is_refused_where_the_analysis_cannot_give_it():
     from speechtok.errors import SpeechtokError
 
     with pytest.raises(SpeechtokError, match="fast analysis"):
-        speechtok.load("speechtok-base+lowlatency@1.45kbps")
-    assert "speechtok-base+lowlatency" not in speechtok.available()
+        speechtok.load("speechtok-25hz+lowlatency@0.725kbps")  # the WORLD analysis
+    assert "speechtok-25hz+lowlatency" not in speechtok.available()
     with pytest.raises(ValueError, match="'file' or 'low'"):
         SourceFilterCodec(_tiny_cfg()).layout("fast")
     cfg = _tiny_cfg()

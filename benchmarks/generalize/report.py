@@ -53,12 +53,12 @@ def overall(vals, tok, metric):
 
 def report(run: Path) -> str:
     vals, kbps = load(run)
-    toks = sorted({t for t, _ in vals}, key=lambda t: (not t.startswith("speechtok"), t))
+    toks = sorted({t for t, _ in vals}, key=lambda t: (t.startswith(("opus", "codec2")), t))
     voices = sorted({v for key in vals for v in vals[key]})
     out = [f"### {run.name}", "", f"{len(voices)} voices: {', '.join(voices)}; means over voices (each voice weighs the same)", "",
            "| tokenizer | kbps | PESQ-WB | STOI | speaker sim |", "|---|---|---|---|---|"]
     for t in toks:
-        out.append(f"| {t} | {fmt(kbps.get(t), 2)} | " + " | ".join(fmt(overall(vals, t, m), 2 if m == 'pesq_wb' else 3) for m in METRICS) + " |")
+        out.append(f"| {t} | {fmt(kbps.get(t), 3)} | " + " | ".join(fmt(overall(vals, t, m), 2 if m == 'pesq_wb' else 3) for m in METRICS) + " |")
     out += ["", "Per voice, PESQ-WB / STOI / speaker similarity:", "",
             "| tokenizer | " + " | ".join(voices) + " |", "|---|" + "---|" * len(voices)]
     for t in toks:
@@ -69,7 +69,7 @@ def report(run: Path) -> str:
         out.append(f"| {t} | " + " | ".join(cells) + " |")
     # targets
     def best_at(limit):
-        cands = [t for t in toks if t.startswith("speechtok") and (kbps.get(t) or 1e9) <= limit + 1e-6]
+        cands = [t for t in toks if not t.startswith(("opus", "codec2", "pcm", "mulaw")) and (kbps.get(t) or 1e9) <= limit + 1e-6]
         return max(cands, key=lambda t: overall(vals, t, "pesq_wb") or 0, default=None)
 
     out += ["", "| target | ours | PESQ-WB | STOI | spk | reference | PESQ-WB | STOI | met? |", "|---|---|---|---|---|---|---|---|---|"]

@@ -140,9 +140,13 @@ def load_run_at(path: Path, rate: str) -> Tokenizer:
         from .sourcefilter.tokenizer import read_sf_run, stages_for_kbps
 
         codec, _, _ = read_sf_run(path)
-        return load_run(path, stages_for_kbps(codec, kbps, name) + 1)
-    codec, _, _ = _read_run(path)
-    return load_run(path, _kbps_to_codebooks(codec, kbps, name))
+        tok = load_run(path, stages_for_kbps(codec, kbps, name) + 1)
+    else:
+        codec, _, _ = _read_run(path)
+        tok = load_run(path, _kbps_to_codebooks(codec, kbps, name))
+    # like a shipped model's name: RUN_NAME@RATE (benchmarks tell two rates of one run apart)
+    tok.name = f"{tok.name}@{rate}"
+    return tok
 
 
 @lru_cache(maxsize=8)

@@ -151,8 +151,9 @@ ENVELOPE_MEAN = "envelope_mean"
 
 
 def envelope_mean_of(tokens, codec) -> list | None:
-    """The side mean a Tokens value carries (None for a model without normalization); refuses a
-    missing or malformed one."""
+    """The side mean a Tokens value carries (None for a model without normalization, or tokens
+    without one: codes an LM generated, a live stream's, which decode with the model's global
+    mean); refuses a malformed one."""
     if not codec.normalized:
         return None
     from ...errors import TokensFileError
@@ -160,7 +161,7 @@ def envelope_mean_of(tokens, codec) -> list | None:
     v = tokens.extra.get(ENVELOPE_MEAN) if isinstance(tokens.extra, dict) else None
     order, lim = codec.cfg.quant.mean_order, 2 ** (codec.MEAN_BITS - 1) - 1
     if v is None:
-        raise TokensFileError(f"these tokens lack extra.{ENVELOPE_MEAN}, the utterance mean this model needs to decode")
+        return None
     if (not isinstance(v, list) or len(v) != order
             or not all(isinstance(x, int) and not isinstance(x, bool) and -lim <= x <= lim for x in v)):
         raise TokensFileError(f"extra.{ENVELOPE_MEAN} must be {order} integers in -{lim}..{lim}")
