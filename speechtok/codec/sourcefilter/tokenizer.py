@@ -29,7 +29,7 @@ register_configs(
         "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
         "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",
                           "refiner_segment": ">=1", "refiner_lr": ">0", "devices": ">=1", "seed": ">=0",
-                          "workers": ">=1", "valid_every": ">=1", "kmeans_max_frames": ">=0",
+                          "workers": ">=1", "valid_every": ">=1", "checkpoint_every": ">=1", "kmeans_max_frames": ">=0",
                           "augment_fraction": "0..1", "augment_warp": "0..0.5", "augment_pitch": "0..0.9",
                           "augment_level_db": ">=0"},
     },

@@ -41,6 +41,7 @@ class SFTrainConfig:
     seed: int = 0
     workers: int = 1  # analysis processes
     valid_every: int = 500  # refiner steps between validation errors (the training curve)
+    checkpoint_every: int = 500  # refiner steps between checkpoints (RUN/refiner.ckpt)
     semantic_teacher: str = ""  # PhoneCTC folder for model.quant.semantic ("" = the shipped one)
     kmeans_max_frames: int = 0  # > 0: fit the k-means on a seeded sample of this many frames (0 = all)
     # augmentation of the training frames (augment.py): this fraction of the utterances gets a random
@@ -246,7 +247,6 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
         opt.load_state_dict(state["opt"])
         step, elapsed, best = int(state["step"]), float(state["elapsed"]), state.get("best")
     model, opt = fabric.setup(model, opt)
-    rng = np.random.default_rng((t.seed, fabric.global_rank, step))
     budget = t.refiner_minutes * 60
     start = time.time() - elapsed
     bar = tqdm(desc="refiner", unit="step", initial=step, disable=not progress or fabric.global_rank != 0)
@@ -259,6 +259,9 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
             done = fabric.broadcast(done, src=0)
         if done.item():
             break
+        # each step's batch is a function of (seed, rank, step) alone, so a resumed run draws the
+        # batches an uninterrupted one would (exact resume: tested by killing a run)
+        rng = np.random.default_rng((t.seed, fabric.global_rank, step))
         deq, p, ks, target = _batch(train_data, codec.rvq.codebooks, rng, t.refiner_batch, t.refiner_segment,
                                     codec.rvq.num_stages)
         loss = torch.nn.functional.mse_loss(model(deq, p, ks), target)
@@ -277,7 +280,7 @@ def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConf
                 m = model.module if hasattr(model, "module") else model
                 best = {"valid_mse": torch.tensor(float(np.mean(errs))), "step": torch.tensor(step),
                         "model": {k: v.detach().clone() for k, v in m.state_dict().items()}}
-        if step % 500 == 0 and fabric.global_rank == 0:
+        if step % t.checkpoint_every == 0 and fabric.global_rank == 0:
             _save_refiner(ckpt, model, opt, step, time.time() - start, best)
     bar.close()
     if fabric.global_rank == 0:
@@ -385,6 +388,7 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
                                   warp=t.augment_warp, pitch=t.augment_pitch, level_db=t.augment_level_db,
                                   fraction=t.augment_fraction)
     codebooks_done = run_dir / "codebooks.safetensors"
+    torch.manual_seed(cfg.train.seed)  # the refiner's initial weights: a run is a function of its config
     codec = SourceFilterCodec(cfg.model)
     teacher = valid_teacher = None
     if cfg.model.quant.semantic != "none":
