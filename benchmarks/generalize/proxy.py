@@ -57,6 +57,9 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=100_000)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--only", nargs="*", help="run only these variants")
+    ap.add_argument("--curve", action="store_true",
+                    help="the shipped recipe (augmentation + normalization, 16-coefficient side mean) against the "
+                    "number of training voices and of training frames, instead of the variants")
     args = ap.parse_args()
     torch.manual_seed(0)
     cfg = load_sf_config(args.config)
@@ -81,14 +84,27 @@ def main() -> int:
                 "augment-0.5+normalized, side mean 8 coefficients quantized": {"augment": 0.5, "norm": True, "order": 8}}
     if args.only:
         variants = {k: v for k, v in variants.items() if k in args.only}
+    if args.curve:  # voices in a fixed order: the three studio voices first, then the synthetic ones by name
+        recipe = {"augment": 0.5, "norm": True, "order": 16}
+        variants = {f"{n} voices": {**recipe, "voices": n} for n in (3, 8, 14, 24)}
+        variants.update({f"{f} frames, 24 voices": {**recipe, "frames": f} for f in (25_000, 50_000, 200_000)})
+    tutts = read_manifest(cfg.data.train)
+    order = sorted({u.speaker for u in tutts}, key=lambda v: (v not in ("allison_smith", "june_wallack", "carlo_flora"), v))
     for name, v in variants.items():
+        if args.curve:
+            rng = np.random.default_rng(0)
         fr = train
         if v.get("augment"):
             fr = augment_frames(train, train.lengths, cfg.model.analysis.alpha, seed=0, fraction=v["augment"])
         x = codec.features(fr)
         if v.get("norm"):
             x = x - utterance_means(x, fr.lengths, ncep, v.get("order", 0), codec)
-        pick = torch.from_numpy(np.sort(rng.choice(len(x), min(args.frames, len(x)), replace=False)))
+        pool = np.arange(len(x))
+        if v.get("voices"):  # only the frames of the first N voices
+            keep = set(order[: v["voices"]])
+            owner = np.repeat([u.speaker in keep for u in tutts], fr.lengths)
+            pool = pool[owner]
+        pick = torch.from_numpy(np.sort(rng.choice(pool, min(v.get("frames", args.frames), len(pool)), replace=False)))
         rvq = ResidualKMeans(x.shape[1], args.size, 2)
         rvq.fit(x[pick], iters=8, seed=0)
         xv = codec.features(valid)
@@ -110,7 +126,8 @@ def main() -> int:
     if Path(args.out).exists():  # keep the variants run before
         old = json.loads(Path(args.out).read_text())["results"]
         results = {**old, **results}
-    Path(args.out).write_text(json.dumps({"frames": args.frames, "size": args.size, "stages": 2, "results": results}, indent=1))
+    Path(args.out).write_text(json.dumps({"frames": args.frames, "size": args.size, "stages": 2,
+                                          "voice_order": order, "results": results}, indent=1))
     return 0
 
 
