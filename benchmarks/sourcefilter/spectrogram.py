@@ -1,5 +1,6 @@
-"""Log spectrograms (0-3 kHz) of a shipped clip and its decodings: are the harmonics, the pitch
-contour and the formant movement there?
+"""Log spectrograms (0-3 kHz by default) of a clip and its decodings: are the harmonics, the pitch
+contour and the formant movement there? (and, with --top-hz 8000, nothing invented above a
+narrowband input's band)
 
     python benchmarks/sourcefilter/spectrogram.py --out benchmarks/sourcefilter/spectrogram.png
 """
@@ -28,6 +29,7 @@ def main() -> None:
     ap.add_argument("--clip", default="speechtok/assets/clips/en_privacy-prompt.wav")
     ap.add_argument("-t", "--tokenizer", action="append", default=None)
     ap.add_argument("--out", default="benchmarks/sourcefilter/spectrogram.png")
+    ap.add_argument("--top-hz", type=float, default=3100.0, help="highest frequency shown (8000: the whole band)")
     args = ap.parse_args()
     names = args.tokenizer or ["speechtok-base@1.45kbps", "speechtok-25hz@0.725kbps", "opus@6kbps"]
     x, sr = load_audio(args.clip, 16000)
@@ -36,7 +38,7 @@ def main() -> None:
         tok = speechtok.load(name)
         rows.append((name, tok.decode(tok.encode(x, sr))[0]))
     fig, axes = plt.subplots(len(rows), 1, figsize=(12, 2.8 * len(rows)))
-    top = 200  # bins: 200 * 16000 / 1024 = 3.1 kHz
+    top = min(513, int(round(args.top_hz * 1024 / 16000)))  # bins: 200 * 16000 / 1024 = 3.1 kHz
     for ax, (title, y) in zip(axes, rows):
         s = log_spec(y)[:top]
         ax.imshow(s, origin="lower", aspect="auto", vmin=s.max() - 80, vmax=s.max(), extent=[0, len(y) / 16000, 0, top * 16000 / 1024])
