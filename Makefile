@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade "pip>=23" 
 	# torch first, pinned: this takes the CPU build on disk instead of a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[bench,hf,lm,ray,serve,test]"
+	$(BIN)/pip install -q -e ".[bench,hf,lm,ray,serve,test,tts]"
 	# these pin torchaudio (or the obsolete `typing`) without needing them: no-deps, needs by hand
 	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4 speechtokenizer==1.0.1 s3tokenizer==0.3.0 lion-pytorch==0.2.5
 	$(BIN)/pip install -q beartype accelerate onnx

@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = [
     "speechtok.cli.probe_cmd",  # probe
     "speechtok.cli.serve_cmd",  # serve
     "speechtok.cli.lm_cmd",  # lm train | score | sample | bench | lexical
+    "speechtok.cli.tts_cmd",  # tts train | say | bench
 ]
 
 

@@ -44,6 +44,8 @@ def add_server_args(p) -> None:
     g.add_argument("--max-streams", type=nonnegative_int, default=d.max_streams, help=f"open WebSocket streams (default {d.max_streams})")
     g.add_argument("--header-timeout-s", type=positive_float, default=d.header_timeout_s,
                    help=f"a connection's request headers must arrive within this (slow clients; default {d.header_timeout_s:g})")
+    p.add_argument("--tts", nargs="*", default=None, metavar="VOICE",
+                   help="TTS voices for POST /v1/tts and the page's text box (default: the shipped ones; --tts alone: none)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
@@ -87,6 +89,18 @@ def _serve(args) -> int:
     return run_server(args.tokenizers, args)
 
 
+def _load_voices(names: list[str] | None) -> dict:
+    """The TTS voices to serve: ``names``, or by default every shipped voice present."""
+    from ..tts.voice import ASSETS, SHIPPED
+    from ..serve.tts import load_voices
+
+    if names is None:
+        names = [n for n, folder in SHIPPED.items() if (ASSETS / folder / "model.safetensors").is_file()]
+    if names:
+        print(f"speechtok serve: loading TTS voices {', '.join(names)}", file=sys.stderr)
+    return load_voices(names)
+
+
 def run_server(names: list[str], args) -> int:
     try:
         import uvicorn
@@ -108,7 +122,7 @@ def run_server(names: list[str], args) -> int:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // limits.workers))
     print(f"speechtok serve: loading {', '.join(names)}", file=sys.stderr)
     tokenizers = load_tokenizers(names)
-    app = create_app(tokenizers, limits)
+    app = create_app(tokenizers, limits, _load_voices(getattr(args, "tts", None)))
     from ..serve.protocol import header_deadline_protocol
 
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"

@@ -200,9 +200,9 @@ class Service:
         return tokens
 
 
-def create_app(tokenizers: list[str] | dict, limits: Limits | None = None):
+def create_app(tokenizers: list[str] | dict, limits: Limits | None = None, voices: dict | None = None):
     """The FastAPI app serving ``tokenizers`` (registered names, or an already loaded
-    name -> Tokenizer dict from `load_tokenizers`)."""
+    name -> Tokenizer dict from `load_tokenizers`) and the TTS ``voices`` (name -> ``tts.Voice``)."""
     from fastapi import Query, Request, WebSocket
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -359,6 +359,11 @@ def create_app(tokenizers: list[str] | dict, limits: Limits | None = None):
         if tokens.tokenizer_version and tokens.tokenizer_version != tok.version:
             headers["X-Speechtok-Warning"] = f"tokens made with {tokens.tokenizer_version}, decoded with {tok.version}"
         return Response(wav, media_type="audio/wav", headers=headers)
+
+    # ---- text to speech (serve/tts.py) ---------------------------------------------------------
+    from .tts import add_tts_routes
+
+    add_tts_routes(app, svc, dict(voices or {}), Refused, one_line)
 
     # ---- streaming ----------------------------------------------------------------------------
     @app.websocket("/v1/stream")

@@ -360,3 +360,59 @@ $("stream").addEventListener("click", async () => {
 });
 
 Promise.all([loadTokenizers(), loadClips()]).catch((err) => setStatus($("run-status"), err.message, true));
+
+// ---- text to speech (POST v1/tts) ------------------------------------------------------------
+let ttsBlob = null;
+
+async function loadVoices() {
+  let voices = {};
+  try { voices = await (await api("v1/voices")).json(); } catch (e) { return; }
+  const names = Object.keys(voices);
+  $("tts-section").hidden = names.length === 0;
+  names.forEach((n) => {
+    const v = voices[n];
+    v.speakers.forEach((s) => $("tts-voice").append(
+      new Option(`${n}: ${s} (${(v.languages[s] || []).join(", ")})`, JSON.stringify({ model: n, voice: s }))));
+  });
+}
+
+function fixWavSizes(buf) { // the streamed header announces an open length: set the real one
+  const view = new DataView(buf);
+  if (buf.byteLength >= 44 && view.getUint32(0, false) === 0x52494646) {
+    view.setUint32(4, buf.byteLength - 8, true);
+    view.setUint32(40, buf.byteLength - 44, true);
+  }
+  return buf;
+}
+
+$("tts-speak").addEventListener("click", async () => {
+  const status = $("tts-status");
+  const out = $("tts-result");
+  out.textContent = "";
+  setStatus(status, "speaking…");
+  try {
+    const choice = JSON.parse($("tts-voice").value);
+    const t0 = performance.now();
+    const r = await api("v1/tts", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text: $("tts-text").value, model: choice.model, voice: choice.voice }),
+    });
+    const buf = fixWavSizes(await r.arrayBuffer());
+    const ms = performance.now() - t0;
+    ttsBlob = new Blob([buf], { type: "audio/wav" });
+    const seconds = (buf.byteLength - 44) / 2 / 16000;
+    setStatus(status, `${seconds.toFixed(2)} s of speech in ${ms.toFixed(0)} ms`);
+    await showAudio(out, ttsBlob, "tts");
+    $("tts-use").disabled = false;
+    out.dataset.done = "1";
+  } catch (err) {
+    setStatus(status, err.message, true);
+    out.dataset.done = "error";
+  }
+});
+
+$("tts-use").addEventListener("click", () => {
+  if (ttsBlob) setInput(ttsBlob, "text to speech");
+});
+
+loadVoices();

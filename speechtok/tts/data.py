@@ -1,0 +1,148 @@
+"""Transcribed manifest -> (phones, speaker, frame targets) for TTS training, cached on disk.
+
+Frame targets are the codec's own parameters at its frame rate (``SourceFilterCodec.analyze`` then
+``features``), plus log-F0 (interpolated through unvoiced frames) and voicing. They are
+standardized with statistics of the training set (saved with the voice, so synthesis undoes them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..audio import load_audio, resample
+from ..errors import SpeechtokError
+from .frontend import TextError, phonemize
+
+
+@dataclass
+class Item:
+    id: str
+    phones: list[str]
+    speaker: str
+    language: str
+    frames: np.ndarray  # (T, D + 2): codec features, log-F0 (interpolated), voicing (0/1); raw units
+
+
+def read_manifest(path: str | Path, speakers: list[str] | None = None, languages: list[str] | None = None) -> list[dict]:
+    """Rows of a JSONL manifest that carry text (and match the speaker/language filters)."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpeechtokError(f"{p}: manifest not found")
+    rows = []
+    for k, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SpeechtokError(f"{p}:{k}: not JSON ({e.msg})") from None
+        if not isinstance(r, dict) or "path" not in r:
+            raise SpeechtokError(f"{p}:{k}: a manifest row needs at least 'path' and 'text'")
+        if not str(r.get("text") or "").strip():
+            continue
+        r.setdefault("speaker", "speaker")
+        r.setdefault("language", "en")
+        if speakers and r["speaker"] not in speakers:
+            continue
+        if languages and str(r["language"]).split("-")[0] not in languages:
+            continue
+        ap = Path(r["path"])
+        r["path"] = str(ap if ap.is_absolute() else p.parent / ap)
+        r.setdefault("id", Path(r["path"]).stem)
+        rows.append(r)
+    return rows
+
+
+def interpolate_lf0(f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) Hz with 0 = unvoiced -> (log-F0 interpolated through unvoiced runs, voicing 0/1)."""
+    v = f0 > 0
+    if not v.any():
+        return np.full(len(f0), np.log(120.0), np.float32), v.astype(np.float32)
+    t = np.arange(len(f0))
+    lf = np.interp(t, t[v], np.log(f0[v]))
+    return lf.astype(np.float32), v.astype(np.float32)
+
+
+def frame_targets(codec, wav: np.ndarray) -> np.ndarray:
+    """Waveform at the codec's rate -> (T, D + 2) raw frame targets."""
+    fr = codec.analyze(wav)
+    feats = codec.features(fr).numpy()
+    lf0, v = interpolate_lf0(fr.f0)
+    return np.concatenate([feats, lf0[:, None], v[:, None]], 1).astype(np.float32)
+
+
+def _cache_key(rows: list[dict], codec_id: str) -> str:
+    from .frontend import FRONTEND_VERSION
+
+    h = hashlib.sha256(f"{codec_id}|frontend {FRONTEND_VERSION}".encode())
+    for r in rows:
+        h.update(f"{r['id']}\t{r['path']}\t{r['text']}\t{r['speaker']}\t{r['language']}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def build_items(rows: list[dict], codec, codec_id: str, cache: Path | None = None, progress: bool = True) -> list[Item]:
+    """Phonemize and analyze every row (skipping, with a warning, rows whose text cannot be read);
+    cached under ``cache`` by the rows' content and the codec."""
+    key = _cache_key(rows, codec_id)
+    f = cache / f"items-{key}.pt" if cache is not None else None
+    if f is not None and f.is_file():
+        return [Item(**d) for d in torch.load(f, weights_only=False)]
+    items, skipped = [], []
+    for r in tqdm(rows, desc="tts data", unit="utt", disable=not progress):
+        try:
+            phones = phonemize(r["text"], r["language"])
+        except TextError as e:
+            skipped.append(f"{r['id']}: {e}")
+            continue
+        wav, sr = load_audio(r["path"])
+        if sr != codec.cfg.sample_rate:
+            wav = resample(wav, sr, codec.cfg.sample_rate)
+        frames = frame_targets(codec, wav)
+        if len(frames) < len(phones):
+            skipped.append(f"{r['id']}: {len(phones)} phones in {len(frames)} frames")
+            continue
+        items.append(Item(r["id"], phones, r["speaker"], r["language"].split("-")[0], frames))
+    if skipped:
+        import warnings
+
+        warnings.warn(f"{len(skipped)} utterance(s) skipped, e.g. {skipped[0]}", stacklevel=2)
+    if not items:
+        raise SpeechtokError("no usable transcribed utterances in the training data")
+    if f is not None:
+        from ..fsutil import write_atomic
+
+        f.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(f, lambda t: torch.save([it.__dict__ for it in items], t), suffix=".pt")
+    return items
+
+
+def target_stats(items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std per target dimension over all frames (voicing left as is: mean 0, std 1)."""
+    x = np.concatenate([it.frames for it in items])
+    mean, std = x.mean(0), x.std(0) + 1e-4
+    mean[-1], std[-1] = 0.5, 0.5  # voicing 0/1 -> -1/+1
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def collate(items: list[Item], phone_set, speaker_ids: dict, mean: np.ndarray, std: np.ndarray):
+    """A batch: padded phone ids (B, N), speakers (B,), standardized targets (B, T, D + 2), lengths."""
+    ids = [phone_set.ids(it.phones, it.id) for it in items]
+    N = max(map(len, ids))
+    T = max(len(it.frames) for it in items)
+    D = items[0].frames.shape[1]
+    phones = torch.zeros(len(items), N, dtype=torch.long)
+    target = torch.zeros(len(items), T, D)
+    for b, (p, it) in enumerate(zip(ids, items)):
+        phones[b, : len(p)] = torch.tensor(p)
+        target[b, : len(it.frames)] = torch.from_numpy((it.frames - mean) / std)
+    speakers = torch.tensor([speaker_ids[it.speaker] for it in items])
+    n_phones = torch.tensor([len(p) for p in ids])
+    n_frames = torch.tensor([len(it.frames) for it in items])
+    return phones, speakers, target, n_phones, n_frames
