@@ -50,6 +50,7 @@ def register(subparsers) -> None:
                        description="Compare a voice with its recordings, the codec's resynthesis of them and classic TTS.")
     b.add_argument("--model", default="speechtok-tts-en", help="voice folder or shipped name")
     b.add_argument("--voice", help="speaker of a multi-speaker model (default: its first)")
+    b.add_argument("--weights", type=Path, help="other weights of the same voice (a snapshot of its training)")
     b.add_argument("--manifest", required=True, help="held-out transcribed manifest (never in training)")
     b.add_argument("--limit", type=positive_int, default=20, help="sentences (default 20)")
     b.add_argument("--no-classic", action="store_true", help="skip flite / espeak-ng / festival")
@@ -106,7 +107,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from ..tts import load
     from ..tts.bench import bench_voice, markdown, write_result
 
-    v = load(args.model)
+    v = load(args.model, args.weights)
     res = bench_voice(v, args.manifest, args.limit, classic=not args.no_classic, progress=not args.no_progress,
                       voice_name=args.voice)
     write_result(res, args.out)

@@ -62,7 +62,7 @@ def _wer(ref: str, hyp: str) -> tuple[float, float]:
 
 
 def bench_voice(voice, manifest: str | Path, limit: int = 20, classic: bool = True, progress: bool = True,
-                voice_name: str | None = None) -> dict:
+                voice_name: str | None = None, references: bool = True) -> dict:
     """Measure ``voice`` (a ``Voice``) on the held-out rows of ``manifest`` for one of its voices."""
     from ..data.synthetic import VOICES, synthesize
     from ..eval.metrics.perceptual import dnsmos
@@ -83,7 +83,8 @@ def bench_voice(voice, manifest: str | Path, limit: int = 20, classic: bool = Tr
         ref, _ = load_audio(r["path"], sr)
         originals.append(ref)
         outs = {"original recording": (ref, None)}
-        outs["codec resynthesis (topline)"] = (voice.tokenizer.decode(voice.tokenizer.encode(ref, sr))[0], None)
+        if references:
+            outs["codec resynthesis (topline)"] = (voice.tokenizer.decode(voice.tokenizer.encode(ref, sr))[0], None)
         t0 = time.perf_counter()
         first = None
         chunks = []
