@@ -229,3 +229,27 @@ def test_tts_endpoint_streams_a_wav(voice_dir):
         assert c.post("/v1/tts", json={"text": " ", "model": str(voice_dir)}).status_code == 422
         assert "GRINNING" in c.post("/v1/tts", json={"text": "hi 😀", "model": str(voice_dir)}).json()["error"]
         assert c.post("/v1/tts", json={"text": "hi", "model": "nope"}).status_code == 404
+
+
+def test_token_target_trains_on_another_tokenizer(voice_dir, tmp_path):
+    """The DASB-style recipe: the same model predicting a tokenizer's tokens (here the 25 Hz
+    codec's), durations from the parameter voice's alignment rescaled to 25 Hz."""
+    from speechtok.tts import load
+    from speechtok.tts.config import tts_config_from_dict
+    from speechtok.tts.train import train
+
+    cfg = _cfg(_manifest(tmp_path), 30)
+    data = {"name": "tiny-tokens", "codec": "speechtok-fast-25hz", "target": "tokens", "durations_from": str(voice_dir),
+            "data": {"train": cfg.data.train}, "model": {"hidden": 32, "encoder_layers": 1, "decoder_layers": 2, "dropout": 0.0},
+            "train": {"steps": 30, "batch_size": 4, "lr": 3e-3, "warmup_steps": 1, "log_every": 1, "valid_every": 0,
+                      "checkpoint_every": 10, "num_threads": 1}}
+    train(tts_config_from_dict(data), tmp_path / "tok", progress=False, log=lambda *_: None)
+    log = [json.loads(x) for x in (tmp_path / "tok" / "log.jsonl").read_text().splitlines()]
+    assert np.mean([r["ce"] for r in log[-5:]]) < 0.8 * np.mean([r["ce"] for r in log[:5]])
+    v = load(tmp_path / "tok")
+    codes, dur, phones = v.frames("Please enter your number.", "allison_smith")
+    assert codes.shape == (len(v.cfg.learned["codebook_sizes"]), int(dur.sum()))
+    wav = v.say("Please enter your number.", "allison_smith")
+    assert abs(len(wav) - codes.shape[1] * 640) <= 640 and np.isfinite(wav).all()
+    with pytest.raises(ValueError, match="durations_from"):
+        tts_config_from_dict({**data, "durations_from": ""})

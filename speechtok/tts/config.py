@@ -57,6 +57,10 @@ class TTSRunConfig:
     name: str = "speechtok-tts"
     codec: str = "speechtok-base"  # the tokenizer whose parameters and tokens the voice speaks through
     stages: int = 0  # envelope codebooks used when speaking through tokens; 0 = the codec's default bitrate
+    # what the frame decoder predicts: the codec's continuous parameters (then quantized), or the
+    # tokenizer's tokens themselves (cross-entropy per codebook: the DASB-style comparison of tokenizers)
+    target: str = "parameters"
+    durations_from: str = ""  # target tokens: a trained parameter voice whose MAS alignment gives the durations
     # filled in from the data when training starts; saved with the voice
     learned: dict[str, Any] = field(default_factory=dict)
 
@@ -64,6 +68,10 @@ class TTSRunConfig:
         m = self.model
         if m.hidden % m.heads:
             raise ValueError(f"model.hidden ({m.hidden}) must be a multiple of model.heads ({m.heads})")
+        if self.target not in ("parameters", "tokens"):
+            raise ValueError(f"target must be parameters or tokens, not {self.target!r}")
+        if self.target == "tokens" and not self.durations_from:
+            raise ValueError("target: tokens needs durations_from: a trained parameter voice of the same speakers")
         if m.kernel % 2 == 0:
             raise ValueError(f"model.kernel must be odd, got {m.kernel}")
 

@@ -28,6 +28,8 @@ class Item:
     speaker: str
     language: str
     frames: np.ndarray  # (T, D + 2): codec features, log-F0 (interpolated), voicing (0/1); raw units
+    # target tokens only: frames holds the codes (T, K) and durations the phones' frames (N,)
+    durations: np.ndarray | None = None
 
 
 def read_manifest(path: str | Path, speakers: list[str] | None = None, languages: list[str] | None = None) -> list[dict]:
@@ -129,6 +131,68 @@ def target_stats(items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
     mean, std = x.mean(0), x.std(0) + 1e-4
     mean[-1], std[-1] = 0.5, 0.5  # voicing 0/1 -> -1/+1
     return mean.astype(np.float32), std.astype(np.float32)
+
+
+def build_token_items(rows: list[dict], tok, aligner, cache: Path | None = None, progress: bool = True) -> list[Item]:
+    """Target tokens: each row's codes from ``tok`` and its phone durations from the MAS
+    alignment of ``aligner`` (a trained parameter ``Voice``), rescaled to ``tok``'s frame rate."""
+    from .align import durations_from_path, log_likelihood, mas
+
+    key = _cache_key(rows, f"{tok.name}:{tok.version}|aligner {aligner.folder.resolve()}")
+    f = cache / f"token-items-{key}.pt" if cache is not None else None
+    if f is not None and f.is_file():
+        return [Item(**d) for d in torch.load(f, weights_only=False)]
+    items, skipped = [], []
+    for r in tqdm(rows, desc="tts token data", unit="utt", disable=not progress):
+        try:
+            phones = phonemize(r["text"], r["language"])
+            ids = aligner.phone_set.ids(phones, r["id"])
+            spk = aligner.voices.index(r["speaker"])
+        except (TextError, ValueError) as e:
+            skipped.append(f"{r['id']}: {e}")
+            continue
+        wav, sr = load_audio(r["path"], aligner.sample_rate)
+        x = (torch.from_numpy(frame_targets(aligner.codec, wav)) - aligner.mean) / aligner.std
+        with torch.no_grad():
+            _, mu, _ = aligner.model.encode(torch.tensor([ids]), torch.tensor([spk]))
+        if len(x) < len(ids):
+            skipped.append(f"{r['id']}: {len(ids)} phones in {len(x)} frames")
+            continue
+        d = durations_from_path(mas(log_likelihood(mu[0], x).numpy()), len(ids))
+        codes = tok.encode(load_audio(r["path"], tok.sample_rate)[0], tok.sample_rate).codes
+        T = codes.shape[1]
+        ends = np.round(np.cumsum(d) * T / len(x)).astype(np.int64)
+        dur = np.diff(np.concatenate([[0], ends]))
+        items.append(Item(r["id"], phones, r["speaker"], r["language"].split("-")[0], codes.T.astype(np.int64), dur))
+    if skipped:
+        import warnings
+
+        warnings.warn(f"{len(skipped)} utterance(s) skipped, e.g. {skipped[0]}", stacklevel=2)
+    if not items:
+        raise SpeechtokError("no usable transcribed utterances in the training data")
+    if f is not None:
+        from ..fsutil import write_atomic
+
+        f.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(f, lambda t: torch.save([it.__dict__ for it in items], t), suffix=".pt")
+    return items
+
+
+def collate_tokens(items: list[Item], phone_set, speaker_ids: dict):
+    """Target tokens: phone ids (B, N), speakers, codes (B, T, K) padded with -100, durations (B, N)."""
+    ids = [phone_set.ids(it.phones, it.id) for it in items]
+    N = max(map(len, ids))
+    T = max(len(it.frames) for it in items)
+    K = items[0].frames.shape[1]
+    phones = torch.zeros(len(items), N, dtype=torch.long)
+    codes = torch.full((len(items), T, K), -100, dtype=torch.long)
+    dur = torch.zeros(len(items), N, dtype=torch.long)
+    for b, (p, it) in enumerate(zip(ids, items)):
+        phones[b, : len(p)] = torch.tensor(p)
+        codes[b, : len(it.frames)] = torch.from_numpy(it.frames)
+        dur[b, : len(p)] = torch.from_numpy(it.durations)
+    speakers = torch.tensor([speaker_ids[it.speaker] for it in items])
+    return phones, speakers, codes, dur
 
 
 def collate(items: list[Item], phone_set, speaker_ids: dict, mean: np.ndarray, std: np.ndarray):

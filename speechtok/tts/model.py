@@ -117,12 +117,21 @@ class AcousticModel(nn.Module):
         mu_frames = expand(mu, dur, T)
         return y, mu_frames, dur, logd_hat, pitch_tgt, pitch_hat, mask, fmask
 
+    def forward_given(self, phones, speakers, durations):
+        """Training pass with given durations (target tokens): (frame outputs, log-duration
+        predictions, phone mask, frame mask); the phone pitch input is zero (pitch is a token)."""
+        h, _, mask = self.encode(phones, speakers)
+        logd_hat = self.duration(h.detach(), mask)
+        y, fmask = self.decode(h, torch.zeros(phones.shape), durations, mask)
+        return y, logd_hat, mask, fmask
+
     @torch.no_grad()
-    def infer(self, phones, speakers, pace: float = 1.0, pitch_shift: float = 0.0):
+    def infer(self, phones, speakers, pace: float = 1.0, pitch_shift: float = 0.0, min_frames: int = 1,
+              use_pitch: bool = True):
         """(B, N) phones -> frame outputs (B, T, out_dim), frame counts (B,), durations (B, N)."""
         h, _, mask = self.encode(phones, speakers)
         logd = self.duration(h, mask)
-        dur = torch.clamp(torch.round(torch.expm1(logd.clamp(min=0)) * pace), min=1).long() * mask.squeeze(-1).long()
-        pitch = (self.pitch(h, mask) + pitch_shift) * mask.squeeze(-1)
+        dur = torch.clamp(torch.round(torch.expm1(logd.clamp(min=0)) * pace), min=min_frames).long() * mask.squeeze(-1).long()
+        pitch = (self.pitch(h, mask) + pitch_shift) * mask.squeeze(-1) if use_pitch else torch.zeros(phones.shape)
         y, fmask = self.decode(h, pitch, dur, mask)
         return y, dur.sum(1), dur

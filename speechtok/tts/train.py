@@ -37,7 +37,32 @@ def build_model(cfg: TTSRunConfig) -> AcousticModel:
                          m.encoder_layers, m.decoder_layers, m.kernel, m.heads, m.dropout)
 
 
+def token_losses(model: AcousticModel, batch, cfg: TTSRunConfig) -> dict[str, torch.Tensor]:
+    """Target tokens: cross-entropy of each codebook's token per frame, and the duration loss."""
+    phones, speakers, codes, dur = batch
+    y, logd_hat, mask, fmask = model.forward_given(phones, speakers, dur)
+    sizes = cfg.learned["codebook_sizes"]
+    ce, k0 = 0.0, 0
+    for k, V in enumerate(sizes):
+        ce = ce + F.cross_entropy(y[..., k0 : k0 + V].reshape(-1, V), codes[..., k].reshape(-1), ignore_index=-100)
+        k0 += V
+    ce = ce / len(sizes)
+    pm = mask.squeeze(-1)
+    dloss = (((logd_hat - torch.log1p(dur.float())) ** 2) * pm).sum() / pm.sum().clamp(min=1)
+    return {"loss": ce + cfg.train.duration_weight * dloss, "ce": ce, "dur": dloss}
+
+
+def _collate(cfg, items, phone_set, speaker_ids, mean, std):
+    if cfg.target == "tokens":
+        from .data import collate_tokens
+
+        return collate_tokens(items, phone_set, speaker_ids)
+    return collate(items, phone_set, speaker_ids, mean, std)
+
+
 def losses(model: AcousticModel, batch, cfg: TTSRunConfig) -> dict[str, torch.Tensor]:
+    if cfg.target == "tokens":
+        return token_losses(model, batch, cfg)
     phones, speakers, target, n_phones, n_frames = batch
     y, mu_f, dur, logd_hat, pitch_tgt, pitch_hat, mask, fmask = model(phones, speakers, target, n_phones, n_frames)
     fm = fmask.squeeze(-1)
@@ -81,7 +106,7 @@ def _valid_losses(model, valid, cfg, mean, std, phone_set, speaker_ids) -> dict:
     sums: dict[str, float] = {}
     with torch.no_grad():
         for i in range(0, len(valid), 8):
-            b = collate(valid[i : i + 8], phone_set, speaker_ids, mean, std)
+            b = _collate(cfg, valid[i : i + 8], phone_set, speaker_ids, mean, std)
             for k, v in losses(model, b, cfg).items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(b[0])
     model.train()
@@ -106,8 +131,10 @@ def train(cfg: TTSRunConfig, out: str | Path, resume: bool = False, progress: bo
         torch.set_num_threads(t.num_threads)
     tok = speechtok.load(cfg.codec)
     codec = getattr(tok, "codec", None)
-    if codec is None or not hasattr(codec, "features"):
-        raise SpeechtokError(f"codec {cfg.codec!r}: the TTS speaks through a source-filter codec (speechtok-base, speechtok-fast, ...)")
+    tokens_target = cfg.target == "tokens"
+    if not tokens_target and (codec is None or not hasattr(codec, "features")):
+        raise SpeechtokError(f"codec {cfg.codec!r}: target parameters needs a source-filter codec (speechtok-base, "
+                             f"speechtok-fast, ...); any tokenizer works with target: tokens")
     codec_id = f"{tok.name}:{tok.version}"
     d = cfg.data
     if not d.train:
@@ -115,24 +142,43 @@ def train(cfg: TTSRunConfig, out: str | Path, resume: bool = False, progress: bo
     rows = read_manifest(d.train, d.speakers or None, d.languages or None)
     if not rows:
         raise SpeechtokError(f"{d.train}: no transcribed rows for speakers {d.speakers or 'any'} / languages {d.languages or 'any'}")
-    items = build_items(rows, codec, codec_id, out / "cache", progress)
     vrows = read_manifest(d.valid, d.speakers or None, d.languages or None)[: d.max_valid] if d.valid else []
-    valid = build_items(vrows, codec, codec_id, out / "cache", progress) if vrows else []
+    if tokens_target:
+        from .data import build_token_items
+        from .voice import Voice
+
+        aligner = Voice.load(cfg.durations_from)
+        if aligner.cfg.target != "parameters":
+            raise SpeechtokError(f"durations_from {cfg.durations_from}: must be a voice trained with target parameters")
+        items = build_token_items(rows, tok, aligner, out / "cache", progress)
+        valid = build_token_items(vrows, tok, aligner, out / "cache", progress) if vrows else []
+    else:
+        items = build_items(rows, codec, codec_id, out / "cache", progress)
+        valid = build_items(vrows, codec, codec_id, out / "cache", progress) if vrows else []
     if resume:
         from .config import load_tts_config
 
         cfg.learned = load_tts_config(out / "config.yaml").learned
     else:
         phone_set = PhoneSet.from_sequences(it.phones for it in items)
-        mean, std = target_stats(items)
+        if tokens_target:
+            K = items[0].frames.shape[1]
+            sizes = [int(v) for v in tok.codebook_sizes[:K]]
+            mean, std = np.zeros(0, np.float32), np.zeros(0, np.float32)
+        else:
+            mean, std = target_stats(items)
         voices = sorted({it.speaker for it in items})
         langs = {v: sorted({it.language for it in items if it.speaker == v}) for v in voices}
         cfg.learned = {"phones": phone_set.symbols, "voices": voices, "languages": langs,
-                       "out_dim": int(items[0].frames.shape[1]), "mean": mean.tolist(), "std": std.tolist(),
+                       "out_dim": sum(sizes) if tokens_target else int(items[0].frames.shape[1]),
+                       "mean": mean.tolist(), "std": std.tolist(),
                        "codec_id": codec_id, "frame_rate": float(tok.frame_rate),
                        "train_utterances": len(items),
                        "train_minutes": round(sum(len(i.frames) for i in items) / tok.frame_rate / 60, 2),
-                       "durations": "learned: monotonic alignment search (MAS) inside training"}
+                       "durations": (f"from the MAS alignment of the voice {cfg.durations_from}" if tokens_target
+                                     else "learned: monotonic alignment search (MAS) inside training")}
+        if tokens_target:
+            cfg.learned["codebook_sizes"] = sizes
     lr_ = cfg.learned
     from .frontend import PhoneSet as _PS
 
@@ -177,7 +223,7 @@ def train(cfg: TTSRunConfig, out: str | Path, resume: bool = False, progress: bo
         g = np.random.default_rng([t.seed, step])
         batch_idx = batches[int(g.integers(len(batches)))]
         torch.manual_seed(t.seed * 1_000_003 + step)
-        batch = collate([items[i] for i in batch_idx], phone_set, speaker_ids, mean, std)
+        batch = _collate(cfg, [items[i] for i in batch_idx], phone_set, speaker_ids, mean, std)
         for group in opt.param_groups:
             group["lr"] = _lr(step, cfg)
         ls = losses(model, batch, cfg)

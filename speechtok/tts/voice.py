@@ -50,7 +50,8 @@ class Voice:
         load_weights(self.model, weights or folder / "model.safetensors")
         self.model.eval()
         self.tokenizer = speechtok.load(self.cfg.codec)
-        self.codec = self.tokenizer.codec
+        self.codec = getattr(self.tokenizer, "codec", None)
+        self.target = self.cfg.target
         self.sample_rate = int(self.tokenizer.sample_rate)
         self.frame_rate = float(self.tokenizer.frame_rate)
         self.name = self.cfg.name
@@ -80,6 +81,13 @@ class Voice:
         spk, _ = self._voice(voice)
         ph = self.phones(text, voice, language)
         ids = torch.tensor([self.phone_set.ids(ph, "text")])
+        if self.target == "tokens":
+            y, _, dur = self.model.infer(ids, torch.tensor([spk]), pace, min_frames=0, use_pitch=False)
+            codes, k0 = [], 0
+            for V in self.cfg.learned["codebook_sizes"]:
+                codes.append(y[0, :, k0 : k0 + V].argmax(-1))
+                k0 += V
+            return torch.stack(codes).numpy(), dur[0].numpy(), ph
         y, _, dur = self.model.infer(ids, torch.tensor([spk]), pace)
         y = y[0] * self.std + self.mean
         return self._to_frames(y), dur[0].numpy(), ph
@@ -100,6 +108,9 @@ class Voice:
         from ..codec.sourcefilter.tokenizer import ENVELOPE_MEAN
 
         c, tok = self.codec, self.tokenizer
+        if self.target == "tokens":  # fr: the predicted codes (K, T); normalized codecs decode with their global mean
+            n = int(round(fr.shape[1] * self.sample_rate / self.frame_rate))
+            return tok._make_tokens(fr, n, self.sample_rate)
         stages = self.cfg.stages or getattr(tok, "stages", None)
         extra, mean = {}, None
         if c.normalized:
@@ -115,7 +126,7 @@ class Voice:
         tokens and decode them (the default: what the tokens can carry); False renders the
         predicted parameters directly."""
         fr, _, _ = self.frames(text, voice, language, pace)
-        if through_tokens:
+        if through_tokens or self.target == "tokens":
             wav, _ = self.tokenizer.decode(self._tokens(fr))
             return np.asarray(wav, np.float32)
         return self.codec.render(fr).astype(np.float32)
