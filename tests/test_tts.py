@@ -253,3 +253,19 @@ def test_token_target_trains_on_another_tokenizer(voice_dir, tmp_path):
     assert abs(len(wav) - codes.shape[1] * 640) <= 640 and np.isfinite(wav).all()
     with pytest.raises(ValueError, match="durations_from"):
         tts_config_from_dict({**data, "durations_from": ""})
+
+
+def test_bench_scores_the_voice_beside_the_original(voice_dir, tmp_path):
+    pytest.importorskip("pocketsphinx")
+    pytest.importorskip("resemblyzer")
+    from speechtok.tts import load
+    from speechtok.tts.bench import bench_voice, markdown
+
+    res = bench_voice(load(voice_dir), _manifest(tmp_path), limit=1, classic=False, progress=False, voice_name="allison_smith")
+    s = res["summary"]
+    assert set(s) == {"original recording", "codec resynthesis (topline)", "speechtok-tts (tiny-tts)"}
+    orig, ours = s["original recording"], s["speechtok-tts (tiny-tts)"]
+    assert orig["wer_corpus"] < 0.5  # pocketsphinx reads the real prompt
+    assert orig["speaker_sim"] > ours["speaker_sim"] - 1e-6  # the original is its own reference
+    assert ours["rtf"] > 0 and 0 < ours["first_audio_s"] < 10
+    assert "| speechtok-tts (tiny-tts) |" in markdown(res)
