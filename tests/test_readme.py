@@ -27,7 +27,8 @@ README = REPO / "README.md"
 PARSE_ONLY = {("data", "asterisk"): "needs Debian's Asterisk packages; minutes",
               ("data", "speech"): "downloads Debian packages, synthesizes 2900 sentences; 25 minutes", ("train", None): "40 minutes",
               ("bench", None): "minutes", ("probe", None): "minutes", ("serve", None): "a server",
-              ("demo", None): "a server", ("lm", "bench"): "an hour"}
+              ("demo", None): "a server", ("lm", "bench"): "an hour", ("tts", "train"): "an hour",
+              ("tts", "bench"): "minutes"}
 # what a line gets appended so that it runs in seconds (the budget only)
 SHORTER = {("lm", "train"): ["--steps", "2", "--no-progress"], ("lm", "mtp"): ["--steps", "2", "--distill", "2", "--no-progress"]}
 
@@ -47,7 +48,7 @@ def readme_commands() -> list[list[str]]:
 
 
 def key(argv: list[str]) -> tuple[str, str | None]:
-    return argv[0], (argv[1] if argv[0] in ("lm", "data") else None)
+    return argv[0], (argv[1] if argv[0] in ("lm", "data", "tts") else None)
 
 
 def test_every_readme_command_parses():
@@ -93,7 +94,8 @@ def test_readme_commands_run_as_written(clone, monkeypatch, capsys):
         assert "Traceback" not in err
         ran.append(k)
     assert {("encode", None), ("decode", None), ("info", None), ("list", None), ("tokenize", None),
-            ("detokenize", None), ("lm", "train"), ("lm", "mtp"), ("lm", "sample")} <= set(ran)
+            ("detokenize", None), ("lm", "train"), ("lm", "mtp"), ("lm", "sample"), ("tts", "say")} <= set(ran)
+    assert sf.info(clone / "hello.wav").duration > 1.5
     assert (clone / "wavs" / "en" / "added.wav").is_file() and sf.info(clone / "greedy.wav").duration > 2.9
     assert (clone / "wavs-mine" / "en_privacy-prompt.wav").is_file()
 

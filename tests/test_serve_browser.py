@@ -34,7 +34,9 @@ SERVED = ["opus@6kbps", "codec2@3200", CAUSAL]
 @pytest.fixture(scope="module")
 def server():
     register_test_tokenizers()
-    app = create_app(load_tokenizers(SERVED), Limits(max_duration_s=20))
+    from speechtok.serve.tts import load_voices
+
+    app = create_app(load_tokenizers(SERVED), Limits(max_duration_s=20), voices=load_voices(["speechtok-tts-en"]))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -169,3 +171,27 @@ def test_a_refused_request_shows_its_reason(server, browser, tmp_path):
     assert len(refused) == len(cards) - 1 >= 1  # every tokenizer card, not the original
     for c in refused:
         assert "uploaded audio: not a readable audio file" in c.find_element(By.CSS_SELECTOR, "p.error").text
+
+
+def test_text_to_speech_box(server, browser):
+    """The text box speaks through the shipped English voice, and its speech can feed the tokenizers."""
+    browser.get(server + "/")
+    wait(browser, lambda d: d.find_element(By.ID, "tts-section").is_displayed())
+    assert "speechtok-tts-en" in Select(browser.find_element(By.ID, "tts-voice")).first_selected_option.text
+    box = browser.find_element(By.ID, "tts-text")
+    box.clear()
+    box.send_keys("Please enter your account number. Thank you.")
+    browser.find_element(By.ID, "tts-speak").click()
+    wait(browser, lambda d: d.find_element(By.ID, "tts-result").get_attribute("data-done") in ("1", "error"))
+    assert browser.find_element(By.ID, "tts-result").get_attribute("data-done") == "1", browser.find_element(By.ID, "tts-status").text
+    (seconds,) = audio_durations(browser, "#tts-result")
+    assert 1.5 < seconds < 8, seconds
+    assert canvas_has_picture(browser, browser.find_element(By.CSS_SELECTOR, "#tts-result canvas.spectrogram"))
+    browser.find_element(By.ID, "tts-use").click()
+    assert "text to speech" in browser.find_element(By.ID, "input-status").text
+    # a refused text shows the server's reason
+    box.clear()
+    box.send_keys("hello \u2603")
+    browser.find_element(By.ID, "tts-speak").click()
+    wait(browser, lambda d: "error" in d.find_element(By.ID, "tts-status").get_attribute("class"))
+    assert "SNOWMAN" in browser.find_element(By.ID, "tts-status").text
