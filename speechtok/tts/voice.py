@@ -133,6 +133,13 @@ class Voice:
 
     def stream(self, text: str, voice: str | None = None, language: str | None = None, pace: float = 1.0) -> Iterator[np.ndarray]:
         """Audio sentence by sentence (the first sentence's audio comes before the rest is computed)."""
+        from .frontend import check_characters, normalize_text
+
+        if not isinstance(text, str) or not text.strip():
+            raise TextError("text is empty: give at least one word")
+        check_characters(text)
+        _, lang = self._voice(voice)
+        text = normalize_text(text, language or lang)  # first: "Dr. Smith" is one sentence
         sentences = [s for s in re.split(r"(?<=[.!?;:])\s+", text.strip()) if s.strip()]
         if not sentences:
             raise TextError("text is empty: give at least one word")
