@@ -135,3 +135,16 @@ class AcousticModel(nn.Module):
         pitch = (self.pitch(h, mask) + pitch_shift) * mask.squeeze(-1) if use_pitch else torch.zeros(phones.shape)
         y, fmask = self.decode(h, pitch, dur, mask)
         return y, dur.sum(1), dur
+
+
+def build_model(cfg) -> AcousticModel:
+    """The network a ``TTSRunConfig`` (with its ``learned`` facts) describes."""
+    lr, m = cfg.learned, cfg.model
+    return AcousticModel(len(lr["phones"]), len(lr["voices"]), lr["out_dim"], m.hidden, m.encoder_convs,
+                         m.encoder_layers, m.decoder_layers, m.kernel, m.heads, m.dropout)
+
+
+def load_weights(model: AcousticModel, path) -> None:
+    from safetensors.torch import load_file
+
+    model.load_state_dict(load_file(str(path)))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..codec.config import to_dict
@@ -27,14 +27,7 @@ from ..fsutil import write_atomic
 from .config import TTSRunConfig
 from .data import build_items, collate, read_manifest, target_stats
 from .frontend import PhoneSet
-from .model import AcousticModel
-
-
-def build_model(cfg: TTSRunConfig) -> AcousticModel:
-    lr = cfg.learned
-    m = cfg.model
-    return AcousticModel(len(lr["phones"]), len(lr["voices"]), lr["out_dim"], m.hidden, m.encoder_convs,
-                         m.encoder_layers, m.decoder_layers, m.kernel, m.heads, m.dropout)
+from .model import AcousticModel, build_model
 
 
 def token_losses(model: AcousticModel, batch, cfg: TTSRunConfig) -> dict[str, torch.Tensor]:
@@ -263,7 +256,3 @@ def train(cfg: TTSRunConfig, out: str | Path, resume: bool = False, progress: bo
     checkpoint()
     log(f"stopped at step {step} ({stopped}); {cpu() / 60:.1f} CPU-minutes, {wall() / 60:.1f} wall minutes -> {out}")
     return out
-
-
-def load_weights(model: AcousticModel, path: Path) -> None:
-    model.load_state_dict(load_file(str(path)))

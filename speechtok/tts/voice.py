@@ -34,7 +34,7 @@ class Voice:
     def __init__(self, folder: Path, weights: Path | None = None):
         import speechtok
 
-        from .train import build_model, load_weights
+        from .model import build_model, load_weights
 
         self.folder = folder
         self.cfg = load_tts_config(folder / "config.yaml")
