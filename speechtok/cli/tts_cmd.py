@@ -54,6 +54,7 @@ def register(subparsers) -> None:
     b.add_argument("--manifest", required=True, help="held-out transcribed manifest (never in training)")
     b.add_argument("--limit", type=positive_int, default=20, help="sentences (default 20)")
     b.add_argument("--no-classic", action="store_true", help="skip flite / espeak-ng / festival")
+    b.add_argument("--threads", type=positive_int, default=2, help="torch threads for synthesis (default 2)")
     b.add_argument("--out", type=Path, default=Path("benchmarks/tts"), help="folder for NAME-VOICE.json/.md")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=run_bench)
@@ -107,9 +108,13 @@ def run_bench(args: argparse.Namespace) -> int:
     from ..tts import load
     from ..tts.bench import bench_voice, markdown, write_result
 
+    import torch
+
+    torch.set_num_threads(args.threads)
     v = load(args.model, args.weights)
     res = bench_voice(v, args.manifest, args.limit, classic=not args.no_classic, progress=not args.no_progress,
                       voice_name=args.voice)
+    res["threads"] = args.threads
     write_result(res, args.out)
     print(markdown(res))
     print(json.dumps({k: round(x, 4) if isinstance(x, float) else x for k, x in
