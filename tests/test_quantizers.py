@@ -56,10 +56,13 @@ def test_residual_kmeans_matches_the_codec_and_every_prefix_works():
     ours = ResidualKMeansVQ(16, 3, iters=5).fit(x, seed=3)
     codec = ResidualKMeans(5, 16, 3)
     codec.fit(x, iters=5, seed=3)
-    assert torch.equal(ours.codebooks, codec.codebooks)
+    assert torch.equal(torch.stack(ours.codebooks), codec.codebooks)
     assert torch.equal(ours.encode(x), codec.encode(x))
     errors = [float(((ours.decode(ours.encode(x, k)) - x) ** 2).mean()) for k in (1, 2, 3)]
     assert errors[0] > errors[1] > errors[2]
+    sized = ResidualKMeansVQ([8, 4], 2, iters=5).fit(x)
+    assert sized.codebook_sizes == (8, 4) and sized.bits == 5
+    assert int(sized.encode(x)[1].max()) < 4
 
 
 def test_masked_residual_vq_codes_its_channel_groups_first():

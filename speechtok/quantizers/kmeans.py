@@ -31,19 +31,22 @@ def contiguous_masks(dim: int, groups: int) -> list[torch.Tensor]:
 
 
 class ResidualKMeansVQ(VectorQuantizer):
-    """``stages`` codebooks of ``codebook_size``; stage ``s`` is k-means on the residual left by
+    """``stages`` codebooks of ``codebook_size`` (or one size per stage); stage ``s`` is k-means on the residual left by
     stages ``< s``, restricted to ``masks[s]`` when given (None: all channels). Nested."""
 
     nested = True
 
-    def __init__(self, codebook_size: int = 2048, stages: int = 1, iters: int = 20,
+    def __init__(self, codebook_size: int | list[int] = 2048, stages: int = 1, iters: int = 20,
                  masks: list[torch.Tensor | None] | None = None):
+        sizes = [codebook_size] * stages if isinstance(codebook_size, int) else list(codebook_size)
+        if len(sizes) != stages:
+            raise ValueError(f"{len(sizes)} codebook sizes for {stages} stages")
         self.codebook_size, self.stages, self.iters = codebook_size, stages, iters
         self.masks = list(masks or []) + [None] * (stages - len(masks or []))
         if len(self.masks) != stages:
             raise ValueError(f"{len(self.masks)} masks for {stages} stages")
-        self.codebook_sizes = (codebook_size,) * stages
-        self.codebooks: torch.Tensor | None = None  # (stages, codebook_size, D)
+        self.codebook_sizes = tuple(sizes)
+        self.codebooks: list[torch.Tensor] | None = None  # per stage (codebook_sizes[s], D)
 
     def _stage_codes(self, s: int, residual: torch.Tensor) -> torch.Tensor:
         m = self.masks[s]
@@ -54,14 +57,14 @@ class ResidualKMeansVQ(VectorQuantizer):
     @torch.no_grad()
     def fit(self, x: torch.Tensor, seed: int = 0) -> "ResidualKMeansVQ":
         x = x.float()
-        self.codebooks = torch.zeros(self.stages, self.codebook_size, x.shape[1])
+        self.codebooks = [torch.zeros(n, x.shape[1]) for n in self.codebook_sizes]
         residual = x.clone()
-        for s in range(self.stages):
+        for s, n in enumerate(self.codebook_sizes):
             m = self.masks[s]
             if m is None:
-                self.codebooks[s] = kmeans(residual, self.codebook_size, self.iters, seed + s)
+                self.codebooks[s] = kmeans(residual, n, self.iters, seed + s)
             else:
-                self.codebooks[s][:, m] = kmeans(residual[:, m].contiguous(), self.codebook_size, self.iters, seed + s)
+                self.codebooks[s][:, m] = kmeans(residual[:, m].contiguous(), n, self.iters, seed + s)
             residual = residual - self.codebooks[s][self._stage_codes(s, residual)]
         return self
 
@@ -76,7 +79,7 @@ class ResidualKMeansVQ(VectorQuantizer):
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros(codes.shape[1], self.codebooks.shape[2])
+        out = torch.zeros(codes.shape[1], self.codebooks[0].shape[1])
         for s in range(codes.shape[0]):
             out += self.codebooks[s][codes[s]]
         return out
