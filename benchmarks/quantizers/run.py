@@ -127,6 +127,9 @@ def main() -> None:
     ap.add_argument("--graph-size", type=int, default=16000, help="vectors in each SE graph")
     ap.add_argument("--lfq-steps", type=int, default=300)
     ap.add_argument("--only", nargs="*", help="row names starting with these (default: all)")
+    ap.add_argument("--redo", nargs="*", default=[],
+                    help="recompute the rows whose names start with these; other rows already in "
+                         "OUT/results.json (same settings) are kept, rows of names no longer made are dropped")
     ap.add_argument("--model", default="speechtok-fast")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/quantizers")
@@ -144,25 +147,57 @@ def main() -> None:
           f"({len(valid_rows)} utterances, {len({r['speaker'] for r in valid_rows})} voices), {time.perf_counter() - t:.0f} s", flush=True)
     var = float(valid.var(0).mean())
 
-    results = []
+    settings = {"model": args.model, "train_utterances": len(train_rows), "graph_size": args.graph_size,
+                "lfq_steps": args.lfq_steps, "seed": args.seed}
+    out = Path(args.out)
+    made = {f"{args.model}'s own codebooks (its training data)"} | {
+        n for n, _, _ in variants(codec, args.graph_size, args.lfq_steps)} | {"rkm at the sizes the entropy chose (a control)"}
+    results, kept = [], set()
+    if (out / "results.json").is_file():
+        old = json.loads((out / "results.json").read_text())
+        if all(old["meta"].get(k) == v for k, v in settings.items()):
+            results = [r for r in old["rows"] if r["quantizer"] in made and r["budget"] in args.bits
+                       and not any(r["quantizer"].startswith(p) for p in args.redo)]
+            kept = {r["quantizer"] for r in results}
+            if "se, entropy-chosen size" not in kept:  # its control is made with it
+                results = [r for r in results if not r["quantizer"].startswith("rkm at the sizes")]
+
+    meta = {**settings, "train_frames": len(train), "valid_utterances": len(valid_rows), "valid_frames": len(valid),
+            "valid_voices": sorted({r["speaker"] for r in valid_rows}), "valid_variance_per_dim": var,
+            "threads": torch.get_num_threads()}
+
+    def write():
+        """results.json and results.md from the rows so far (after every row: a killed run keeps them)."""
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=1) + "\n")
+        md = [f"# Quantizers on `{args.model}` envelope features ({len(train)} training frames from "
+              f"{len(train_rows)} utterances; {len(valid)} frames of {len(meta['valid_voices'])} held-out voices)", "",
+              "Feature MSE is per dimension (relative: divided by the held-out variance per dimension, "
+              f"{var:.4f}); LSD is the envelope's log-spectral distortion; used / perplexity per codebook "
+              "on the held-out frames; fit s on one thread (nested rows share one fit). "
+              "Written by `benchmarks/quantizers/run.py`.", "", table(results), ""]
+        (out / "results.md").write_text("\n".join(md))
 
     def add(name, order, budget, q, k, fit_s, extra=None):
         r = {"quantizer": name, "order": order, "budget": budget, "fit_seconds": fit_s,
              **measure(q, train, valid, codec, k, var), **(extra or {})}
         results.append(r)
+        write()
         print(f"{name} @ {budget}: bits {r['bits']:.2f} mse {r['mse_valid']:.4f} ({r['relative_mse_valid']:.3f}) "
               f"lsd {r['lsd_db_valid']:.2f} dB, perplexity {r['perplexity']}", flush=True)
 
-    # the shipped codebooks: the same residual k-means, fitted by the codec's recipe on all of its 4 h
+    # the model's own codebooks: the same residual k-means, fitted by the codec's recipe on its
+    # training data (speechtok-fast: the asterisk train split, 1.5 h of 3 voices)
     shipped = ResidualKMeansVQ(codec.rvq.codebook_size, codec.rvq.num_stages)
     shipped.codebooks = list(codec.rvq.codebooks.clone())
+    own = f"{args.model}'s own codebooks (its training data)"
     for b in args.bits:
-        if b // CODEBOOK_BITS <= shipped.stages and (not args.only or any("shipped".startswith(o) for o in args.only)):
-            add(f"shipped {args.model} codebooks (4 h)", -1, b, shipped, b // CODEBOOK_BITS, None)
+        if b // CODEBOOK_BITS <= shipped.stages and own not in kept and (not args.only or any(own.startswith(o) for o in args.only)):
+            add(own, -1, b, shipped, b // CODEBOOK_BITS, None)
 
     top = max(args.bits)
     for order, (name, make, nested) in enumerate(variants(codec, args.graph_size, args.lfq_steps)):
-        if args.only and not any(name.startswith(o) for o in args.only):
+        if (args.only and not any(name.startswith(o) for o in args.only)) or name in kept:
             continue
         fits = [(top, None)] if nested else [(b, b) for b in args.bits]
         for fit_bits, _ in fits:
@@ -185,20 +220,7 @@ def main() -> None:
                     if b // CODEBOOK_BITS <= len(km.codebook_sizes):
                         add("rkm at the sizes the entropy chose (a control)", order + 0.5, b, km, b // CODEBOOK_BITS, fit_s)
 
-    out = Path(args.out)
-    meta = {"model": args.model, "train_utterances": len(train_rows), "train_frames": len(train),
-            "valid_utterances": len(valid_rows), "valid_frames": len(valid),
-            "valid_voices": sorted({r["speaker"] for r in valid_rows}), "valid_variance_per_dim": var,
-            "graph_size": args.graph_size, "lfq_steps": args.lfq_steps, "seed": args.seed,
-            "threads": torch.get_num_threads()}
-    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=1) + "\n")
-    md = [f"# Quantizers on `{args.model}` envelope features ({len(train)} training frames from "
-          f"{len(train_rows)} utterances; {len(valid)} frames of {len(meta['valid_voices'])} held-out voices)", "",
-          "Feature MSE is per dimension (relative: divided by the held-out variance per dimension, "
-          f"{var:.4f}); LSD is the envelope's log-spectral distortion; used / perplexity per codebook "
-          "on the held-out frames; fit s on one thread (nested rows share one fit). "
-          "Written by `benchmarks/quantizers/run.py`.", "", table(results), ""]
-    (out / "results.md").write_text("\n".join(md))
+    write()
     print(table(results))
 
 
