@@ -56,6 +56,7 @@ def variants(codec, graph_size: int, lfq_steps: int):
     return [
         ("rkm (k-means VQ at 11 bits)", lambda b: ResidualKMeansVQ(size, b // CODEBOOK_BITS), True),
         ("rkm, k-means++ seeds only (no Lloyd steps; a control)", lambda b: ResidualKMeansVQ(size, b // CODEBOOK_BITS, iters=0), True),
+        ("rkm, 5 Lloyd steps (a control for se + 5 k-means steps)", lambda b: ResidualKMeansVQ(size, b // CODEBOOK_BITS, iters=5), True),
         ("mcrvq, 3 contiguous channel thirds", lambda b: MaskedResidualVQ(size, b // CODEBOOK_BITS, masked=3), True),
         ("mcrvq, quefrency groups", lambda b: MaskedResidualVQ(size, b // CODEBOOK_BITS, masks=q_masks), True),
         ("mcrvq, coarse first stage only", lambda b: MaskedResidualVQ(size, b // CODEBOOK_BITS, masks=q_masks[:1]), True),
@@ -150,8 +151,10 @@ def main() -> None:
     settings = {"model": args.model, "train_utterances": len(train_rows), "graph_size": args.graph_size,
                 "lfq_steps": args.lfq_steps, "seed": args.seed}
     out = Path(args.out)
-    made = {f"{args.model}'s own codebooks (its training data)"} | {
-        n for n, _, _ in variants(codec, args.graph_size, args.lfq_steps)} | {"rkm at the sizes the entropy chose (a control)"}
+    rank = {n: i for i, (n, _, _) in enumerate(variants(codec, args.graph_size, args.lfq_steps))}
+    rank[f"{args.model}'s own codebooks (its training data)"] = -1
+    rank["rkm at the sizes the entropy chose (a control)"] = rank["se, entropy-chosen size"] + 0.5
+    made = set(rank)
     results, kept = [], set()
     if (out / "results.json").is_file():
         old = json.loads((out / "results.json").read_text())
@@ -159,6 +162,8 @@ def main() -> None:
             results = [r for r in old["rows"] if r["quantizer"] in made and r["budget"] in args.bits
                        and not any(r["quantizer"].startswith(p) for p in args.redo)]
             kept = {r["quantizer"] for r in results}
+            for r in results:  # rows in the order of the variants now
+                r["order"] = rank[r["quantizer"]]
             if "se, entropy-chosen size" not in kept:  # its control is made with it
                 results = [r for r in results if not r["quantizer"].startswith("rkm at the sizes")]
 
