@@ -1,0 +1,48 @@
+"""Vector quantizers of feature vectors, behind one small interface (``base.VectorQuantizer``).
+
+Each is fitted on ``(N, D)`` vectors and turns them into ``(codebooks, N)`` integer codes and back:
+
+``kmeans``  one k-means codebook (plain VQ).
+``rkm``     residual k-means: stage ``k`` fitted on what stages ``< k`` left (the source-filter
+            codec's quantizer; every prefix of stages works).
+``mcrvq``   Language-Codec's masked-channel RVQ: the first stages each see only a subset of the
+            channels, the later ones the residual of all.
+``lfq``     lookup-free quantization (MAGVIT-v2): the sign of each of ``bits`` projections.
+``bsq``     binary spherical quantization: project, normalise to the unit sphere, binarise,
+            scale by ``1/sqrt(bits)``.
+``se``      SECodec-style codebooks: a k-NN graph over the vectors partitioned by greedily
+            minimising its two-level structural entropy; the parts' centroids are the codebook.
+
+``build(name, bits, **options)`` makes one for a bit budget per vector; ``code_usage`` measures
+how a set of codes fills the codebooks. See docs/quantizers.md.
+"""
+
+from __future__ import annotations
+
+from .base import VectorQuantizer, code_usage
+from .binary import BSQ, LFQ
+from .kmeans import KMeansVQ, MaskedResidualVQ, ResidualKMeansVQ, contiguous_masks
+from .structural import SEQuantizer, knn_graph, partition_structural_entropy, structural_entropy
+
+QUANTIZERS = {"kmeans": KMeansVQ, "rkm": ResidualKMeansVQ, "mcrvq": MaskedResidualVQ,
+              "lfq": LFQ, "bsq": BSQ, "se": SEQuantizer}
+
+
+def build(name: str, bits: int, codebook_bits: int = 11, **options) -> VectorQuantizer:
+    """A quantizer spending ``bits`` per vector. Codebook quantizers (``rkm``, ``mcrvq``, ``se``)
+    get ``bits // codebook_bits`` stages of ``2**codebook_bits`` codewords; ``kmeans`` one codebook
+    of ``2**bits``; ``lfq`` / ``bsq`` ``bits`` binary dimensions."""
+    if name not in QUANTIZERS:
+        raise ValueError(f"unknown quantizer {name!r}; one of {sorted(QUANTIZERS)}")
+    if name == "kmeans":
+        return KMeansVQ(2**bits, **options)
+    if name in ("lfq", "bsq"):
+        return QUANTIZERS[name](bits, group_bits=codebook_bits, **options)
+    if bits % codebook_bits:
+        raise ValueError(f"{name} spends whole codebooks of {codebook_bits} bits; {bits} bits is not a multiple")
+    return QUANTIZERS[name](2**codebook_bits, bits // codebook_bits, **options)
+
+
+__all__ = ["BSQ", "KMeansVQ", "LFQ", "MaskedResidualVQ", "QUANTIZERS", "ResidualKMeansVQ", "SEQuantizer",
+           "VectorQuantizer", "build", "code_usage", "contiguous_masks", "knn_graph",
+           "partition_structural_entropy", "structural_entropy"]
