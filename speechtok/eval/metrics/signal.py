@@ -37,7 +37,7 @@ def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     # the same Slaney filterbank the codec trains with (equal to librosa.filters.mel's default)
-    from ...codec.loss import mel_filterbank
+    from ...dsp import mel_filterbank
 
     return mel_filterbank(sample_rate, n_fft, n_mels)
 
