@@ -10,13 +10,31 @@ from typing import Sequence
 import numpy as np
 
 from ..audio import num_samples, prepare
-from ..errors import AudioError, SpeechtokWarning, TokensFileError, UsageError
+from ..errors import AudioError, SpeechtokError, SpeechtokWarning, TokensFileError, UsageError
 from ..tokens import Tokens
 
 
 #: codes of more than twice this many seconds are decoded in chunks of it, through the
 #: tokenizer's streaming session where it has one (bounded memory for hour-long files)
 DECODE_CHUNK_SECONDS = 30.0
+
+
+def prefix_kbps(frame_rate: float, codebook_sizes: Sequence[int], first: int = 1) -> list[float]:
+    """Nominal kbps of the first ``k`` codebooks, for ``k = first .. len(codebook_sizes)``
+    (rounded to 4 decimals: the rates a model's names offer, e.g. ``speechtok-fast@1.45kbps``).
+    The one place where bitrates become numbers of codebooks and back."""
+    return [round(frame_rate * sum(math.log2(s) for s in codebook_sizes[:k]) / 1000, 4)
+            for k in range(first, len(codebook_sizes) + 1)]
+
+
+def codebooks_for_kbps(frame_rate: float, codebook_sizes: Sequence[int], kbps: float, name: str, first: int = 1) -> int:
+    """How many leading codebooks give ``kbps`` (one of ``prefix_kbps``), or a SpeechtokError
+    naming the rates ``name`` offers."""
+    rates = prefix_kbps(frame_rate, codebook_sizes, first)
+    best = min(range(len(rates)), key=lambda i: abs(rates[i] - kbps), default=None)
+    if best is None or abs(rates[best] - kbps) >= 0.03:
+        raise SpeechtokError(f"{name}: this model offers {', '.join(f'{r:g}' for r in rates)} kbps")
+    return first + best
 
 
 class Tokenizer(ABC):

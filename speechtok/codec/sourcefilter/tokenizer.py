@@ -5,35 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from ...errors import SpeechtokError
-from ...fsutil import file_digest
-from ...tokenizers.base import Tokenizer
-from ..config import build_config, load_config, register_configs
-from .config import AnalysisConfig, QuantConfig, RefinerConfig, SourceFilterConfig, SynthConfig
+from ...runs import RunFolder, load_weights, open_run, read_safetensors, save_run, save_weights
+from ...tokenizers.base import Tokenizer, codebooks_for_kbps, prefix_kbps
+from ..config import config_from_data
+from .config import RefinerConfig, SFRunConfig, SourceFilterConfig, load_sf_config, sf_config_from_dict  # noqa: F401  (load_sf_config: its old home)
 from .model import SourceFilterCodec
-from .train import SFData, SFRunConfig, SFTrainConfig
-
-register_configs(
-    SourceFilterConfig, AnalysisConfig, QuantConfig, RefinerConfig, SynthConfig, SFData, SFTrainConfig, SFRunConfig,
-    limits={
-        "SourceFilterConfig": {"frame_rate": ">0"},
-        "AnalysisConfig": {"f0_min": ">0", "f0_max": ">0", "allowed_range": ">0", "envelope_subframes": ">=1",
-                           "cep_order": ">=2", "alpha": "0..0.99", "ap_bands": ">=1", "segment_seconds": ">0",
-                           "context_seconds": ">=0", "low_latency_history_seconds": ">=0",
-                           "low_latency_lookahead_ms": ">=0"},
-        "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
-                        "kmeans_iters": ">=1", "semantic_weight": ">=0"},
-        "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1", "lookahead": ">=-1"},
-        "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
-        "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",
-                          "refiner_segment": ">=1", "refiner_lr": ">0", "devices": ">=1", "seed": ">=0",
-                          "workers": ">=1", "valid_every": ">=1", "checkpoint_every": ">=1", "kmeans_max_frames": ">=0",
-                          "augment_fraction": "0..1", "augment_warp": "0..0.5", "augment_pitch": "0..0.9",
-                          "augment_level_db": ">=0"},
-    },
-)
 
 #: what each codebook of a source-filter token array is (Tokens.extra["streams"])
 PITCH, ENVELOPE = "pitch", "envelope"
@@ -42,17 +20,6 @@ LATENCIES = ("file", "low")
 LOW_LATENCY_SUFFIX = "+lowlatency"
 #: the low-latency mode's refiner, beside model.safetensors (``save_low_latency_refiner``)
 LOW_LATENCY_REFINER = "lowlatency-refiner.safetensors"
-
-
-def _from_dict(data: dict, where: str = "") -> SFRunConfig:
-    cfg = build_config(SFRunConfig, data, where)
-    cfg.model.validate()
-    return cfg
-
-
-def load_sf_config(path: str | Path, overrides: list[str] | None = None) -> SFRunConfig:
-    """A source-filter run config from YAML (``section.key=value`` overrides; errors name the file)."""
-    return load_config(path, overrides, _from_dict)
 
 
 class SourceFilterTokenizer(Tokenizer):
@@ -180,20 +147,18 @@ def band_limit_of(tokens, sample_rate: int) -> float | None:
     return float(v)
 
 
-def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
-    """A run folder -> (codec, its config, the weights' digest)."""
-    from ..pretrained import load_weights, run_files
-
-    config, weights = run_files(Path(path))
+def read_sf_run(path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
+    """A run folder (a path, or a ``runs.RunFolder`` already opened) -> (codec, its config, the
+    weights' digest). Each file is read once."""
+    run = path if isinstance(path, RunFolder) else open_run(path)
     try:
-        cfg = load_sf_config(config)
+        cfg = config_from_data(run.config, run.data, None, sf_config_from_dict)
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
     codec = SourceFilterCodec(cfg.model)
     # a run whose refiner is off ships without its weights
-    load_weights(codec, config, weights, optional=() if cfg.model.refiner.enabled else ("refiner.",))
-    digest = file_digest(weights)
-    load_low_latency_refiner(codec, weights.parent, digest)
+    digest = load_weights(codec, run.config, run.weights, optional=() if cfg.model.refiner.enabled else ("refiner.",))
+    load_low_latency_refiner(codec, run.folder, digest)
     return codec.eval(), cfg, digest
 
 
@@ -203,15 +168,8 @@ def save_low_latency_refiner(refiner, folder: str | Path, model_digest: str, inf
     import json
     from dataclasses import asdict
 
-    from safetensors.torch import save_file
-
-    from ...fsutil import write_atomic
-
-    path = Path(folder) / LOW_LATENCY_REFINER
     meta = {"config": json.dumps(asdict(refiner.cfg)), "model": model_digest, **{k: str(v) for k, v in (info or {}).items()}}
-    state = {k: v.detach().contiguous() for k, v in refiner.state_dict().items()}
-    write_atomic(path, lambda p: save_file(state, str(p), metadata=meta))
-    return path
+    return save_weights(Path(folder) / LOW_LATENCY_REFINER, refiner.state_dict(), meta)
 
 
 def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_digest: str) -> bool:
@@ -221,17 +179,13 @@ def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_diges
     import json
     import warnings
 
-    from safetensors import safe_open
-
     from ...errors import SpeechtokWarning
     from .refine import Refiner
 
     path = Path(folder) / LOW_LATENCY_REFINER
     if not path.exists():
         return False
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata() or {}
-        state = {k: f.get_tensor(k) for k in f.keys()}
+    state, meta, digest = read_safetensors(path)
     if meta.get("model") != model_digest:
         warnings.warn(f"{path} was trained for model {meta.get('model')}, not {model_digest}: the low-latency mode "
                       f"decodes without a refiner until it is retrained (benchmarks/sourcefilter/causal_refiner.py)",
@@ -240,7 +194,7 @@ def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_diges
     refiner = Refiner(codec.cfg.feature_dim, codec.cfg.quant.pitch_levels, RefinerConfig(**json.loads(meta["config"])))
     refiner.load_state_dict(state)
     codec.set_low_latency_refiner(refiner)
-    codec.low_refiner_id = file_digest(path)
+    codec.low_refiner_id = digest
     return True
 
 
@@ -248,30 +202,17 @@ def save_sf_run(codec: SourceFilterCodec, cfg: SFRunConfig, folder: str | Path) 
     """config.yaml + model.safetensors (the refiner's weights only when it is enabled)."""
     from dataclasses import asdict
 
-    from safetensors.torch import save_file
-
-    from ...fsutil import write_atomic
-
-    folder = Path(folder)
-    state = {k: v.detach().contiguous() for k, v in codec.state_dict().items()
-             if cfg.model.refiner.enabled or not k.startswith("refiner.")}
-    write_atomic(folder / "model.safetensors", lambda p: save_file(state, str(p)))
-    write_atomic(folder / "config.yaml", lambda p: p.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False)))
-
-
-def stages_for_kbps(codec: SourceFilterCodec, kbps: float, name: str) -> int:
-    q = codec.cfg.quant
-    rates = [codec.cfg.frame_rate * (np.log2(q.pitch_levels) + k * np.log2(q.codebook_size)) / 1000
-             for k in range(1, q.num_stages + 1)]
-    for k, r in enumerate(rates, 1):
-        if abs(r - kbps) < 0.03:
-            return k
-    raise SpeechtokError(f"{name}: this model offers {', '.join(f'{r:g}' for r in rates)} kbps")
+    state = {k: v for k, v in codec.state_dict().items() if cfg.model.refiner.enabled or not k.startswith("refiner.")}
+    save_run(folder, state, asdict(cfg))
 
 
 def kbps_options(cfg: SourceFilterConfig) -> list[float]:
-    from ..catalogue import sourcefilter_kbps
-
+    """The bitrates of 1 .. ``num_stages`` envelope stages (pitch always included)."""
     q = cfg.quant
-    return sourcefilter_kbps(cfg.frame_rate, q.pitch_levels, q.codebook_size, q.num_stages)
+    return prefix_kbps(cfg.frame_rate, [q.pitch_levels] + [q.codebook_size] * q.num_stages, first=2)
 
+
+def stages_for_kbps(codec: SourceFilterCodec, kbps: float, name: str) -> int:
+    """The envelope stages that give ``kbps`` (one of ``kbps_options``)."""
+    q = codec.cfg.quant
+    return codebooks_for_kbps(codec.cfg.frame_rate, [q.pitch_levels] + [q.codebook_size] * q.num_stages, kbps, name, first=2) - 1
