@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import SpeechtokError
+from ..errors import SpeechtokError, StreamingUnsupported
 from ..runs import RunFolder, load_weights, open_run, run_files  # noqa: F401  (run_files: its old home)
 from ..tokenizers.base import Tokenizer, codebooks_for_kbps, prefix_kbps
 from .config import config_from_data, run_config_from_dict
@@ -23,6 +23,9 @@ _SUFFIX = re.compile(r"^(?P<base>[^@+]+)(?P<low>\+lowlatency)?(?:@(?P<rate>[0-9.
 class CodecTokenizer(Tokenizer):
     """Wraps a `Codec`. ``num_codebooks`` < the model's selects a lower bitrate (RVQ dropout).
     ``model_id`` (a short hash of the weights file) goes into every Tokens it makes."""
+
+    thread_safe = True  # torch modules in eval mode
+    min_codebooks = 1
 
     def __init__(self, codec: Codec, name: str, version: str, num_codebooks: int | None = None,
                  model_id: str | None = None):
@@ -42,6 +45,27 @@ class CodecTokenizer(Tokenizer):
             raise ValueError(f"{name}: num_codebooks must be in 1..{codec.quantizer.num_codebooks}")
         self.codebook_sizes = tuple(codec.codebook_sizes[:k])
         self.device = torch.device("cpu")
+
+    @property
+    def all_codebook_sizes(self) -> tuple[int, ...]:
+        return tuple(self.codec.codebook_sizes[: self.codec.quantizer.num_codebooks])
+
+    def with_codebooks(self, k: int) -> "CodecTokenizer":
+        if k == self.num_codebooks:
+            return self
+        return CodecTokenizer(self.codec, self._rate_name(k), self.version, k, model_id=self.model_id).to(self.device)
+
+    @property
+    def can_stream(self) -> bool:
+        return bool(self.codec.cfg.causal)
+
+    def open_stream(self):
+        """A chunked session of a causal model (``model.causal: true``); see ``codec.streaming``."""
+        if not self.can_stream:
+            raise StreamingUnsupported(f"{self.name} cannot stream: its model is not causal (model.causal: false)")
+        from .streaming import CausalCodecSession
+
+        return CausalCodecSession(self.codec, self.num_codebooks)
 
     def to(self, device) -> "CodecTokenizer":
         self.device = torch.device(device)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import SpeechtokError
+from ...errors import SpeechtokError, StreamingUnsupported
 from ...runs import RunFolder, load_weights, open_run, read_safetensors, save_run, save_weights
 from ...tokenizers.base import Tokenizer, codebooks_for_kbps, prefix_kbps
 from ..config import config_from_data
@@ -29,6 +29,8 @@ class SourceFilterTokenizer(Tokenizer):
     # CPU signal processing: ``speechtok tokenize`` runs one copy per worker process (measured:
     # 440x real time with 2 workers against 283x batched in the main process)
     batch_in_workers = True
+    #: a lower bitrate keeps the pitch stream and at least one envelope stage
+    min_codebooks = 2
 
     def __init__(self, codec: SourceFilterCodec, name: str, version: str, stages: int | None = None,
                  latency: str = "file"):
@@ -40,6 +42,7 @@ class SourceFilterTokenizer(Tokenizer):
         #: "file" (the trained analysis segments, the refiner) or "low" (frame-local analysis,
         #: the low-latency refiner if the model has one: the streaming mode; ``LOW_LATENCY_SUFFIX``)
         self.latency = latency
+        self._model_version = version  # before the low-latency refiner's id: ``with_codebooks``
         if latency == "low" and codec.low_refiner is not None:
             version = f"{version}+{LOW_LATENCY_REFINER.split('.')[0]}-{codec.low_refiner_id}"
         self.name, self.version = name, version
@@ -50,10 +53,24 @@ class SourceFilterTokenizer(Tokenizer):
             raise ValueError(f"{name}: stages must be in 1..{codec.cfg.quant.num_stages}")
         self.stages = k
         self.codebook_sizes = tuple(codec.codebook_sizes[: 1 + k])
-        if codec.teacher is not None:
-            # its encoder runs a bidirectional phone teacher over the whole file: no streaming
-            # (``speechtok serve`` and ``can_stream`` see no open_stream and say so)
-            self.open_stream = None
+
+    @property
+    def all_codebook_sizes(self) -> tuple[int, ...]:
+        return tuple(self.codec.codebook_sizes[: 1 + self.codec.cfg.quant.num_stages])
+
+    def with_codebooks(self, k: int) -> "SourceFilterTokenizer":
+        if k == self.num_codebooks:
+            return self
+        if not self.min_codebooks <= k <= len(self.all_codebook_sizes):
+            raise SpeechtokError(f"{self.name}: codebooks must be in {self.min_codebooks}..{len(self.all_codebook_sizes)}")
+        tok = SourceFilterTokenizer(self.codec, self._rate_name(k), self._model_version, k - 1, self.latency)
+        tok.model_id = self.model_id
+        return tok
+
+    @property
+    def can_stream(self) -> bool:
+        # a model with a phone teacher runs a bidirectional net over the whole file when encoding
+        return self.codec.teacher is None
 
     @property
     def streams(self) -> list[str]:
@@ -72,12 +89,16 @@ class SourceFilterTokenizer(Tokenizer):
         full band with the model's global mean."""
         from .streaming import SourceFilterStream
 
+        if not self.can_stream:
+            raise StreamingUnsupported(f"{self.name} cannot stream: its encoder runs a bidirectional phone teacher "
+                                       f"over the whole file (quant.semantic: teacher)")
+
         return SourceFilterStream(self.codec, self.stages, latency or self.latency, band_limit, envelope_mean)
 
     @property
-    def latency_seconds(self) -> dict:
+    def latency_seconds(self) -> dict | None:
         """Algorithmic latency of this tokenizer's streams (encoder, decoder, total; seconds)."""
-        return self.open_stream().latency_seconds
+        return self.open_stream().latency_seconds if self.can_stream else None
 
     def _decode_session(self, tokens):
         return self.open_stream(None, band_limit_of(tokens, self.sample_rate), envelope_mean_of(tokens, self.codec))
