@@ -1,4 +1,5 @@
-"""Signal-processing helpers shared by every layer above: mel filterbanks and k-means.
+"""Signal-processing helpers shared by every layer above: STFT magnitudes, mel filterbanks,
+k-means and nearest-centroid search.
 
 Numpy only at import time (torch is imported by the functions that take tensors), so a
 tokenizer family that needs one mel filterbank does not pull in a model or a trainer.
@@ -35,6 +36,18 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
     fb = np.maximum(0.0, np.minimum(lower, upper))
     fb *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
     return fb.astype(np.float32)
+
+
+def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """``(samples,)`` -> magnitudes ``(n_fft // 2 + 1, frames)``; centred frames, reflect padding."""
+    x = np.asarray(x, dtype=np.float64)
+    pad = n_fft // 2
+    mode = "reflect" if len(x) > pad else "constant"
+    x = np.pad(x, (pad, pad), mode=mode)
+    n_frames = 1 + max(0, (len(x) - n_fft) // hop)
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    frames = x[idx] * np.hanning(n_fft + 1)[:-1]  # periodic Hann
+    return np.abs(np.fft.rfft(frames, axis=1)).T
 
 
 @lru_cache(maxsize=4)
