@@ -34,11 +34,20 @@ def parse_design(data, where: str | Path) -> str:
     return design
 
 
+#: libyaml's safe loader where PyYAML has it (ten times faster than the pure-Python one)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml(text: str):
+    """``yaml.safe_load`` of ``text``, with libyaml when present."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
+
 def read_yaml(path: str | Path) -> dict:
     """A YAML file that must hold a mapping; ValueError naming the file otherwise."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = parse_yaml(p.read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"{p}: cannot read config ({e})") from None
     if not isinstance(data, dict):

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import SpeechtokError
+from ..runs import parse_yaml
 from ..tokenizers.base import codebooks_for_kbps, prefix_kbps
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
@@ -30,7 +31,7 @@ def _config(base: str) -> dict | None:
     if not ((folder / "config.yaml").is_file() and (folder / "model.safetensors").is_file()):
         return None
     try:
-        data = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+        data = parse_yaml((folder / "config.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
     return data if isinstance(data, dict) and data.get("design") == "sourcefilter" else None

@@ -21,6 +21,8 @@ optional, and loading a built-in name never imports a plug-in.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -60,11 +62,35 @@ def _builtin() -> Iterator:
                 raise
 
 
+def _declared_anywhere() -> bool:
+    """Whether any distribution on ``sys.path`` names the group in its ``entry_points.txt``: a
+    scan of a few dozen small files, so that with no plug-in installed (the usual case) the
+    registry skips ``importlib.metadata``'s parse of every installed package."""
+    marker = f"[{ENTRY_POINT_GROUP}]"
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for d in names:
+            if d.endswith((".dist-info", ".egg-info")):
+                try:
+                    with open(os.path.join(folder, d, "entry_points.txt"), encoding="utf-8") as f:
+                        if marker in f.read():
+                            return True
+                except (OSError, UnicodeDecodeError):
+                    continue
+    return False
+
+
 def _plugins() -> list:
     """The families that installed packages declare in the ``speechtok.tokenizers`` entry point
     group, loaded once. A plug-in that fails to load is left out with a warning naming it: it
     must not take the built-in tokenizers down with it."""
     global _PLUGINS
+    if _PLUGINS is None and not _declared_anywhere():
+        _PLUGINS = []
     if _PLUGINS is None:
         from importlib.metadata import entry_points
 
