@@ -44,12 +44,7 @@ RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 
 #: circles known and not yet untied, each with where it is tracked; a new circle fails the test,
 #: and an entry whose modules exist but no longer form a circle must be deleted
-KNOWN_CIRCLES: dict[frozenset[str], str] = {
-    # speechtok/tts (landed beside issue 19): voice.py (loading a voice) imports build_model /
-    # load_weights from train.py, and train.py imports Voice; moving those two into the model or
-    # a run-folder module unties it (and keeps training code out of loading a voice)
-    frozenset({"speechtok.tts.train", "speechtok.tts.voice"}): "issue 19 follow-up",
-}
+KNOWN_CIRCLES: dict[frozenset[str], str] = {}
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
