@@ -9,8 +9,8 @@
 from .errors import AudioError, SpeechtokError, TokensFileError, UnknownTokenizerError
 from .tokenizers import Tokenizer, available, load, register
 from .tokens import Tokens
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "AudioError",
     "SpeechtokError",

@@ -37,6 +37,10 @@ class UsageError(SpeechtokError, TypeError):
     """The Python API was called with the wrong kind of argument (e.g. ``decode(ndarray)``)."""
 
 
+class StreamingUnsupported(SpeechtokError):
+    """``Tokenizer.open_stream()`` of a tokenizer that has no streaming mode; says why."""
+
+
 class SpeechtokWarning(UserWarning):
     """Something the user should know that does not stop the work (e.g. a truncated WAV file, a
     token file too old to carry a model id). The CLI prints each as one line on stderr."""

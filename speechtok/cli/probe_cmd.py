@@ -47,9 +47,6 @@ def _probe(args) -> int:
 
         torch.set_num_threads(args.threads)
     from ..semantic.evaluate import SemanticConfig, run_semantic
-    from ..semantic.mfcc_kmeans import ensure_registered
-
-    ensure_registered()
     if not args.data:
         raise SpeechtokError("--data MANIFEST is required")
     from ..fsutil import claim_output_dir

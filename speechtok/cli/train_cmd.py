@@ -118,7 +118,7 @@ def run_name(name: str, run_dir: Path) -> str:
 
 def run_sourcefilter(args: argparse.Namespace) -> int:
     """The source-filter codec's recipe: analysis cache, k-means codebooks, refiner (resumable)."""
-    from ..codec.sourcefilter.tokenizer import load_sf_config
+    from ..codec.sourcefilter.config import load_sf_config
     from ..codec.sourcefilter.train import run_training
     from ..errors import SpeechtokError
 

@@ -4,12 +4,15 @@ Loading a model (weights, torch) happens in `pretrained.resolve`, on first use o
 
 from __future__ import annotations
 
-import math
 import re
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
+
+from ..errors import SpeechtokError
+from ..runs import parse_yaml
+from ..tokenizers.base import codebooks_for_kbps, prefix_kbps
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 # "+lowlatency": the streaming mode of a source-filter model with the fast analysis (pretrained.py)
@@ -18,8 +21,7 @@ _SUFFIX = re.compile(r"^(?P<base>[^@+]+)(?P<low>\+lowlatency)?(?:@(?P<rate>[0-9.
 
 def sourcefilter_kbps(frame_rate: float, pitch_levels: int, codebook_size: int, stages: int) -> list[float]:
     """Nominal kbps of a source-filter model with 1..``stages`` envelope stages."""
-    return [round(frame_rate * (math.log2(pitch_levels) + k * math.log2(codebook_size)) / 1000, 4)
-            for k in range(1, stages + 1)]
+    return prefix_kbps(frame_rate, [pitch_levels] + [codebook_size] * stages, first=2)
 
 
 @lru_cache(maxsize=16)
@@ -29,7 +31,7 @@ def _config(base: str) -> dict | None:
     if not ((folder / "config.yaml").is_file() and (folder / "model.safetensors").is_file()):
         return None
     try:
-        data = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+        data = parse_yaml((folder / "config.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
     return data if isinstance(data, dict) and data.get("design") == "sourcefilter" else None
@@ -77,11 +79,10 @@ def describe(name: str) -> dict | None:
     sr, fr, pitch, size, stages = _facts(data)
     k = stages
     if m["rate"]:
-        rates = sourcefilter_kbps(fr, pitch, size, stages)
-        matches = [i for i, r in enumerate(rates, 1) if abs(r - float(m["rate"])) < 0.03]
-        if not matches:
+        try:
+            k = codebooks_for_kbps(fr, [pitch] + [size] * stages, float(m["rate"]), name, first=2) - 1
+        except SpeechtokError:
             return None  # not a rate it offers: loading it says which are
-        k = matches[0]
     return {"sample_rate": sr, "frame_rate": fr, "codebook_sizes": [pitch] + [size] * k}
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..runs import parse_design, read_yaml
 
 SAMPLE_RATE = 16000
 
@@ -261,21 +264,15 @@ def register_configs(*classes, limits: dict | None = None) -> None:
     _LIMITS.update(limits or {})
 
 
-def build_config(cls, data: dict | None, where: str):
-    """dict -> dataclass ``cls`` (recursively; unknown keys are errors)."""
-    return _build(cls, data, where)
+def build_config(cls, data: dict | None, where: str, subconfigs: dict | None = None):
+    """dict -> dataclass ``cls`` (recursively; unknown keys are errors). ``subconfigs``: class
+    name -> dataclass for nested sections (default: every registered config class)."""
+    return _build(cls, data, where, subconfigs)
 
 
 def read_design(path: str | Path) -> str:
     """Which codec design a run config describes: ``sourcefilter`` or ``endtoend``."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"{path}: cannot read config ({e})") from None
-    design = data.get("design", "endtoend") if isinstance(data, dict) else "endtoend"
-    if design not in ("sourcefilter", "endtoend"):
-        raise ValueError(f"{path}: design must be sourcefilter or endtoend, not {design!r}")
-    return design
+    return parse_design(read_yaml(path), path)
 
 
 def codec_config_from_dict(data: dict, where: str = "model") -> CodecConfig:
@@ -313,18 +310,16 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 def load_config(path: str | Path, overrides: list[str] | None, from_dict):
     """Read a YAML config, apply ``section.key=value`` overrides, build it with
     ``from_dict(data, where=...)``; every error names the file."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"{p}: cannot read config ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: a config must be a mapping at the top level")
-    data = apply_overrides(data, overrides or [])
+    return config_from_data(path, read_yaml(path), overrides, from_dict)
+
+
+def config_from_data(path: str | Path, data: dict, overrides: list[str] | None, from_dict):
+    """``load_config`` of a YAML file already read (``runs.open_run``): ``data`` is not changed."""
+    data = apply_overrides(copy.deepcopy(data), overrides or [])
     try:
         return from_dict(data, where="")
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{p}: {e}") from None
+        raise ValueError(f"{Path(path)}: {e}") from None
 
 
 def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..errors import SpeechtokError
-from ..fsutil import file_digest
-from ..tokenizers.base import Tokenizer
-from .config import load_run_config, read_design
+from ..errors import SpeechtokError, StreamingUnsupported
+from ..runs import RunFolder, load_weights, open_run, run_files  # noqa: F401  (run_files: its old home)
+from ..tokenizers.base import Tokenizer, codebooks_for_kbps, prefix_kbps
+from .config import config_from_data, run_config_from_dict
 from .model import Codec
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
@@ -24,6 +23,9 @@ _SUFFIX = re.compile(r"^(?P<base>[^@+]+)(?P<low>\+lowlatency)?(?:@(?P<rate>[0-9.
 class CodecTokenizer(Tokenizer):
     """Wraps a `Codec`. ``num_codebooks`` < the model's selects a lower bitrate (RVQ dropout).
     ``model_id`` (a short hash of the weights file) goes into every Tokens it makes."""
+
+    thread_safe = True  # torch modules in eval mode
+    min_codebooks = 1
 
     def __init__(self, codec: Codec, name: str, version: str, num_codebooks: int | None = None,
                  model_id: str | None = None):
@@ -43,6 +45,27 @@ class CodecTokenizer(Tokenizer):
             raise ValueError(f"{name}: num_codebooks must be in 1..{codec.quantizer.num_codebooks}")
         self.codebook_sizes = tuple(codec.codebook_sizes[:k])
         self.device = torch.device("cpu")
+
+    @property
+    def all_codebook_sizes(self) -> tuple[int, ...]:
+        return tuple(self.codec.codebook_sizes[: self.codec.quantizer.num_codebooks])
+
+    def with_codebooks(self, k: int) -> "CodecTokenizer":
+        if k == self.num_codebooks:
+            return self
+        return CodecTokenizer(self.codec, self._rate_name(k), self.version, k, model_id=self.model_id).to(self.device)
+
+    @property
+    def can_stream(self) -> bool:
+        return bool(self.codec.cfg.causal)
+
+    def open_stream(self):
+        """A chunked session of a causal model (``model.causal: true``); see ``codec.streaming``."""
+        if not self.can_stream:
+            raise StreamingUnsupported(f"{self.name} cannot stream: its model is not causal (model.causal: false)")
+        from .streaming import CausalCodecSession
+
+        return CausalCodecSession(self.codec, self.num_codebooks)
 
     def to(self, device) -> "CodecTokenizer":
         self.device = torch.device(device)
@@ -67,129 +90,99 @@ class CodecTokenizer(Tokenizer):
         return self.codec.decode(c)[0].float().cpu().numpy()
 
 
-def _read_run(path: Path) -> tuple[Codec, str, str]:
-    """A run folder (config.yaml + model.safetensors) or a .safetensors file with config.yaml beside it."""
-    config, weights = run_files(path)
+def _read_run(path) -> tuple[Codec, str, str]:
+    """An end-to-end run folder (a path or an opened ``runs.RunFolder``) -> (codec, name, digest)."""
+    run = path if isinstance(path, RunFolder) else open_run(path)
     try:
-        cfg = load_run_config(config)
+        cfg = config_from_data(run.config, run.data, None, run_config_from_dict)
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
     codec = Codec(cfg.model)
-    load_weights(codec, config, weights)
-    return codec.eval(), cfg.name, file_digest(weights)
+    digest = load_weights(codec, run.config, run.weights)
+    return codec.eval(), cfg.name, digest
 
 
-def run_files(path: Path) -> tuple[Path, Path]:
-    """``(config.yaml, model.safetensors)`` of a run folder (or of a weights file's folder), or a
-    SpeechtokError naming what is missing."""
-    folder = path if path.is_dir() else path.parent
-    weights = path if path.suffix == ".safetensors" else folder / "model.safetensors"
-    config = folder / "config.yaml"
-    for f, what in ((config, "config.yaml"), (weights, "model.safetensors")):
-        if not f.exists():
-            raise SpeechtokError(f"{folder}: not a speechtok run folder (no {what})")
-    return config, weights
+def _read_model(run: RunFolder) -> tuple:
+    """(codec, run name, weights digest) of a run folder of either design."""
+    if run.design == "sourcefilter":
+        from .sourcefilter.tokenizer import read_sf_run
+
+        codec, cfg, digest = read_sf_run(run)
+        return codec, cfg.name, digest
+    return _read_run(run)
 
 
-def load_weights(model: torch.nn.Module, config: Path, weights: Path, optional: tuple[str, ...] = ()) -> None:
-    """safetensors -> ``model`` (as float32), every key accounted for except those starting with
-    an ``optional`` prefix; errors name the file."""
-    from safetensors.torch import load_file
+def _tokenizer(run: RunFolder, codec, name: str, version: str, digest: str, kbps: float | None = None,
+               low: bool = False, rate_name: str | None = None) -> Tokenizer:
+    """The tokenizer of a read model at ``kbps`` (None: every codebook); ``low``: the
+    source-filter low-latency mode."""
+    if run.design == "sourcefilter":
+        from .sourcefilter.tokenizer import SourceFilterTokenizer, stages_for_kbps
 
-    try:
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
-    except Exception as e:
-        raise SpeechtokError(f"{weights}: cannot read weights ({e})") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [m for m in missing if not m.startswith(optional)] if optional else missing
-    if missing or unexpected:
-        raise SpeechtokError(f"{weights}: weights do not match {config} (missing {missing[:3]}, unexpected {unexpected[:3]})")
-
-
-def _design(folder: Path) -> str:
-    config = folder / "config.yaml"
-    if not config.exists():
-        return "endtoend"  # _read_run names what is missing
-    try:
-        return read_design(config)
-    except ValueError as e:
-        raise SpeechtokError(str(e)) from None
-
-
-def load_run(path: str | Path, num_codebooks: int | None = None) -> Tokenizer:
-    path = Path(path)
-    if _design(path if path.is_dir() else path.parent) == "sourcefilter":
-        from .sourcefilter.tokenizer import SourceFilterTokenizer, read_sf_run
-
-        codec, cfg, digest = read_sf_run(path)
-        tok = SourceFilterTokenizer(codec, cfg.name, f"{cfg.name}+{digest}", num_codebooks - 1 if num_codebooks else None)
+        k = stages_for_kbps(codec, kbps, rate_name or name) if kbps is not None else None
+        tok = SourceFilterTokenizer(codec, name, version, k, latency="low" if low else "file")
         tok.model_id = digest
         return tok
-    codec, name, digest = _read_run(path)
-    return CodecTokenizer(codec, name, f"{name}+{digest}", num_codebooks, model_id=digest)
+    if low:
+        raise SpeechtokError(f"{name}: +lowlatency is a mode of the source-filter models with the fast analysis")
+    sizes = list(codec.codebook_sizes[: codec.quantizer.num_codebooks])
+    k = codebooks_for_kbps(codec.cfg.frame_rate, sizes, kbps, rate_name or name) if kbps is not None else None
+    return CodecTokenizer(codec, name, version, k, model_id=digest)
+
+
+def load_run(path: str | Path, kbps: float | None = None, rate: str | None = None) -> Tokenizer:
+    """A tokenizer from a training run folder (or a weights file in one), at ``kbps`` (one of
+    the rates it offers; None: every codebook). Its name is the run's (``@rate`` appended)."""
+    run = open_run(path)
+    codec, run_name, digest = _read_model(run)
+    name = f"{run_name}@{rate}" if rate else run_name
+    return _tokenizer(run, codec, name, f"{run_name}+{digest}", digest, kbps, rate_name=f"{path}@{rate}" if rate else None)
 
 
 def load_run_at(path: Path, rate: str) -> Tokenizer:
-    """A run folder at one of its bitrates (``rate`` like "1.45kbps")."""
+    """A run folder at one of its bitrates (``rate`` like "1.45kbps"); named like a shipped
+    model, RUN_NAME@RATE (benchmarks tell two rates of one run apart)."""
     try:
         kbps = float(rate.removesuffix("kbps"))
     except ValueError:
         raise SpeechtokError(f"{path}@{rate}: the bitrate must look like 1.45kbps") from None
-    name = f"{path}@{rate}"
-    if _design(path) == "sourcefilter":
-        from .sourcefilter.tokenizer import read_sf_run, stages_for_kbps
-
-        codec, _, _ = read_sf_run(path)
-        tok = load_run(path, stages_for_kbps(codec, kbps, name) + 1)
-    else:
-        codec, _, _ = _read_run(path)
-        tok = load_run(path, _kbps_to_codebooks(codec, kbps, name))
-    # like a shipped model's name: RUN_NAME@RATE (benchmarks tell two rates of one run apart)
-    tok.name = f"{tok.name}@{rate}"
-    return tok
+    return load_run(path, kbps, rate)
 
 
-@lru_cache(maxsize=8)
-def _shipped(base: str) -> tuple[Codec, str, str]:
-    return _read_run(MODELS_DIR / base)
+#: shipped model folder -> (run, codec, run name, digest): each is read once per process
+_SHIPPED: dict[Path, tuple] = {}
 
 
-@lru_cache(maxsize=8)
-def _shipped_sf(base: str):
-    from .sourcefilter.tokenizer import read_sf_run
-
-    return read_sf_run(MODELS_DIR / base)
-
-
-def _kbps_to_codebooks(codec: Codec, kbps: float, name: str) -> int:
-    per_codebook = codec.cfg.frame_rate * np.log2(codec.codebook_sizes[0]) / 1000
-    k = int(round(kbps / per_codebook))
-    if k < 1 or k > codec.quantizer.num_codebooks or abs(k * per_codebook - kbps) > 0.05:
-        options = ", ".join(f"{i * per_codebook:g}" for i in range(1, codec.quantizer.num_codebooks + 1))
-        raise SpeechtokError(f"{name}: this model offers {options} kbps")
-    return k
+def _shipped(folder: Path) -> tuple:
+    if folder not in _SHIPPED:
+        run = open_run(folder)
+        _SHIPPED[folder] = (run, *_read_model(run))
+    return _SHIPPED[folder]
 
 
 def names() -> list[str]:
+    """Every shipped model's names (``catalogue.names`` lists the source-filter ones without this)."""
     out = []
     if MODELS_DIR.exists():
         for d in sorted(MODELS_DIR.iterdir()):
             if (d / "config.yaml").exists() and (d / "model.safetensors").exists():
-                if _design(d) == "sourcefilter":
-                    from .sourcefilter.tokenizer import kbps_options, load_sf_config
+                run = open_run(d)
+                if run.design == "sourcefilter":
+                    from .sourcefilter.tokenizer import kbps_options, sf_config_from_dict
 
-                    sf = load_sf_config(d / "config.yaml").model
+                    sf = config_from_data(run.config, run.data, None, sf_config_from_dict).model
                     low = sf.analysis.method == "stft" and sf.quant.semantic != "teacher"
                     for base in (d.name, f"{d.name}+lowlatency") if low else (d.name,):
                         out.append(base)
                         out.extend(f"{base}@{k:g}kbps" for k in kbps_options(sf))
                     continue
-                cfg = load_run_config(d / "config.yaml").model
-                per = cfg.frame_rate * np.log2(cfg.quantizer.codebook_size if cfg.quantizer.kind != "fsq" else np.prod(cfg.quantizer.levels)) / 1000
+                cfg = config_from_data(run.config, run.data, None, run_config_from_dict).model
+                q = cfg.quantizer
+                size = q.codebook_size if q.kind != "fsq" else int(np.prod(q.levels))
+                n = q.num_quantizers if q.kind != "vq" else 1
                 out.append(d.name)
-                n = cfg.quantizer.num_quantizers if cfg.quantizer.kind != "vq" else 1
                 if n > 1:
-                    out.extend(f"{d.name}@{k * per:g}kbps" for k in range(1, n + 1))
+                    out.extend(f"{d.name}@{k:g}kbps" for k in prefix_kbps(cfg.frame_rate, [size] * n))
     return out
 
 
@@ -197,16 +190,6 @@ def resolve(name: str):
     m = _SUFFIX.match(name)
     if not m or not (MODELS_DIR / m["base"] / "config.yaml").exists():
         return None
-    if _design(MODELS_DIR / m["base"]) == "sourcefilter":
-        from .sourcefilter.tokenizer import SourceFilterTokenizer, stages_for_kbps
-
-        sf, _, digest = _shipped_sf(m["base"])
-        k = stages_for_kbps(sf, float(m["rate"]), name) if m["rate"] else None
-        tok = SourceFilterTokenizer(sf, name, f"{m['base']}+{digest}", k, latency="low" if m["low"] else "file")
-        tok.model_id = digest
-        return tok
-    if m["low"]:
-        raise SpeechtokError(f"{name}: +lowlatency is a mode of the source-filter models with the fast analysis")
-    codec, model_name, digest = _shipped(m["base"])
-    k = _kbps_to_codebooks(codec, float(m["rate"]), name) if m["rate"] else None
-    return CodecTokenizer(codec, name, f"{m['base']}+{digest}", k, model_id=digest)
+    run, codec, _, digest = _shipped(MODELS_DIR / m["base"])
+    return _tokenizer(run, codec, name, f"{m['base']}+{digest}", digest, float(m["rate"]) if m["rate"] else None,
+                      bool(m["low"]))

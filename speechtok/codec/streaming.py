@@ -11,6 +11,7 @@ gives the whole-file result within float tolerance::
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .model import Codec
@@ -63,3 +64,23 @@ class StreamingCodec:
     @torch.no_grad()
     def decode_flush(self) -> torch.Tensor:
         return self.codec.decoder.flush(self.dec_state)
+
+
+class CausalCodecSession:
+    """`StreamingCodec` (torch, batched) as a tokenizer's stream session (numpy, one stream):
+    what ``CodecTokenizer.open_stream()`` returns for a causal model."""
+
+    def __init__(self, codec: Codec, num_codebooks: int):
+        self._stream = StreamingCodec(codec, num_codebooks)
+
+    def encode(self, wav) -> np.ndarray:
+        return self._stream.encode(torch.from_numpy(np.asarray(wav, dtype=np.float32))[None])[0].numpy()
+
+    def encode_flush(self) -> np.ndarray:
+        return self._stream.encode_flush()[0].numpy()
+
+    def decode(self, codes) -> np.ndarray:
+        return self._stream.decode(torch.from_numpy(np.asarray(codes, dtype=np.int64))[None])[0].numpy()
+
+    def decode_flush(self) -> np.ndarray:
+        return self._stream.decode_flush()[0].numpy()

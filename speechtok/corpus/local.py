@@ -63,7 +63,7 @@ def run_local(
     if encode_in == "auto":
         # a batched encoder that runs on the CPU anyway (batch_in_workers) is faster as one copy
         # per worker process than as one copy in the main process
-        encode_in = "main" if has_batched_encoder(tok) and not getattr(tok, "batch_in_workers", False) else "workers"
+        encode_in = "main" if has_batched_encoder(tok) and not tok.batch_in_workers else "workers"
     if encode_in == "workers" and workers > 0:
         fn, jobs = read_and_encode, ((u.path, plan["tokenizer_spec"]) for _, g in ordered for u in g)
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..audio import load_audio, write_audio_atomic
 from . import metrics as M
-from .rows import ORIGINAL, latest, read_rows
+from .rows import ORIGINAL, cache_dir, latest, read_rows, safe_name
 from .stats import summarize
 
 RATE_METRICS = ("kbps", "entropy_kbps", "tokens_per_s", "frames_per_s", "codebooks", "encode_rtf", "decode_rtf")
@@ -235,8 +235,6 @@ def _html_table(head, rows) -> str:
 def _players(out: Path, summary: dict, utterances) -> str:
     """Audio players for a few utterances: the original (copied as wav into report_files/) and
     each tokenizer's decoded audio (from the cache, beside the html)."""
-    from .runner import cache_dir, safe_name
-
     toks = [(n, t["version"]) for n, t in summary["tokenizers"].items() if n != ORIGINAL]
     parts = []
     for u in list(utterances)[:N_PLAYERS]:

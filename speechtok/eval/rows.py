@@ -7,9 +7,11 @@ A run killed mid-write leaves at most one partial last line, which is cut off on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 FIELDS = ("tokenizer", "tokenizer_version", "utt", "metric", "value", "evaluator", "evaluator_version",
@@ -95,3 +97,17 @@ class RowLog:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# ---- where a bench run keeps each tokenizer's decoded audio ----------------------------------------
+def safe_name(s: str) -> str:
+    """A file name for an utterance id or tokenizer name: unsafe characters become '_', and a short
+    hash keeps two ids that differ only in those characters apart."""
+    clean = re.sub(r"[^A-Za-z0-9._@=+-]", "_", s)
+    if clean != s:
+        clean += "-" + hashlib.sha1(s.encode()).hexdigest()[:8]
+    return clean
+
+
+def cache_dir(out: Path, name: str, version: str) -> Path:
+    return Path(out) / "cache" / safe_name(f"{name}@{version}")

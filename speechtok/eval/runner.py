@@ -13,9 +13,7 @@ written are skipped.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ from ..audio import load_audio, write_audio_atomic
 from ..errors import SpeechtokError
 from ..tokens import Tokens
 from . import metrics as M
-from .rows import ORIGINAL, RowLog, make_row
+from .rows import ORIGINAL, RowLog, cache_dir, make_row, safe_name  # noqa: F401  (cache_dir, safe_name: their old home)
 from .token_stats import CodeCounter, utterance_stats
 
 TOKEN_EVALUATOR = "speechtok.token_stats"
@@ -46,19 +44,6 @@ class BenchConfig:
     report: bool = True
     command: str = ""  # how the run was started and on what data, for the report
     data: str = ""
-
-
-def safe_name(s: str) -> str:
-    """A file name for an utterance id or tokenizer name: unsafe characters become '_', and a short
-    hash keeps two ids that differ only in those characters apart."""
-    clean = re.sub(r"[^A-Za-z0-9._@=+-]", "_", s)
-    if clean != s:
-        clean += "-" + hashlib.sha1(s.encode()).hexdigest()[:8]
-    return clean
-
-
-def cache_dir(out: Path, name: str, version: str) -> Path:
-    return Path(out) / "cache" / safe_name(f"{name}@{version}")
 
 
 def _threads() -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..codec.config import EngineConfig, _build, apply_overrides, load_config, save_yaml  # noqa: F401  (re-exported)
+from ..codec.config import EngineConfig, apply_overrides, build_config, load_config, save_yaml  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -82,7 +82,7 @@ _SUBS = {c.__name__: c for c in (LMModelConfig, LMDataConfig, LMTrainConfig)}
 
 
 def lm_config_from_dict(data: dict, where: str = "config") -> LMRunConfig:
-    cfg = _build(LMRunConfig, data, where, _SUBS)
+    cfg = build_config(LMRunConfig, data, where, _SUBS)
     cfg.validate()
     return cfg
 

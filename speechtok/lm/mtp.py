@@ -109,7 +109,7 @@ def train_mtp_heads(lm, heads: int = 4, steps: int = 300, data: str | None = Non
     default: the LM's training shards), or with ``distill`` > 0 over that many greedy
     continuations of prompts from it (``greedy_corpus``). Returns the heads and a summary (final
     loss, per-head accuracy on ``valid`` when given, seconds)."""
-    from ..train.loop import lr_at
+    from ..train.engine import lr_at
     from .data import PackedStream, iter_rows, token_folder_info
 
     data = data or lm.cfg.data.train

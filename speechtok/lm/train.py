@@ -7,7 +7,6 @@ to the same position), validation NLL on held-out shards. See ``speech_lm.py`` f
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 
@@ -15,15 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..train.loop import (
-    _numpy_rng_restore,
-    _numpy_rng_state,
-    _unwrap,
-    after_step,
-    lr_at,
-    make_fabric,
-    save_fabric_checkpoint,
-)
+from ..train.engine import after_step, export_run, lr_at, make_fabric, restore_rng, rng_state, save_fabric_checkpoint, unwrap
 from .config import LMRunConfig, save_yaml
 from .data import PackedStream, iter_rows, token_folder_info
 from .model import TokenLM
@@ -96,18 +87,11 @@ class LMTrainer:
 
     def state(self) -> dict:
         return {"model": self.model, "opt": self.opt, "step": self.step,
-                "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_rng_state(), "python": random.getstate()}}
+                "rng": rng_state()}
 
     def export(self) -> None:
         """config.yaml + model.safetensors, atomically: the folder loads with ``SpeechLM.load``."""
-        from safetensors.torch import save_file
-
-        from ..fsutil import write_atomic
-
-        state = {k: v.detach().float().cpu().contiguous() for k, v in _unwrap(self.model).state_dict().items()}
-        write_atomic(self.run_dir / "config.yaml", lambda tmp: save_yaml(self.cfg, tmp))
-        write_atomic(self.run_dir / "model.safetensors",
-                     lambda tmp: save_file(state, str(tmp), metadata={"format": "speechtok-lm", "name": self.cfg.name}))
+        export_run(self.run_dir, self.model, self.cfg, "speechtok-lm")
 
     def save_checkpoint(self) -> None:
         save_fabric_checkpoint(self.fabric, self.ckpt_path, self.state(), self.export)
@@ -119,10 +103,7 @@ class LMTrainer:
         rest = self.fabric.load(self.ckpt_path, state)
         loaded = {**state, **rest}
         self.step = int(loaded["step"])
-        rng = loaded["rng"]
-        torch.set_rng_state(rng["torch"])
-        np.random.set_state(_numpy_rng_restore(rng["numpy"]))
-        random.setstate(rng["python"])
+        restore_rng(loaded["rng"])
         return True
 
     # ---- validation -----------------------------------------------------------------------------
@@ -135,7 +116,7 @@ class LMTrainer:
             rows = list(iter_rows(d.valid, limit=d.max_valid_rows))
             self._valid_codes = ([r["codes"] for r in rows], float(sum(r["duration"] for r in rows)))
         codes, seconds = self._valid_codes
-        model = _unwrap(self.model)
+        model = unwrap(self.model)
         model.eval()
         scores = SpeechLM(self.cfg, self.layout, model, device=str(self.fabric.device)).score(codes)
         model.train()

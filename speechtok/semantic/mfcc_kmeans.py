@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dsp import htk_mel_filterbank, kmeans, nearest
 from ..errors import SpeechtokError
 from ..tokenizers.base import Tokenizer
 from .phones import SAMPLE_RATE, num_frames_for
@@ -33,21 +34,10 @@ DEFAULT_K = 500
 WIN, HOP, NFFT, NMELS, NCEPS = 400, 160, 512, 40, 13  # 25 ms windows every 10 ms
 
 
-@lru_cache(maxsize=4)
-def mel_filterbank(n_mels: int, n_fft: int, fmin: float = 20.0) -> np.ndarray:
-    """Triangular filters ``(n_mels, n_fft//2+1)`` on the HTK mel scale, fmin .. 8 kHz."""
-    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
-    imel = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
-    edges = imel(np.linspace(mel(fmin), mel(SAMPLE_RATE / 2), n_mels + 2))
-    freqs = np.linspace(0, SAMPLE_RATE / 2, n_fft // 2 + 1)
-    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    return np.maximum(0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid))).astype(np.float32)
-
-
 @lru_cache(maxsize=1)
 def _mel_dct() -> tuple[np.ndarray, np.ndarray]:
     """Mel filterbank ``(NMELS, NFFT//2+1)`` and DCT-II ``(NCEPS, NMELS)``."""
-    fb = mel_filterbank(NMELS, NFFT)
+    fb = htk_mel_filterbank(NMELS, NFFT, sample_rate=SAMPLE_RATE)
     n = np.arange(NMELS)
     dct = np.cos(np.pi / NMELS * (n + 0.5)[None, :] * np.arange(NCEPS)[:, None]) * np.sqrt(2 / NMELS)
     dct[0] /= np.sqrt(2)
@@ -125,37 +115,6 @@ class MFCCKMeansTokenizer(Tokenizer):
         raise NotImplementedError(f"{self.name} is encode-only")
 
 
-def nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """``(n, d)``, ``(k, d)`` -> ``(n,)`` index of the nearest centroid (squared Euclidean)."""
-    d = (centroids**2).sum(1)[None, :] - 2 * x @ centroids.T
-    return d.argmin(1).astype(np.int64)
-
-
-def kmeans(x: np.ndarray, k: int, iters: int = 30, seed: int = 0) -> np.ndarray:
-    """Lloyd's k-means with k-means++ initialisation; ``(n, d)`` -> centroids ``(k, d)``.
-    Empty clusters are re-seeded at the points farthest from their centroids."""
-    rng = np.random.default_rng(seed)
-    if len(x) < k:
-        raise ValueError(f"{len(x)} frames are too few for {k} clusters")
-    c = np.empty((k, x.shape[1]), np.float32)
-    c[0] = x[rng.integers(len(x))]
-    d2 = ((x - c[0]) ** 2).sum(1)
-    for i in range(1, k):
-        c[i] = x[rng.choice(len(x), p=d2 / d2.sum())]
-        d2 = np.minimum(d2, ((x - c[i]) ** 2).sum(1))
-    for _ in range(iters):
-        a = nearest(x, c)
-        counts = np.bincount(a, minlength=k)
-        sums = np.zeros_like(c, dtype=np.float64)
-        np.add.at(sums, a, x)
-        empty = counts == 0
-        c[~empty] = (sums[~empty] / counts[~empty, None]).astype(np.float32)
-        if empty.any():
-            far = ((x - c[a]) ** 2).sum(1).argsort()[::-1][: int(empty.sum())]
-            c[empty] = x[far]
-    return c
-
-
 def fit(wavs, frame_rate: float, k: int = DEFAULT_K, out: str | Path | None = None, max_frames: int = 200_000, seed: int = 0) -> Path:
     """Fit centroids on waveforms (float32 16 kHz) and save them as safetensors; returns the path."""
     from safetensors.numpy import save_file
@@ -164,7 +123,7 @@ def fit(wavs, frame_rate: float, k: int = DEFAULT_K, out: str | Path | None = No
     if len(feats) > max_frames:
         feats = feats[np.random.default_rng(seed).choice(len(feats), max_frames, replace=False)]
     mean, std = feats.mean(0), feats.std(0) + 1e-5
-    c = kmeans((feats - mean) / std, k, seed=seed)
+    c = kmeans((feats - mean) / std, k, iters=30, seed=seed)
     p = Path(out) if out else asset_path(frame_rate, k)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp")
@@ -208,14 +167,6 @@ def main(argv=None) -> int:
     for rate in args.rate:
         print(fit(wavs, rate, args.k), file=sys.stderr)
     return 0
-
-
-def ensure_registered() -> None:
-    """Make ``speechtok.load("mfcc-kmeans@...")`` work until the registry lists this family."""
-    from ..tokenizers import registry
-
-    if __name__ not in registry._FAMILIES and (resolve, names) not in registry._EXTRA:
-        registry.register(resolve, names)
 
 
 if __name__ == "__main__":

@@ -54,9 +54,9 @@ class LogMel(nn.Module):
 
     def __init__(self, n_mels: int = 80):
         super().__init__()
-        from .mfcc_kmeans import mel_filterbank
+        from ..dsp import htk_mel_filterbank
 
-        self.register_buffer("fb", torch.from_numpy(mel_filterbank(n_mels, 512)), persistent=False)
+        self.register_buffer("fb", torch.from_numpy(htk_mel_filterbank(n_mels, 512)), persistent=False)
         self.register_buffer("window", torch.hann_window(400), persistent=False)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,6 @@ import numpy as np
 
 from ..errors import SpeechtokError
 from ..tokenizers import Tokenizer, load
-from .streaming import can_stream
 
 log = logging.getLogger("speechtok.serve")
 
@@ -51,31 +50,17 @@ def load_tokenizers(names: list[str], warm_up: bool = True) -> dict[str, Tokeniz
     return out
 
 
-# exact classes (a subclass may add state) whose encode/decode can run in several threads at once:
-# a fresh libopus / libcodec2 state per call, pure numpy, or torch modules in eval mode
-_THREAD_SAFE = {
-    "speechtok.tokenizers.opus.OpusTokenizer",
-    "speechtok.tokenizers.codec2.Codec2Tokenizer",
-    "speechtok.tokenizers.pcm.PCM16Tokenizer",
-    "speechtok.tokenizers.pcm.MuLawTokenizer",
-    "speechtok.codec.pretrained.CodecTokenizer",
-}
-
-
 def call_guard(tok: Tokenizer):
-    """What a worker holds while it calls ``tok``: nothing for tokenizers known to be thread-safe
-    (or that say so with ``thread_safe = True``), else a lock, so that a tokenizer we know
-    nothing about (another project's model) is called one request at a time."""
-    flag = getattr(tok, "thread_safe", None)
-    if flag is None:
-        flag = f"{type(tok).__module__}.{type(tok).__qualname__}" in _THREAD_SAFE
-    return contextlib.nullcontext() if flag else threading.Lock()
+    """What a worker holds while it calls ``tok``: nothing for a tokenizer that says it is
+    thread-safe (``Tokenizer.thread_safe``), else a lock, so that a tokenizer we know nothing
+    about (another project's model) is called one request at a time."""
+    return contextlib.nullcontext() if tok.thread_safe else threading.Lock()
 
 
 def describe(tok: Tokenizer) -> dict:
     """What GET /v1/tokenizers says about one tokenizer (``latency_ms``: the algorithmic latency
     of its stream, for tokenizers that state one)."""
-    latency = getattr(tok, "latency_seconds", None) if can_stream(tok) else None
+    latency = tok.latency_seconds if tok.can_stream else None
     extra = {"latency_ms": round(1000 * latency["total"], 1)} if isinstance(latency, dict) else {}
     return {
         "name": tok.name,
@@ -87,6 +72,6 @@ def describe(tok: Tokenizer) -> dict:
         "kbps": round(tok.bitrate / 1000, 4),
         "tokens_per_second": tok.tokens_per_second,
         "can_decode": tok.can_decode,
-        "streaming": can_stream(tok),
+        "streaming": tok.can_stream,
         **extra,
     }

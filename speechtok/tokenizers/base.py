@@ -10,13 +10,31 @@ from typing import Sequence
 import numpy as np
 
 from ..audio import num_samples, prepare
-from ..errors import AudioError, SpeechtokWarning, TokensFileError, UsageError
+from ..errors import AudioError, SpeechtokError, SpeechtokWarning, StreamingUnsupported, TokensFileError, UsageError
 from ..tokens import Tokens
 
 
 #: codes of more than twice this many seconds are decoded in chunks of it, through the
 #: tokenizer's streaming session where it has one (bounded memory for hour-long files)
 DECODE_CHUNK_SECONDS = 30.0
+
+
+def prefix_kbps(frame_rate: float, codebook_sizes: Sequence[int], first: int = 1) -> list[float]:
+    """Nominal kbps of the first ``k`` codebooks, for ``k = first .. len(codebook_sizes)``
+    (rounded to 4 decimals: the rates a model's names offer, e.g. ``speechtok-fast@1.45kbps``).
+    The one place where bitrates become numbers of codebooks and back."""
+    return [round(frame_rate * sum(math.log2(s) for s in codebook_sizes[:k]) / 1000, 4)
+            for k in range(first, len(codebook_sizes) + 1)]
+
+
+def codebooks_for_kbps(frame_rate: float, codebook_sizes: Sequence[int], kbps: float, name: str, first: int = 1) -> int:
+    """How many leading codebooks give ``kbps`` (one of ``prefix_kbps``), or a SpeechtokError
+    naming the rates ``name`` offers."""
+    rates = prefix_kbps(frame_rate, codebook_sizes, first)
+    best = min(range(len(rates)), key=lambda i: abs(rates[i] - kbps), default=None)
+    if best is None or abs(rates[best] - kbps) >= 0.03:
+        raise SpeechtokError(f"{name}: this model offers {', '.join(f'{r:g}' for r in rates)} kbps")
+    return first + best
 
 
 class Tokenizer(ABC):
@@ -40,6 +58,12 @@ class Tokenizer(ABC):
     can_decode: bool = True
     #: the exact trained model (a short hash of its weights); None for tokenizers without weights
     model_id: str | None = None
+    #: True when one instance may encode/decode from several threads at once (``speechtok serve``
+    #: calls it without a lock); a tokenizer that does not say so is called one request at a time
+    thread_safe: bool = False
+    #: True for a batched encoder that runs on the CPU anyway: ``speechtok tokenize`` runs one
+    #: copy per worker process rather than batching in the main process
+    batch_in_workers: bool = False
 
     # ---- facts -------------------------------------------------------------------------
     @property
@@ -54,6 +78,69 @@ class Tokenizer(ABC):
     @property
     def tokens_per_second(self) -> float:
         return self.frame_rate * self.num_codebooks
+
+    # ---- capabilities --------------------------------------------------------------------
+    @property
+    def can_stream(self) -> bool:
+        """Whether ``open_stream()`` gives a session (by default: whether the class defines
+        ``open_stream``; a class that can only sometimes stream overrides this)."""
+        return type(self).open_stream is not Tokenizer.open_stream
+
+    def open_stream(self):
+        """A chunked encoder/decoder whose output equals whole-file processing: a session with
+        ``encode(wav)``, ``encode_flush()``, ``decode(codes)``, ``decode_flush()`` on numpy arrays
+        (``speechtok.serve.streaming.StreamSession``). Raises StreamingUnsupported saying why not."""
+        raise StreamingUnsupported(
+            f"{self.name} cannot stream: streaming needs a causal codec (model.causal: true), a "
+            f"source-filter model without a phone teacher, or a frame-by-frame codec such as opus"
+        )
+
+    @property
+    def latency_seconds(self) -> dict | None:
+        """Algorithmic latency of this tokenizer's streams (``encoder``, ``decoder``, ``total``;
+        seconds) where it states one, else None."""
+        return None
+
+    @property
+    def all_codebook_sizes(self) -> tuple[int, ...]:
+        """The sizes of every codebook the model has (``codebook_sizes``: those this tokenizer
+        uses, a prefix of these)."""
+        return tuple(self.codebook_sizes)
+
+    #: the fewest codebooks a lower bitrate may use (a source-filter model: pitch + one stage);
+    #: None: the tokenizer has only its own bitrate
+    min_codebooks: int | None = None
+
+    @property
+    def bitrates(self) -> list[float]:
+        """The kbps this tokenizer's model offers, lowest first (``with_bitrate`` takes each)."""
+        if self.min_codebooks is None:
+            return [round(self.bitrate / 1000, 4)]
+        return prefix_kbps(self.frame_rate, self.all_codebook_sizes, self.min_codebooks)
+
+    def with_codebooks(self, k: int) -> "Tokenizer":
+        """This tokenizer using its first ``k`` codebooks (a lower bitrate of the same model, or
+        itself when ``k`` is what it uses); its name says the rate (``NAME@1.45kbps``)."""
+        if k == self.num_codebooks:
+            return self
+        raise UsageError(f"{self.name} has one bitrate ({self.bitrate / 1000:g} kbps, {self.num_codebooks} codebooks)")
+
+    def with_bitrate(self, kbps: float) -> "Tokenizer":
+        """This tokenizer at another of its ``bitrates``; a SpeechtokError names those it offers."""
+        if self.min_codebooks is None:
+            if abs(kbps - self.bitrate / 1000) < 0.03:
+                return self
+            raise SpeechtokError(f"{self.name}: this tokenizer offers {self.bitrate / 1000:g} kbps")
+        return self.with_codebooks(codebooks_for_kbps(self.frame_rate, self.all_codebook_sizes, kbps, self.name,
+                                                      self.min_codebooks))
+
+    def _rate_name(self, k: int) -> str:
+        """The name of this tokenizer's model with its first ``k`` codebooks: ``BASE@RATEkbps``,
+        or ``BASE`` alone for every codebook (as ``speechtok.load`` names them)."""
+        base, at, rate = self.name.rpartition("@")
+        base = base if at and rate.endswith("kbps") else self.name
+        sizes = self.all_codebook_sizes
+        return base if k == len(sizes) else f"{base}@{prefix_kbps(self.frame_rate, sizes[:k], k)[0]:g}kbps"
 
     def __repr__(self) -> str:
         return (
@@ -99,7 +186,7 @@ class Tokenizer(ABC):
         n = self.output_length(tokens)
         if tokens.num_frames == 0:  # nothing to decode (check_tokens saw that n is a few frames at most)
             return np.zeros(n, np.float32), self.sample_rate
-        if tokens.num_frames > 2 * DECODE_CHUNK_SECONDS * self.frame_rate and callable(getattr(self, "open_stream", None)):
+        if tokens.num_frames > 2 * DECODE_CHUNK_SECONDS * self.frame_rate and self.can_stream:
             return self._decode_chunked(np.asarray(tokens.codes), n, tokens), self.sample_rate
         wav = np.asarray(self._decode(np.asarray(tokens.codes), n, tokens), dtype=np.float32)
         if len(wav) < n:

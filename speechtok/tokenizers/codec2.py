@@ -88,6 +88,7 @@ class Codec2Tokenizer(Tokenizer):
     """Codec2 in one mode; codes ``[bytes_per_frame, frames]`` (last byte maybe narrower)."""
 
     sample_rate = SAMPLE_RATE
+    thread_safe = True  # a fresh libcodec2 state per call
 
     def __init__(self, mode: str):
         lib = libcodec2()

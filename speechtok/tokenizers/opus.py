@@ -140,6 +140,7 @@ class OpusTokenizer(Tokenizer):
 
     sample_rate = SAMPLE_RATE
     frame_rate = SAMPLE_RATE / FRAME_SAMPLES
+    thread_safe = True  # a fresh libopus state per call
 
     def __init__(self, kbps: float, bandwidth: str | None = None, vbr: bool = False):
         nbytes = kbps * 1000 * FRAME_SAMPLES / SAMPLE_RATE / 8

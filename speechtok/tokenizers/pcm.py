@@ -31,6 +31,7 @@ class PCM16Tokenizer(Tokenizer):
     sample_rate = 16000
     frame_rate = 16000.0
     codebook_sizes = (256, 256)
+    thread_safe = True  # pure numpy
 
     def _encode(self, wav):
         q = np.clip(np.round(wav * 32768.0), -32768, 32767).astype(np.int64) & 0xFFFF
@@ -47,6 +48,7 @@ class MuLawTokenizer(Tokenizer):
     sample_rate = 8000
     frame_rate = 8000.0
     codebook_sizes = (256,)
+    thread_safe = True  # pure numpy
 
     def _encode(self, wav):
         return mulaw_encode(wav)[None, :]

@@ -1,66 +1,136 @@
 """Names -> tokenizers. ``speechtok.load("opus@6kbps")``, ``load("./my-run/")``, ...
 
-Each family registers a *resolver*: a function that takes a name and returns a Tokenizer, or
-None when the name is not one of its own. ``available()`` lists the names each family offers.
-Families import lazily so that ``import speechtok`` stays fast and optional packages stay optional.
+A tokenizer *family* is a module (or any object) with two functions and an optional third:
+
+``resolve(name) -> Tokenizer | None``
+    the tokenizer for ``name``, or None when the name is not one of the family's own;
+``names() -> list[str]``
+    the names ``available()`` and ``speechtok list`` show (parameterised families list their
+    usual settings);
+``describe(name) -> dict | None`` (optional)
+    ``{sample_rate, frame_rate, codebook_sizes}`` (and ``bitrate`` where it is not frame rate ×
+    Σ log2 sizes) without loading a model, so ``speechtok list`` answers at once.
+
+The families shipped with speechtok are listed in ``_FAMILIES``; a package outside speechtok adds
+one through the entry point group ``speechtok.tokenizers`` (docs/plugins.md), and a running
+program through ``register``. Families import lazily and in that order (built-in first, then
+entry points, then ``register``ed), so that ``import speechtok`` stays fast, optional packages stay
+optional, and loading a built-in name never imports a plug-in.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+import warnings
 from pathlib import Path
-from typing import Callable
+from types import SimpleNamespace
+from typing import Callable, Iterator
 
-from ..errors import UnknownTokenizerError
+from ..errors import SpeechtokWarning, UnknownTokenizerError
 from .base import Tokenizer
 
-# module -> its resolver attribute; each module also has names(). Imported on first use.
-_FAMILIES: dict[str, str] = {
-    "speechtok.tokenizers.pcm": "resolve",
-    "speechtok.tokenizers.opus": "resolve",
-    "speechtok.tokenizers.codec2": "resolve",
-    "speechtok.codec.catalogue": "resolve",  # our shipped models; names and facts without torch
-    "speechtok.semantic.mfcc_kmeans": "resolve",
-    "speechtok.tokenizers.external": "resolve",
-}
-_EXTRA: list[tuple[Callable[[str], Tokenizer | None], Callable[[], list[str]]]] = []
+#: the entry point group a package declares its tokenizer family in
+ENTRY_POINT_GROUP = "speechtok.tokenizers"
+
+# module of each built-in family (each has resolve() and names(), some describe()); imported on first use
+_FAMILIES: tuple[str, ...] = (
+    "speechtok.tokenizers.pcm",
+    "speechtok.tokenizers.opus",
+    "speechtok.tokenizers.codec2",
+    "speechtok.codec.catalogue",  # our shipped models; names and facts without torch
+    "speechtok.semantic.mfcc_kmeans",
+    "speechtok.tokenizers.external",
+)
+_EXTRA: list = []  # families added with register()
+_PLUGINS: list | None = None  # entry point families, loaded on first need
 
 
-def register(resolver: Callable[[str], Tokenizer | None], names: Callable[[], list[str]]) -> None:
-    """Add a tokenizer family at run time (for plug-ins and tests)."""
-    _EXTRA.append((resolver, names))
+def register(resolver: Callable[[str], Tokenizer | None], names: Callable[[], list[str]],
+             describe: Callable[[str], dict | None] | None = None) -> None:
+    """Add a tokenizer family at run time (tests, notebooks; a package uses the entry point)."""
+    _EXTRA.append(SimpleNamespace(resolve=resolver, names=names, describe=describe))
 
 
-def _families():
-    for module_name, attr in _FAMILIES.items():
+def _builtin() -> Iterator:
+    for module_name in _FAMILIES:
         try:
-            module = importlib.import_module(module_name)
+            yield importlib.import_module(module_name)
         except ModuleNotFoundError as e:
-            if e.name == module_name:  # that family is not part of this build
+            if e.name != module_name:  # a family that is not part of this build is skipped
+                raise
+
+
+def _declared_anywhere() -> bool:
+    """Whether any distribution on ``sys.path`` names the group in its ``entry_points.txt``: a
+    scan of a few dozen small files, so that with no plug-in installed (the usual case) the
+    registry skips ``importlib.metadata``'s parse of every installed package."""
+    marker = f"[{ENTRY_POINT_GROUP}]"
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for d in names:
+            if d.endswith((".dist-info", ".egg-info")):
+                try:
+                    with open(os.path.join(folder, d, "entry_points.txt"), encoding="utf-8") as f:
+                        if marker in f.read():
+                            return True
+                except (OSError, UnicodeDecodeError):
+                    continue
+    return False
+
+
+def _plugins() -> list:
+    """The families that installed packages declare in the ``speechtok.tokenizers`` entry point
+    group, loaded once. A plug-in that fails to load is left out with a warning naming it: it
+    must not take the built-in tokenizers down with it."""
+    global _PLUGINS
+    if _PLUGINS is None and not _declared_anywhere():
+        _PLUGINS = []
+    if _PLUGINS is None:
+        from importlib.metadata import entry_points
+
+        found = []
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            try:
+                family = ep.load()
+                if not (callable(getattr(family, "resolve", None)) and callable(getattr(family, "names", None))):
+                    raise TypeError("a tokenizer family needs resolve(name) and names()")
+            except Exception as e:
+                warnings.warn(f"tokenizer plug-in {ep.name} ({ep.value}) is left out: {type(e).__name__}: {e}",
+                              SpeechtokWarning, stacklevel=3)
                 continue
-            raise
-        yield getattr(module, attr), getattr(module, "names")
+            found.append(family)
+        _PLUGINS = found
+    return _PLUGINS
+
+
+def _families(plugins: bool = True) -> Iterator:
+    yield from _builtin()
+    if plugins:
+        yield from _plugins()
     yield from _EXTRA
 
 
 def available() -> list[str]:
     """Every registered tokenizer name (parameterised families list their usual settings)."""
     out: list[str] = []
-    for _, names in _families():
-        out.extend(names())
+    for family in _families():
+        out.extend(family.names())
     return out
 
 
 def describe(name: str) -> dict:
     """What `speechtok list` shows of a registered name: ``name, sample_rate, frame_rate,
-    codebook_sizes`` (and ``bitrate`` where it is not frame rate × Σ log2 sizes), from the family's ``describe`` (no model loaded) where it has one, else
-    from the loaded tokenizer. Raises what ``load`` raises."""
-    for module_name in _FAMILIES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        facts = getattr(module, "describe", lambda _: None)(name)
+    codebook_sizes`` (and ``bitrate`` where it is not frame rate × Σ log2 sizes), from the
+    family's ``describe`` (no model loaded) where it has one, else from the loaded tokenizer.
+    Raises what ``load`` raises."""
+    for family in _families():
+        facts = (getattr(family, "describe", None) or (lambda _: None))(name)
         if facts:
             return {"name": name, **facts}
     tok = load(name)
@@ -82,8 +152,8 @@ def load(name_or_path: str | Path) -> Tokenizer:
         from ..codec.pretrained import load_run_at
 
         return load_run_at(Path(base).expanduser(), rate)
-    for resolve, _ in _families():
-        tok = resolve(key)
+    for family in _families():
+        tok = family.resolve(key)
         if tok is not None:
             return tok
     close = [n for n in available() if key.split("@")[0] in n][:8]

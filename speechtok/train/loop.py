@@ -1,4 +1,5 @@
-"""The training loop: one readable function on top of Lightning Fabric.
+"""The codec training loop: one readable recipe on the shared engine (``engine.py``: Lightning
+Fabric, exact resume, the LR schedule, what follows each step).
 
 Fabric handles devices, precision and multi-GPU / multi-node; this file holds the recipe:
 generator step (mel + multi-resolution STFT + commitment [+ adversarial + feature matching after
@@ -13,9 +14,6 @@ warm-up] [+ semantic objectives]) then discriminator step. A run folder holds::
 
 from __future__ import annotations
 
-import math
-import os
-import random
 import time
 from pathlib import Path
 
@@ -34,114 +32,21 @@ from ..codec.loss import (
 )
 from ..codec.model import Codec
 from .data import SegmentSampler, load_manifest_audio
-
-
-def _unwrap(module):
-    """The user's module inside Fabric's wrapper."""
-    return getattr(module, "module", module)
-
-
-def _numpy_rng_state() -> dict:
-    """NumPy's RNG state in plain types, so checkpoints load with torch's weights_only."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)}
-
-
-def _numpy_rng_restore(s: dict):
-    return (s["name"], s["keys"].numpy().astype(np.uint32), s["pos"], s["has_gauss"], s["cached"])
-
-
-def lr_at(step: int, base: float, warmup: int, total: int, time_progress: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay to 10% of ``base``; ``time_progress`` (0..1) lets a
-    time-budgeted run anneal by the clock when it will not reach ``total`` steps."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = min(1.0, max((step - warmup) / max(1, total - warmup), time_progress))
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+from .engine import (
+    after_step,
+    export_run,
+    lr_at,
+    make_fabric,
+    restore_rng,
+    rng_state,
+    save_fabric_checkpoint,
+    unwrap,
+)
 
 
 def export_weights(codec: Codec, cfg: RunConfig, run_dir: Path) -> None:
     """Write config.yaml + model.safetensors atomically (what `speechtok.load(run_dir)` reads)."""
-    from safetensors.torch import save_file
-
-    from ..fsutil import write_atomic
-
-    state = {k: v.detach().float().cpu().contiguous() for k, v in codec.state_dict().items()}
-    write_atomic(run_dir / "config.yaml", lambda tmp: save_yaml(cfg, tmp))
-    write_atomic(run_dir / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "speechtok-codec", "name": cfg.name}))
-
-
-def make_fabric(t, log_dir: Path):
-    """A launched, seeded Lightning Fabric for a train config (``accelerator``, ``devices``,
-    ``strategy``, ``num_nodes``, ``precision``, ``seed``, ``num_threads``), logging CSV (+ TensorBoard
-    when installed) to ``log_dir``. Shared by the codec and the token-LM trainers."""
-    import lightning as L
-    from lightning.fabric.loggers import CSVLogger
-
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
-    # a resumed run logs beside the earlier logs, never over them (Lightning's CSV logger would
-    # replace metrics.csv)
-    version = f"resumed-{time.strftime('%Y%m%d-%H%M%S')}" if (Path(log_dir) / "metrics.csv").exists() else ""
-    loggers = [CSVLogger(str(log_dir), name="", version=version)]
-    try:
-        from lightning.fabric.loggers import TensorBoardLogger
-        import tensorboard  # noqa: F401
-
-        loggers.append(TensorBoardLogger(str(log_dir), name="tb", version=""))
-    except ImportError:
-        pass
-    fabric = L.Fabric(
-        accelerator=t.accelerator,
-        devices=t.devices,
-        strategy=t.strategy,
-        num_nodes=t.num_nodes,
-        precision=t.precision,
-        loggers=loggers,
-    )
-    fabric.launch()
-    torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on CPU
-    fabric.seed_everything(t.seed + fabric.global_rank, verbose=False)
-    return fabric
-
-
-def save_fabric_checkpoint(fabric, path: Path, state: dict, export) -> None:
-    """Save the full training state to ``path`` under a temporary name and rename it into place,
-    then ``export()`` the loadable weights (rank 0); all ranks wait for it."""
-    from ..fsutil import STOP_ERRNOS
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        fabric.save(tmp, state)
-    except OSError as e:
-        if tmp.exists():
-            tmp.unlink()
-        if e.errno in STOP_ERRNOS:  # name our checkpoint, not the temporary file fsspec wrote first
-            raise OSError(e.errno, e.strerror, str(path)) from None
-        raise
-    if fabric.is_global_zero:
-        os.replace(tmp, path)
-        export()
-    fabric.barrier()
-
-
-def after_step(trainer, t, bar, start: float) -> bool:
-    """What follows every training step, for any trainer with ``step``, ``fabric``,
-    ``save_checkpoint()`` and ``validate()``: checkpoint every ``t.checkpoint_every`` steps, at the
-    end and when ``t.max_minutes`` is spent; validate every ``t.valid_every`` steps. True = stop."""
-    step = trainer.step
-    out_of_time = t.max_minutes and (time.time() - start) / 60 >= t.max_minutes
-    if step % t.checkpoint_every == 0 or step == t.steps or out_of_time:
-        trainer.save_checkpoint()
-    if t.valid_every and (step % t.valid_every == 0 or step == t.steps) and trainer.fabric.is_global_zero:
-        metrics = trainer.validate()
-        if metrics:
-            trainer.fabric.log_dict(metrics, step=step)
-            bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
-    if out_of_time:
-        bar.write(f"stopping at step {step}: max_minutes={t.max_minutes} reached (resume with --resume)")
-    return bool(out_of_time)
+    export_run(run_dir, codec, cfg, "speechtok-codec")
 
 
 class Trainer:
@@ -223,17 +128,15 @@ class Trainer:
             "opt_d": self.opt_d,
             "step": self.step,
             # quantizer dropout and dead-code replacement draw random numbers: keep the stream
-            "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_rng_state(), "python": random.getstate()},
+            "rng": rng_state(),
         }
-        if torch.cuda.is_available():
-            state["rng"]["cuda"] = torch.cuda.get_rng_state_all()
         if self.semantic is not None:
             state["semantic"] = self.semantic
         return state
 
     def save_checkpoint(self) -> None:
         save_fabric_checkpoint(self.fabric, self.ckpt_path, self.state(),
-                               lambda: export_weights(_unwrap(self.codec), self.cfg, self.run_dir))
+                               lambda: export_weights(unwrap(self.codec), self.cfg, self.run_dir))
 
     def init_weights(self, path: str | Path) -> None:
         """Start from a run's (or shipped model's) codec weights; optimizers start fresh."""
@@ -241,7 +144,7 @@ class Trainer:
 
         p = Path(path)
         weights = p / "model.safetensors" if p.is_dir() else p
-        _unwrap(self.codec).load_state_dict(load_file(str(weights)))
+        unwrap(self.codec).load_state_dict(load_file(str(weights)))
 
     def resume(self) -> bool:
         if not self.ckpt_path.exists():
@@ -250,13 +153,7 @@ class Trainer:
         rest = self.fabric.load(self.ckpt_path, state)  # fills `state` in place
         loaded = {**state, **rest}
         self.step = int(loaded["step"])
-        rng = loaded.get("rng") or {}
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-            np.random.set_state(_numpy_rng_restore(rng["numpy"]))
-            random.setstate(rng["python"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        restore_rng(loaded.get("rng") or {})
         return True
 
     # ---- one step ----------------------------------------------------------------------------
@@ -276,7 +173,7 @@ class Trainer:
         loss = lw.mel * mel + lw.stft * stft + lw.commitment * commit
         logs.update(mel=mel.item(), stft=stft.item(), commit=float(commit.detach()))
         if self.semantic is not None:
-            parts = self.semantic(wav=wav, recon=recon, codes=codes, latents=latents, codec=_unwrap(self.codec), labels=labels)
+            parts = self.semantic(wav=wav, recon=recon, codes=codes, latents=latents, codec=unwrap(self.codec), labels=labels)
             for name, (weight, value) in parts.items():
                 loss = loss + weight * value
                 logs[f"sem_{name}"] = value.item()
@@ -313,7 +210,7 @@ class Trainer:
             return {}
         from ..eval_light import quality_metrics
 
-        codec = _unwrap(self.codec)
+        codec = unwrap(self.codec)
         codec.eval()
         out_dir = self.run_dir / "samples" / f"step_{self.step}"
         sums: dict[str, list[float]] = {}
@@ -338,7 +235,7 @@ class Trainer:
     def init_codebooks(self, vectors_per_code: int = 4, max_batch: int = 512) -> None:
         """k-means-initialise every codebook from many segments at once, with quantizer dropout off,
         instead of from the first training batch only (which may hold fewer vectors than codes)."""
-        codec = _unwrap(self.codec)
+        codec = unwrap(self.codec)
         q = codec.quantizer
         if q.cfg.kind == "fsq" or not q.cfg.kmeans_init:
             return

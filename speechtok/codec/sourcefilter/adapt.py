@@ -82,8 +82,9 @@ def adapt(init: str, data: str, run_dir: Path, minutes: float = 10.0, relevance:
 
     from ...data.manifest import read_manifest, write_manifest
     from ...tokenizers.registry import load
+    from .config import SFData
     from .tokenizer import SourceFilterTokenizer, read_sf_run, save_sf_run
-    from .train import SFData, analysis_cache, refiner_mse, train_refiner, _refiner_tensors
+    from .train import analysis_cache, refiner_mse, train_refiner, _refiner_tensors
 
     t0 = time.time()
     tok = load(init)

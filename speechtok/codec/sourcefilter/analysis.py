@@ -25,13 +25,19 @@ import numpy as np
 
 from .envelope import to_cepstrum
 
-with warnings.catch_warnings():  # pyworld imports pkg_resources, deprecated by setuptools
-    warnings.simplefilter("ignore")
-    import pyworld
-
 FFT_SIZE = 1024  # CheapTrick/D4C and the synthesizer share this spectrum size at 16 kHz
 N_BINS = FFT_SIZE // 2 + 1
 _F0_STEP = 80  # method stft: F0 grid (5 ms at 16 kHz; frame and subframe centres lie on it)
+
+
+@lru_cache(maxsize=1)
+def _pyworld():
+    """pyworld, imported on first use: only the WORLD analysis needs it (models with the fast
+    ``stft`` analysis load and run without it)."""
+    with warnings.catch_warnings():  # pyworld imports pkg_resources, deprecated by setuptools
+        warnings.simplefilter("ignore")
+        import pyworld
+    return pyworld
 
 
 @dataclass
@@ -93,6 +99,7 @@ def bands_to_bins(bap_db: np.ndarray, sample_rate: int, n_bins: int = N_BINS) ->
 
 def track_f0(wav64: np.ndarray, sample_rate: int, f0_min: float, f0_max: float, allowed_range: float):
     """(samples,) float64 -> (f0 on a 5 ms grid, its times in s)."""
+    pyworld = _pyworld()
     f0, t = pyworld.dio(
         wav64, sample_rate, f0_floor=f0_min, f0_ceil=f0_max, frame_period=5.0, allowed_range=allowed_range
     )
@@ -122,6 +129,7 @@ def analyze(wav: np.ndarray, sample_rate: int, hop: int, a) -> Frames:
     sub = (np.arange(T * S) * (hop / S) + hop / S / 2) / sample_rate  # envelope: at subframe centres
     f0_grid, t_grid = track_f0(x, sample_rate, a.f0_min, a.f0_max, a.allowed_range)
     f0, f0_sub = f0_at(f0_grid, t_grid, centres), f0_at(f0_grid, t_grid, sub)
+    pyworld = _pyworld()
     sp = pyworld.cheaptrick(x, f0_sub, sub, sample_rate, fft_size=FFT_SIZE, f0_floor=a.f0_min)
     cep = to_cepstrum(0.5 * np.log(sp + 1e-12), a.cep_order, a.alpha).reshape(T, S, a.cep_order)
     ap = pyworld.d4c(x, f0, centres, sample_rate, fft_size=FFT_SIZE)

@@ -1,8 +1,12 @@
-"""Configuration of the source-filter codec (YAML <-> dataclasses; defaults live here only)."""
+"""Configuration of the source-filter codec and of its training runs (YAML <-> dataclasses;
+defaults live here only). Importing this module registers the classes with the config engine."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import build_config, load_config, register_configs
 
 
 @dataclass
@@ -126,3 +130,77 @@ class SourceFilterConfig:
     @property
     def feature_dim(self) -> int:
         return self.analysis.envelope_subframes * self.analysis.cep_order + self.analysis.ap_bands
+
+
+#: utterances per shard of the training caches (analysis, teacher posteriors): both split alike
+SHARD = 64
+
+
+@dataclass
+class SFTrainConfig:
+    refiner_minutes: float = 0.0  # wall time for the refiner (0 = no refiner)
+    refiner_steps: int = 0  # > 0: train the refiner for this many steps instead (tests, exact runs)
+    refiner_batch: int = 16
+    refiner_segment: int = 100  # frames per training segment
+    refiner_lr: float = 1e-3
+    devices: int = 1  # >1: that many CPU processes (gloo), or GPUs with accelerator gpu
+    accelerator: str = "cpu"
+    seed: int = 0
+    workers: int = 1  # analysis processes
+    valid_every: int = 500  # refiner steps between validation errors (the training curve)
+    checkpoint_every: int = 500  # refiner steps between checkpoints (RUN/refiner.ckpt)
+    semantic_teacher: str = ""  # PhoneCTC folder for model.quant.semantic ("" = the shipped one)
+    kmeans_max_frames: int = 0  # > 0: fit the k-means on a seeded sample of this many frames (0 = all)
+    # augmentation of the training frames (augment.py): this fraction of the utterances gets a random
+    # vocal-tract warp (+-augment_warp), F0 factor (+-augment_pitch) and level (+-augment_level_db)
+    augment_fraction: float = 0.0
+    augment_warp: float = 0.12
+    augment_pitch: float = 0.3
+    augment_level_db: float = 6.0
+
+
+@dataclass
+class SFData:
+    train: str = "data/asterisk/train.jsonl"
+    valid: str = "data/asterisk/valid.jsonl"
+
+
+@dataclass
+class SFRunConfig:
+    design: str = "sourcefilter"
+    name: str = "speechtok-sf-run"
+    model: SourceFilterConfig = field(default_factory=SourceFilterConfig)
+    data: SFData = field(default_factory=SFData)
+    train: SFTrainConfig = field(default_factory=SFTrainConfig)
+
+
+register_configs(
+    SourceFilterConfig, AnalysisConfig, QuantConfig, RefinerConfig, SynthConfig, SFData, SFTrainConfig, SFRunConfig,
+    limits={
+        "SourceFilterConfig": {"frame_rate": ">0"},
+        "AnalysisConfig": {"f0_min": ">0", "f0_max": ">0", "allowed_range": ">0", "envelope_subframes": ">=1",
+                           "cep_order": ">=2", "alpha": "0..0.99", "ap_bands": ">=1", "segment_seconds": ">0",
+                           "context_seconds": ">=0", "low_latency_history_seconds": ">=0",
+                           "low_latency_lookahead_ms": ">=0"},
+        "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
+                        "kmeans_iters": ">=1", "semantic_weight": ">=0"},
+        "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1", "lookahead": ">=-1"},
+        "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
+        "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",
+                          "refiner_segment": ">=1", "refiner_lr": ">0", "devices": ">=1", "seed": ">=0",
+                          "workers": ">=1", "valid_every": ">=1", "checkpoint_every": ">=1", "kmeans_max_frames": ">=0",
+                          "augment_fraction": "0..1", "augment_warp": "0..0.5", "augment_pitch": "0..0.9",
+                          "augment_level_db": ">=0"},
+    },
+)
+
+
+def sf_config_from_dict(data: dict, where: str = "") -> SFRunConfig:
+    cfg = build_config(SFRunConfig, data, where)
+    cfg.model.validate()
+    return cfg
+
+
+def load_sf_config(path: str | Path, overrides: list[str] | None = None) -> SFRunConfig:
+    """A source-filter run config from YAML (``section.key=value`` overrides; errors name the file)."""
+    return load_config(path, overrides, sf_config_from_dict)

@@ -37,7 +37,7 @@ class SourceFilterCodec(torch.nn.Module):
         self.pitch = PitchQuantizer(q.pitch_levels, a.f0_min, a.f0_max)
         self.teacher = None
         if q.semantic == "teacher":  # stage 1 is encoded with a phone teacher (semantic.py)
-            from .semantic import PhoneTeacher
+            from .teacher import PhoneTeacher
 
             self.teacher = PhoneTeacher()
         side_dim = self.teacher.model.frame_head.out_features if self.teacher is not None else 0

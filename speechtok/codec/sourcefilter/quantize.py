@@ -15,6 +15,8 @@ import math
 import numpy as np
 import torch
 
+from ...dsp import kmeans, nearest
+
 
 class PitchQuantizer:
     def __init__(self, levels: int, f0_min: float, f0_max: float):
@@ -40,43 +42,8 @@ class PitchQuantizer:
         return np.where(codes > 0, f0, 0.0).astype(np.float32)
 
 
-def _nearest(x: torch.Tensor, centroids: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
-    """Index of the nearest centroid for each row of x (squared Euclidean)."""
-    c2 = (centroids**2).sum(1)
-    out = []
-    for s in range(0, len(x), chunk):
-        xs = x[s : s + chunk]
-        out.append((c2[None, :] - 2 * xs @ centroids.T).argmin(1))
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
-
-
-def kmeans(x: torch.Tensor, k: int, iters: int = 20, seed: int = 0) -> torch.Tensor:
-    """Plain Lloyd k-means with k-means++-style seeding on a subsample; empty clusters re-seeded
-    from the points farthest from their centroid."""
-    g = torch.Generator().manual_seed(seed)
-    n = len(x)
-    if n < k:
-        raise ValueError(f"k-means needs at least {k} vectors, got {n}: give it more training audio")
-    # seeding: D^2 sampling on a subsample (cheap and far better than uniform picks)
-    sub = x[torch.randperm(n, generator=g)[: min(n, 20 * k)]]
-    cent = [sub[torch.randint(len(sub), (1,), generator=g)].squeeze(0)]
-    d2 = ((sub - cent[0]) ** 2).sum(1)
-    for _ in range(1, k):
-        i = torch.multinomial(d2 + 1e-12, 1, generator=g)
-        cent.append(sub[i].squeeze(0))
-        d2 = torch.minimum(d2, ((sub - sub[i]) ** 2).sum(1))
-    c = torch.stack(cent)
-    for _ in range(iters):
-        a = _nearest(x, c)
-        sums = torch.zeros_like(c).index_add_(0, a, x)
-        counts = torch.bincount(a, minlength=k).to(x.dtype)
-        empty = counts == 0
-        c = torch.where(empty[:, None], c, sums / counts.clamp(min=1)[:, None])
-        if empty.any():
-            err = ((x - c[a]) ** 2).sum(1)
-            far = err.topk(int(empty.sum())).indices
-            c[empty] = x[far]
-    return c
+# the shared k-means (the old names stay importable from here)
+_nearest = nearest
 
 
 class ResidualKMeans(torch.nn.Module):

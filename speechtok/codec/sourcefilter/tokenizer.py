@@ -5,35 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from ...errors import SpeechtokError
-from ...fsutil import file_digest
-from ...tokenizers.base import Tokenizer
-from ..config import build_config, load_config, register_configs
-from .config import AnalysisConfig, QuantConfig, RefinerConfig, SourceFilterConfig, SynthConfig
+from ...errors import SpeechtokError, StreamingUnsupported
+from ...runs import RunFolder, load_weights, open_run, read_safetensors, save_run, save_weights
+from ...tokenizers.base import Tokenizer, codebooks_for_kbps, prefix_kbps
+from ..config import config_from_data
+from .config import RefinerConfig, SFRunConfig, SourceFilterConfig, load_sf_config, sf_config_from_dict  # noqa: F401  (load_sf_config: its old home)
 from .model import SourceFilterCodec
-from .train import SFData, SFRunConfig, SFTrainConfig
-
-register_configs(
-    SourceFilterConfig, AnalysisConfig, QuantConfig, RefinerConfig, SynthConfig, SFData, SFTrainConfig, SFRunConfig,
-    limits={
-        "SourceFilterConfig": {"frame_rate": ">0"},
-        "AnalysisConfig": {"f0_min": ">0", "f0_max": ">0", "allowed_range": ">0", "envelope_subframes": ">=1",
-                           "cep_order": ">=2", "alpha": "0..0.99", "ap_bands": ">=1", "segment_seconds": ">0",
-                           "context_seconds": ">=0", "low_latency_history_seconds": ">=0",
-                           "low_latency_lookahead_ms": ">=0"},
-        "QuantConfig": {"pitch_levels": ">=3", "codebook_size": ">=2", "num_stages": ">=1", "bap_scale": ">0",
-                        "kmeans_iters": ">=1", "semantic_weight": ">=0"},
-        "RefinerConfig": {"channels": ">=1", "kernel_size": ">=1", "layers": ">=1", "lookahead": ">=-1"},
-        "SynthConfig": {"block": ">=1", "n_fft": ">=16"},
-        "SFTrainConfig": {"refiner_minutes": ">=0", "refiner_steps": ">=0", "refiner_batch": ">=1",
-                          "refiner_segment": ">=1", "refiner_lr": ">0", "devices": ">=1", "seed": ">=0",
-                          "workers": ">=1", "valid_every": ">=1", "checkpoint_every": ">=1", "kmeans_max_frames": ">=0",
-                          "augment_fraction": "0..1", "augment_warp": "0..0.5", "augment_pitch": "0..0.9",
-                          "augment_level_db": ">=0"},
-    },
-)
 
 #: what each codebook of a source-filter token array is (Tokens.extra["streams"])
 PITCH, ENVELOPE = "pitch", "envelope"
@@ -44,17 +22,6 @@ LOW_LATENCY_SUFFIX = "+lowlatency"
 LOW_LATENCY_REFINER = "lowlatency-refiner.safetensors"
 
 
-def _from_dict(data: dict, where: str = "") -> SFRunConfig:
-    cfg = build_config(SFRunConfig, data, where)
-    cfg.model.validate()
-    return cfg
-
-
-def load_sf_config(path: str | Path, overrides: list[str] | None = None) -> SFRunConfig:
-    """A source-filter run config from YAML (``section.key=value`` overrides; errors name the file)."""
-    return load_config(path, overrides, _from_dict)
-
-
 class SourceFilterTokenizer(Tokenizer):
     """Codebook 0 is pitch (``Tokens.extra["streams"]`` says so); the rest are envelope stages.
     ``stages`` < the model's selects a lower bitrate."""
@@ -62,6 +29,8 @@ class SourceFilterTokenizer(Tokenizer):
     # CPU signal processing: ``speechtok tokenize`` runs one copy per worker process (measured:
     # 440x real time with 2 workers against 283x batched in the main process)
     batch_in_workers = True
+    #: a lower bitrate keeps the pitch stream and at least one envelope stage
+    min_codebooks = 2
 
     def __init__(self, codec: SourceFilterCodec, name: str, version: str, stages: int | None = None,
                  latency: str = "file"):
@@ -73,6 +42,7 @@ class SourceFilterTokenizer(Tokenizer):
         #: "file" (the trained analysis segments, the refiner) or "low" (frame-local analysis,
         #: the low-latency refiner if the model has one: the streaming mode; ``LOW_LATENCY_SUFFIX``)
         self.latency = latency
+        self._model_version = version  # before the low-latency refiner's id: ``with_codebooks``
         if latency == "low" and codec.low_refiner is not None:
             version = f"{version}+{LOW_LATENCY_REFINER.split('.')[0]}-{codec.low_refiner_id}"
         self.name, self.version = name, version
@@ -83,10 +53,24 @@ class SourceFilterTokenizer(Tokenizer):
             raise ValueError(f"{name}: stages must be in 1..{codec.cfg.quant.num_stages}")
         self.stages = k
         self.codebook_sizes = tuple(codec.codebook_sizes[: 1 + k])
-        if codec.teacher is not None:
-            # its encoder runs a bidirectional phone teacher over the whole file: no streaming
-            # (``speechtok serve`` and ``can_stream`` see no open_stream and say so)
-            self.open_stream = None
+
+    @property
+    def all_codebook_sizes(self) -> tuple[int, ...]:
+        return tuple(self.codec.codebook_sizes[: 1 + self.codec.cfg.quant.num_stages])
+
+    def with_codebooks(self, k: int) -> "SourceFilterTokenizer":
+        if k == self.num_codebooks:
+            return self
+        if not self.min_codebooks <= k <= len(self.all_codebook_sizes):
+            raise SpeechtokError(f"{self.name}: codebooks must be in {self.min_codebooks}..{len(self.all_codebook_sizes)}")
+        tok = SourceFilterTokenizer(self.codec, self._rate_name(k), self._model_version, k - 1, self.latency)
+        tok.model_id = self.model_id
+        return tok
+
+    @property
+    def can_stream(self) -> bool:
+        # a model with a phone teacher runs a bidirectional net over the whole file when encoding
+        return self.codec.teacher is None
 
     @property
     def streams(self) -> list[str]:
@@ -105,12 +89,16 @@ class SourceFilterTokenizer(Tokenizer):
         full band with the model's global mean."""
         from .streaming import SourceFilterStream
 
+        if not self.can_stream:
+            raise StreamingUnsupported(f"{self.name} cannot stream: its encoder runs a bidirectional phone teacher "
+                                       f"over the whole file (quant.semantic: teacher)")
+
         return SourceFilterStream(self.codec, self.stages, latency or self.latency, band_limit, envelope_mean)
 
     @property
-    def latency_seconds(self) -> dict:
+    def latency_seconds(self) -> dict | None:
         """Algorithmic latency of this tokenizer's streams (encoder, decoder, total; seconds)."""
-        return self.open_stream().latency_seconds
+        return self.open_stream().latency_seconds if self.can_stream else None
 
     def _decode_session(self, tokens):
         return self.open_stream(None, band_limit_of(tokens, self.sample_rate), envelope_mean_of(tokens, self.codec))
@@ -180,20 +168,18 @@ def band_limit_of(tokens, sample_rate: int) -> float | None:
     return float(v)
 
 
-def read_sf_run(path: str | Path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
-    """A run folder -> (codec, its config, the weights' digest)."""
-    from ..pretrained import load_weights, run_files
-
-    config, weights = run_files(Path(path))
+def read_sf_run(path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
+    """A run folder (a path, or a ``runs.RunFolder`` already opened) -> (codec, its config, the
+    weights' digest). Each file is read once."""
+    run = path if isinstance(path, RunFolder) else open_run(path)
     try:
-        cfg = load_sf_config(config)
+        cfg = config_from_data(run.config, run.data, None, sf_config_from_dict)
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
     codec = SourceFilterCodec(cfg.model)
     # a run whose refiner is off ships without its weights
-    load_weights(codec, config, weights, optional=() if cfg.model.refiner.enabled else ("refiner.",))
-    digest = file_digest(weights)
-    load_low_latency_refiner(codec, weights.parent, digest)
+    digest = load_weights(codec, run.config, run.weights, optional=() if cfg.model.refiner.enabled else ("refiner.",))
+    load_low_latency_refiner(codec, run.folder, digest)
     return codec.eval(), cfg, digest
 
 
@@ -203,15 +189,8 @@ def save_low_latency_refiner(refiner, folder: str | Path, model_digest: str, inf
     import json
     from dataclasses import asdict
 
-    from safetensors.torch import save_file
-
-    from ...fsutil import write_atomic
-
-    path = Path(folder) / LOW_LATENCY_REFINER
     meta = {"config": json.dumps(asdict(refiner.cfg)), "model": model_digest, **{k: str(v) for k, v in (info or {}).items()}}
-    state = {k: v.detach().contiguous() for k, v in refiner.state_dict().items()}
-    write_atomic(path, lambda p: save_file(state, str(p), metadata=meta))
-    return path
+    return save_weights(Path(folder) / LOW_LATENCY_REFINER, refiner.state_dict(), meta)
 
 
 def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_digest: str) -> bool:
@@ -221,17 +200,13 @@ def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_diges
     import json
     import warnings
 
-    from safetensors import safe_open
-
     from ...errors import SpeechtokWarning
     from .refine import Refiner
 
     path = Path(folder) / LOW_LATENCY_REFINER
     if not path.exists():
         return False
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata() or {}
-        state = {k: f.get_tensor(k) for k in f.keys()}
+    state, meta, digest = read_safetensors(path)
     if meta.get("model") != model_digest:
         warnings.warn(f"{path} was trained for model {meta.get('model')}, not {model_digest}: the low-latency mode "
                       f"decodes without a refiner until it is retrained (benchmarks/sourcefilter/causal_refiner.py)",
@@ -240,7 +215,7 @@ def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_diges
     refiner = Refiner(codec.cfg.feature_dim, codec.cfg.quant.pitch_levels, RefinerConfig(**json.loads(meta["config"])))
     refiner.load_state_dict(state)
     codec.set_low_latency_refiner(refiner)
-    codec.low_refiner_id = file_digest(path)
+    codec.low_refiner_id = digest
     return True
 
 
@@ -248,30 +223,17 @@ def save_sf_run(codec: SourceFilterCodec, cfg: SFRunConfig, folder: str | Path) 
     """config.yaml + model.safetensors (the refiner's weights only when it is enabled)."""
     from dataclasses import asdict
 
-    from safetensors.torch import save_file
-
-    from ...fsutil import write_atomic
-
-    folder = Path(folder)
-    state = {k: v.detach().contiguous() for k, v in codec.state_dict().items()
-             if cfg.model.refiner.enabled or not k.startswith("refiner.")}
-    write_atomic(folder / "model.safetensors", lambda p: save_file(state, str(p)))
-    write_atomic(folder / "config.yaml", lambda p: p.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False)))
-
-
-def stages_for_kbps(codec: SourceFilterCodec, kbps: float, name: str) -> int:
-    q = codec.cfg.quant
-    rates = [codec.cfg.frame_rate * (np.log2(q.pitch_levels) + k * np.log2(q.codebook_size)) / 1000
-             for k in range(1, q.num_stages + 1)]
-    for k, r in enumerate(rates, 1):
-        if abs(r - kbps) < 0.03:
-            return k
-    raise SpeechtokError(f"{name}: this model offers {', '.join(f'{r:g}' for r in rates)} kbps")
+    state = {k: v for k, v in codec.state_dict().items() if cfg.model.refiner.enabled or not k.startswith("refiner.")}
+    save_run(folder, state, asdict(cfg))
 
 
 def kbps_options(cfg: SourceFilterConfig) -> list[float]:
-    from ..catalogue import sourcefilter_kbps
-
+    """The bitrates of 1 .. ``num_stages`` envelope stages (pitch always included)."""
     q = cfg.quant
-    return sourcefilter_kbps(cfg.frame_rate, q.pitch_levels, q.codebook_size, q.num_stages)
+    return prefix_kbps(cfg.frame_rate, [q.pitch_levels] + [q.codebook_size] * q.num_stages, first=2)
 
+
+def stages_for_kbps(codec: SourceFilterCodec, kbps: float, name: str) -> int:
+    """The envelope stages that give ``kbps`` (one of ``kbps_options``)."""
+    q = codec.cfg.quant
+    return codebooks_for_kbps(codec.cfg.frame_rate, [q.pitch_levels] + [q.codebook_size] * q.num_stages, kbps, name, first=2) - 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,49 +22,8 @@ from ...data.manifest import read_manifest
 from ...errors import SpeechtokError
 from ...fsutil import write_atomic
 from .analysis import Frames
-from .config import SourceFilterConfig
+from .config import SHARD, SFData, SFRunConfig, SFTrainConfig, SourceFilterConfig  # noqa: F401  (SFData, SFTrainConfig: their old home)
 from .model import SourceFilterCodec
-
-SHARD = 64  # utterances per analysis cache shard
-
-
-@dataclass
-class SFTrainConfig:
-    refiner_minutes: float = 0.0  # wall time for the refiner (0 = no refiner)
-    refiner_steps: int = 0  # > 0: train the refiner for this many steps instead (tests, exact runs)
-    refiner_batch: int = 16
-    refiner_segment: int = 100  # frames per training segment
-    refiner_lr: float = 1e-3
-    devices: int = 1  # >1: that many CPU processes (gloo), or GPUs with accelerator gpu
-    accelerator: str = "cpu"
-    seed: int = 0
-    workers: int = 1  # analysis processes
-    valid_every: int = 500  # refiner steps between validation errors (the training curve)
-    checkpoint_every: int = 500  # refiner steps between checkpoints (RUN/refiner.ckpt)
-    semantic_teacher: str = ""  # PhoneCTC folder for model.quant.semantic ("" = the shipped one)
-    kmeans_max_frames: int = 0  # > 0: fit the k-means on a seeded sample of this many frames (0 = all)
-    # augmentation of the training frames (augment.py): this fraction of the utterances gets a random
-    # vocal-tract warp (+-augment_warp), F0 factor (+-augment_pitch) and level (+-augment_level_db)
-    augment_fraction: float = 0.0
-    augment_warp: float = 0.12
-    augment_pitch: float = 0.3
-    augment_level_db: float = 6.0
-
-
-@dataclass
-class SFData:
-    train: str = "data/asterisk/train.jsonl"
-    valid: str = "data/asterisk/valid.jsonl"
-
-
-@dataclass
-class SFRunConfig:
-    design: str = "sourcefilter"
-    name: str = "speechtok-sf-run"
-    model: SourceFilterConfig = field(default_factory=SourceFilterConfig)
-    data: SFData = field(default_factory=SFData)
-    train: SFTrainConfig = field(default_factory=SFTrainConfig)
-
 
 def _analyze_one(args):
     cfg, path = args

@@ -139,7 +139,7 @@ def evaluator_version(spec: MetricSpec, asr: str = "pocketsphinx") -> str:
     if spec.name == "asr" and asr != "pocketsphinx":
         return version("transformers")
     if spec.package is None:
-        from ... import __version__
+        from ...version import __version__
 
         return __version__
     try:

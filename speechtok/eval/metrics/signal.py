@@ -19,26 +19,14 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...dsp import mel_filterbank, stft_magnitude
+
 EPS = 1e-8
-
-
-def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """``(samples,)`` -> magnitudes ``(n_fft // 2 + 1, frames)``; centred frames, reflect padding."""
-    x = np.asarray(x, dtype=np.float64)
-    pad = n_fft // 2
-    mode = "reflect" if len(x) > pad else "constant"
-    x = np.pad(x, (pad, pad), mode=mode)
-    n_frames = 1 + max(0, (len(x) - n_fft) // hop)
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
-    frames = x[idx] * np.hanning(n_fft + 1)[:-1]  # periodic Hann
-    return np.abs(np.fft.rfft(frames, axis=1)).T
 
 
 @lru_cache(maxsize=8)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     # the same Slaney filterbank the codec trains with (equal to librosa.filters.mel's default)
-    from ...codec.loss import mel_filterbank
-
     return mel_filterbank(sample_rate, n_fft, n_mels)
 
 
