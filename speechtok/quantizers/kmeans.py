@@ -1,6 +1,6 @@
 """k-means codebooks: one (plain VQ), residual stages, and masked-channel residual stages.
 
-All three reuse the source-filter codec's k-means (``codec.sourcefilter.quantize.kmeans``): with
+All three reuse the k-means the source-filter codec uses (``speechtok.dsp.kmeans``): with
 no masks ``ResidualKMeansVQ`` gives the codes of the codec's ``ResidualKMeans`` fitted with the
 same seed (tested).
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ..codec.sourcefilter.quantize import _nearest, kmeans
+from ..dsp import kmeans, nearest as _nearest
 from .base import VectorQuantizer
 
 

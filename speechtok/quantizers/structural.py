@@ -28,7 +28,7 @@ import math
 import numpy as np
 import torch
 
-from ..codec.sourcefilter.quantize import _nearest
+from ..dsp import nearest as _nearest
 from .base import VectorQuantizer
 
 
