@@ -174,6 +174,9 @@ def test_voice_loads_and_says_about_the_predicted_duration(voice_dir):
         v.say("hello", "nobody")
     with pytest.raises(TextError, match="empty"):
         v.say("  ")
+    assert len(np.concatenate(list(v.stream("... your number ...", "allison_smith")))) > 0  # a sentence of dots is no sentence
+    with pytest.raises(TextError, match="no words"):
+        list(v.stream("... !", "allison_smith"))
 
 
 def test_batch_equals_one_by_one(voice_dir):

@@ -140,9 +140,9 @@ class Voice:
         check_characters(text)
         _, lang = self._voice(voice)
         text = normalize_text(text, language or lang)  # first: "Dr. Smith" is one sentence
-        sentences = [s for s in re.split(r"(?<=[.!?;:])\s+", text.strip()) if s.strip()]
+        sentences = [s for s in re.split(r"(?<=[.!?;:])\s+", text.strip()) if re.search(r"\w", s)]
         if not sentences:
-            raise TextError("text is empty: give at least one word")
+            raise TextError(f"text {text[:60]!r} has no words to speak")
         for s in sentences:
             yield self.say(s, voice, language, pace)
 
