@@ -70,10 +70,7 @@ def add_tts_routes(app, svc, voices: dict, Refused, one_line) -> None:
         except (TypeError, ValueError):
             raise Refused(422, "pace must be a number between 0.25 and 4") from None
         # check the whole text before answering 200: errors come as a clear 4xx, not a cut stream
-        try:
-            await svc.run(v.phones, text, speaker)
-        except Refused:
-            raise
+        await svc.run(v.phones, text, speaker)
         sentences = iter(v.stream(text, speaker, None, pace))
         max_samples = int(svc.limits.max_duration_s * v.sample_rate)
 

@@ -55,16 +55,11 @@ def _asr(wav, sr):
     return asr.transcribe(wav)
 
 
-def _wer(ref: str, hyp: str) -> tuple[float, float]:
-    from ..eval.metrics.content import error_rates as wer_cer
-
-    return wer_cer(ref, hyp)
-
-
 def bench_voice(voice, manifest: str | Path, limit: int = 20, classic: bool = True, progress: bool = True,
                 voice_name: str | None = None, references: bool = True) -> dict:
     """Measure ``voice`` (a ``Voice``) on the held-out rows of ``manifest`` for one of its voices."""
     from ..data.synthetic import VOICES, synthesize
+    from ..eval.metrics.content import error_rates
     from ..eval.metrics.perceptual import dnsmos
     from ..eval.metrics.speaker import speaker_embedding
 
@@ -110,7 +105,7 @@ def bench_voice(voice, manifest: str | Path, limit: int = 20, classic: bool = Tr
             if english:
                 hyp = _asr(wav, sr)
                 row["hyp"] = hyp
-                row["wer"], row["cer"] = _wer(r["text"], hyp)
+                row["wer"], row["cer"] = error_rates(r["text"], hyp)
             row["f0_mean"], row["f0_range_st"] = _f0_stats(wav, sr)
             row["dnsmos"] = dnsmos(wav, sr)["dnsmos_ovrl"] if len(wav) > sr // 2 else float("nan")
             row["_emb"] = speaker_embedding(wav, sr)
@@ -131,9 +126,7 @@ def bench_voice(voice, manifest: str | Path, limit: int = 20, classic: bool = Tr
             if vals:
                 s[k] = float(np.mean(vals))
         if english and ok:  # corpus-level WER: errors over all reference words
-            from ..eval.metrics.content import error_rates as wer_cer
-
-            s["wer_corpus"], s["cer_corpus"] = wer_cer(" ".join(x["text"] for x in ok), " ".join(x["hyp"] for x in ok))
+            s["wer_corpus"], s["cer_corpus"] = error_rates(" ".join(x["text"] for x in ok), " ".join(x["hyp"] for x in ok))
         summary[label] = s
     return {"voice": name, "language": lang, "model": voice.name, "manifest": str(manifest), "sentences": len(rows),
             "asr": "pocketsphinx (en-us)" if english else "none: no offline ASR for this language here",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..codec.config import EngineConfig, _build, load_config
+from ..codec.config import EngineConfig, _build, load_config, register_configs
 
 
 @dataclass
@@ -77,19 +77,15 @@ class TTSRunConfig:
 
 
 _SUBS = {c.__name__: c for c in (TTSModelConfig, TTSDataConfig, TTSTrainConfig)}
-_LIMITS_TTS = {"hidden": ">=8", "decoder_layers": ">=1", "kernel": ">=1", "heads": ">=1", "dropout": "0..0.9",
-               "max_cpu_minutes": ">=0", "max_valid": ">=0", "stages": ">=0"}
+register_configs(limits={
+    "TTSModelConfig": {"hidden": ">=8", "decoder_layers": ">=1", "kernel": ">=1", "heads": ">=1", "dropout": "0..0.9"},
+    "TTSTrainConfig": {"max_cpu_minutes": ">=0"},
+    "TTSDataConfig": {"max_valid": ">=0"},
+    "TTSRunConfig": {"stages": ">=0"},
+})
 
 
 def tts_config_from_dict(data: dict, where: str = "config") -> TTSRunConfig:
-    from ..codec.config import _LIMITS
-
-    for cls in ("TTSModelConfig", "TTSDataConfig", "TTSTrainConfig", "TTSRunConfig"):
-        _LIMITS.setdefault(cls, {})
-    _LIMITS["TTSModelConfig"].update({k: v for k, v in _LIMITS_TTS.items() if k in TTSModelConfig.__dataclass_fields__})
-    _LIMITS["TTSTrainConfig"].update({"max_cpu_minutes": ">=0"})
-    _LIMITS["TTSDataConfig"].update({"max_valid": ">=0"})
-    _LIMITS["TTSRunConfig"].update({"stages": ">=0"})
     cfg = _build(TTSRunConfig, data, where, _SUBS)
     cfg.validate()
     return cfg

@@ -89,13 +89,34 @@ def _cache_key(rows: list[dict], codec_id: str) -> str:
     return h.hexdigest()[:16]
 
 
+def _cached(f: Path | None, make) -> list[Item]:
+    """``make()`` -> (items, skipped reasons), or the items cached in ``f``; warns about skipped
+    rows, refuses an empty result, writes the cache atomically."""
+    if f is not None and f.is_file():
+        return [Item(**d) for d in torch.load(f, weights_only=False)]
+    items, skipped = make()
+    if skipped:
+        import warnings
+
+        warnings.warn(f"{len(skipped)} utterance(s) skipped, e.g. {skipped[0]}", stacklevel=3)
+    if not items:
+        raise SpeechtokError("no usable transcribed utterances in the training data")
+    if f is not None:
+        from ..fsutil import write_atomic
+
+        f.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(f, lambda t: torch.save([it.__dict__ for it in items], t), suffix=".pt")
+    return items
+
+
 def build_items(rows: list[dict], codec, codec_id: str, cache: Path | None = None, progress: bool = True) -> list[Item]:
     """Phonemize and analyze every row (skipping, with a warning, rows whose text cannot be read);
     cached under ``cache`` by the rows' content and the codec."""
-    key = _cache_key(rows, codec_id)
-    f = cache / f"items-{key}.pt" if cache is not None else None
-    if f is not None and f.is_file():
-        return [Item(**d) for d in torch.load(f, weights_only=False)]
+    f = cache / f"items-{_cache_key(rows, codec_id)}.pt" if cache is not None else None
+    return _cached(f, lambda: _make_items(rows, codec, progress))
+
+
+def _make_items(rows, codec, progress):
     items, skipped = [], []
     for r in tqdm(rows, desc="tts data", unit="utt", disable=not progress):
         try:
@@ -111,18 +132,7 @@ def build_items(rows: list[dict], codec, codec_id: str, cache: Path | None = Non
             skipped.append(f"{r['id']}: {len(phones)} phones in {len(frames)} frames")
             continue
         items.append(Item(r["id"], phones, r["speaker"], r["language"].split("-")[0], frames))
-    if skipped:
-        import warnings
-
-        warnings.warn(f"{len(skipped)} utterance(s) skipped, e.g. {skipped[0]}", stacklevel=2)
-    if not items:
-        raise SpeechtokError("no usable transcribed utterances in the training data")
-    if f is not None:
-        from ..fsutil import write_atomic
-
-        f.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(f, lambda t: torch.save([it.__dict__ for it in items], t), suffix=".pt")
-    return items
+    return items, skipped
 
 
 def target_stats(items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
@@ -136,12 +146,14 @@ def target_stats(items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
 def build_token_items(rows: list[dict], tok, aligner, cache: Path | None = None, progress: bool = True) -> list[Item]:
     """Target tokens: each row's codes from ``tok`` and its phone durations from the MAS
     alignment of ``aligner`` (a trained parameter ``Voice``), rescaled to ``tok``'s frame rate."""
-    from .align import durations_from_path, log_likelihood, mas
-
     key = _cache_key(rows, f"{tok.name}:{tok.version}|aligner {aligner.folder.resolve()}")
     f = cache / f"token-items-{key}.pt" if cache is not None else None
-    if f is not None and f.is_file():
-        return [Item(**d) for d in torch.load(f, weights_only=False)]
+    return _cached(f, lambda: _make_token_items(rows, tok, aligner, progress))
+
+
+def _make_token_items(rows, tok, aligner, progress):
+    from .align import durations_from_path, log_likelihood, mas
+
     items, skipped = [], []
     for r in tqdm(rows, desc="tts token data", unit="utt", disable=not progress):
         try:
@@ -164,18 +176,7 @@ def build_token_items(rows: list[dict], tok, aligner, cache: Path | None = None,
         ends = np.round(np.cumsum(d) * T / len(x)).astype(np.int64)
         dur = np.diff(np.concatenate([[0], ends]))
         items.append(Item(r["id"], phones, r["speaker"], r["language"].split("-")[0], codes.T.astype(np.int64), dur))
-    if skipped:
-        import warnings
-
-        warnings.warn(f"{len(skipped)} utterance(s) skipped, e.g. {skipped[0]}", stacklevel=2)
-    if not items:
-        raise SpeechtokError("no usable transcribed utterances in the training data")
-    if f is not None:
-        from ..fsutil import write_atomic
-
-        f.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(f, lambda t: torch.save([it.__dict__ for it in items], t), suffix=".pt")
-    return items
+    return items, skipped
 
 
 def collate_tokens(items: list[Item], phone_set, speaker_ids: dict):

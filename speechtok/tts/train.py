@@ -173,9 +173,7 @@ def train(cfg: TTSRunConfig, out: str | Path, resume: bool = False, progress: bo
         if tokens_target:
             cfg.learned["codebook_sizes"] = sizes
     lr_ = cfg.learned
-    from .frontend import PhoneSet as _PS
-
-    phone_set = _PS(lr_["phones"])
+    phone_set = PhoneSet(lr_["phones"])
     mean, std = np.asarray(lr_["mean"], np.float32), np.asarray(lr_["std"], np.float32)
     speaker_ids = {v: i for i, v in enumerate(lr_["voices"])}
     valid = [v for v in valid if v.speaker in speaker_ids and all(p in phone_set.index for p in v.phones)]
