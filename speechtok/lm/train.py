@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
-from ..train.engine import after_step, export_run, lr_at, make_fabric, restore_rng, rng_state, save_fabric_checkpoint, unwrap
+from ..train.engine import (Budget, after_step, export_run, lr_at, make_fabric, progress_bar, restore_rng, rng_state,
+                            save_fabric_checkpoint, set_lr, unwrap)
 from .config import LMRunConfig, save_yaml
 from .data import PackedStream, iter_rows, token_folder_info
 from .model import TokenLM
@@ -126,8 +125,7 @@ class LMTrainer:
     # ---- the loop -------------------------------------------------------------------------------
     def train_step(self, batch: np.ndarray) -> float:
         t = self.cfg.train
-        for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.step, t.lr, t.warmup_steps, t.steps)
+        set_lr(self.opt, lr_at(self.step, t.lr, t.warmup_steps, t.steps))
         ids = torch.from_numpy(batch).to(self.fabric.device)
         weight = torch.from_numpy(self.stream.weight(batch)).to(self.fabric.device)
         loss = self.model(ids, weight=weight)
@@ -146,8 +144,8 @@ class LMTrainer:
             save_yaml(self.cfg, self.run_dir / "config.yaml")
         self.model.train()
         start = time.time()
-        show = self.progress and self.fabric.is_global_zero
-        bar = tqdm(total=t.steps, initial=self.step, desc="lm train", disable=not show, dynamic_ncols=True)
+        budget = Budget(max_minutes=t.max_minutes)
+        bar = progress_bar(self.fabric, self.progress, total=t.steps, initial=self.step, desc="lm train")
         batches = self.stream.batches(self.step)
         first_step = self.step
         tokens_per_step = t.batch_size * self.cfg.model.context
@@ -159,7 +157,7 @@ class LMTrainer:
                                       "tokens_per_s": tokens_per_step * (self.step - first_step) / max(1e-9, time.time() - start)},
                                      step=self.step)
                 bar.set_postfix(loss=f"{loss:.3f}")
-            if after_step(self, t, bar, start):
+            if after_step(self, t, bar, budget, last=t.steps):
                 break
         bar.close()
         for logger in self.fabric.loggers:

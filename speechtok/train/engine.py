@@ -1,10 +1,12 @@
-"""The training engine every speechtok trainer shares: Lightning Fabric set up from an
-``EngineConfig``, exact resume (checkpoints written atomically, every random stream saved), the
-learning-rate schedule, and what follows each step (checkpoint, validation, the time budget).
+"""The training engine every speechtok trainer shares: Lightning Fabric set up from a train config,
+exact resume (checkpoints written atomically, every random stream saved), the learning-rate
+schedules, the time budget (wall and process-CPU minutes, across resumes), the progress bar, and
+what follows each step (validation, the trainer's own record, checkpoint, stop).
 
 A trainer brings its model, its step and its validation; it keeps ``step``, ``fabric`` and
-``save_checkpoint()`` / ``validate()`` methods, and calls ``after_step`` after each step. The codec
-trainer (``train/loop.py``) and the token-LM trainer (``lm/train.py``) use it.
+``save_checkpoint()`` / ``validate()`` methods (and, optionally, ``log_step(metrics)``) and calls
+``after_step`` after each step. The codec trainer (``train/loop.py``) and the token-LM trainer
+(``lm/train.py``) use it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 
 def unwrap(module):
@@ -62,6 +65,19 @@ def lr_at(step: int, base: float, warmup: int, total: int, time_progress: float 
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def lr_warm_cosine(step: int, base: float, warmup: int, total: int) -> float:
+    """A cosine decay from ``base`` to 0 over all ``total`` steps, times a linear warm-up over the
+    first ``warmup``: the TTS's schedule (its shipped voices were trained with it)."""
+    warm = min(1.0, (step + 1) / max(1, warmup))
+    return base * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total))))
+
+
+def set_lr(optimizer, lr: float) -> None:
+    """The learning rate of every parameter group of ``optimizer``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def export_run(run_dir: Path, module, cfg, fmt: str) -> None:
     """``config.yaml`` (``cfg``) + ``model.safetensors`` (``module``'s weights as float32, with
     ``format: fmt`` and the run's name in the metadata), each written atomically: the run folder a
@@ -75,38 +91,79 @@ def export_run(run_dir: Path, module, cfg, fmt: str) -> None:
     save_weights(Path(run_dir) / WEIGHTS, state, {"format": fmt, "name": cfg.name})
 
 
-def make_fabric(t, log_dir: Path):
+def make_fabric(t, log_dir: Path | None = None, **settings):
     """A launched, seeded Lightning Fabric for a train config (``accelerator``, ``devices``,
-    ``strategy``, ``num_nodes``, ``precision``, ``seed``, ``num_threads``), logging CSV (+ TensorBoard
-    when installed) to ``log_dir``. Shared by the codec and the token-LM trainers."""
+    ``strategy``, ``num_nodes``, ``precision``, ``seed``, ``num_threads``; ``settings`` given here
+    replace the config's, or stand in for those a trainer's config lacks), logging CSV (+ TensorBoard
+    when installed) to ``log_dir`` (None: no loggers, for a trainer that keeps its own log)."""
     import lightning as L
-    from lightning.fabric.loggers import CSVLogger
 
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
-    # a resumed run logs beside the earlier logs, never over them (Lightning's CSV logger would
-    # replace metrics.csv)
-    version = f"resumed-{time.strftime('%Y%m%d-%H%M%S')}" if (Path(log_dir) / "metrics.csv").exists() else ""
-    loggers = [CSVLogger(str(log_dir), name="", version=version)]
-    try:
-        from lightning.fabric.loggers import TensorBoardLogger
-        import tensorboard  # noqa: F401
+    keys = ("accelerator", "devices", "strategy", "num_nodes", "precision", "seed", "num_threads")
+    s = {k: settings[k] if k in settings else getattr(t, k) for k in keys}
+    if s["num_threads"]:
+        torch.set_num_threads(s["num_threads"])
+    loggers = []
+    if log_dir is not None:
+        from lightning.fabric.loggers import CSVLogger
 
-        loggers.append(TensorBoardLogger(str(log_dir), name="tb", version=""))
-    except ImportError:
-        pass
+        # a resumed run logs beside the earlier logs, never over them (Lightning's CSV logger would
+        # replace metrics.csv)
+        version = f"resumed-{time.strftime('%Y%m%d-%H%M%S')}" if (Path(log_dir) / "metrics.csv").exists() else ""
+        loggers.append(CSVLogger(str(log_dir), name="", version=version))
+        try:
+            from lightning.fabric.loggers import TensorBoardLogger
+            import tensorboard  # noqa: F401
+
+            loggers.append(TensorBoardLogger(str(log_dir), name="tb", version=""))
+        except ImportError:
+            pass
     fabric = L.Fabric(
-        accelerator=t.accelerator,
-        devices=t.devices,
-        strategy=t.strategy,
-        num_nodes=t.num_nodes,
-        precision=t.precision,
+        accelerator=s["accelerator"],
+        devices=s["devices"],
+        strategy=s["strategy"],
+        num_nodes=s["num_nodes"],
+        precision=s["precision"],
         loggers=loggers,
     )
     fabric.launch()
     torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on CPU
-    fabric.seed_everything(t.seed + fabric.global_rank, verbose=False)
+    fabric.seed_everything(s["seed"] + fabric.global_rank, verbose=False)
     return fabric
+
+
+def progress_bar(fabric, show: bool, **kw):
+    """A tqdm bar (``kw``: total, initial, desc, ...) shown on rank 0 when ``show``."""
+    return tqdm(disable=not (show and fabric.is_global_zero), dynamic_ncols=True, **kw)
+
+
+class Budget:
+    """When a run stops before its last step: after ``max_steps`` steps, ``max_minutes`` of wall time
+    or ``max_cpu_minutes`` of this process's CPU time (0 = no such limit). The clocks count what
+    earlier sessions of the run spent (``wall_seconds`` / ``cpu_seconds``, from its checkpoint)."""
+
+    def __init__(self, max_minutes: float = 0.0, max_cpu_minutes: float = 0.0, max_steps: int = 0,
+                 wall_seconds: float = 0.0, cpu_seconds: float = 0.0):
+        self.limits = {"max_steps": max_steps, "max_minutes": max_minutes, "max_cpu_minutes": max_cpu_minutes}
+        self._wall, self._cpu = time.time() - wall_seconds, time.process_time() - cpu_seconds
+
+    def wall(self) -> float:
+        """Wall seconds spent, earlier sessions included."""
+        return time.time() - self._wall
+
+    def cpu(self) -> float:
+        """Process-CPU seconds spent, earlier sessions included."""
+        return time.process_time() - self._cpu
+
+    def spent(self, fabric, step: int) -> str:
+        """The limit reached after ``step`` (a key of ``limits``; "" = none). On several processes
+        rank 0's clocks decide, so that every rank stops at the same step."""
+        lim = self.limits
+        reason = ("max_steps" if lim["max_steps"] and step >= lim["max_steps"] else
+                  "max_cpu_minutes" if lim["max_cpu_minutes"] and self.cpu() >= lim["max_cpu_minutes"] * 60 else
+                  "max_minutes" if lim["max_minutes"] and self.wall() >= lim["max_minutes"] * 60 else "")
+        if fabric.world_size > 1 and (lim["max_minutes"] or lim["max_cpu_minutes"]):
+            reason = fabric.broadcast(reason, src=0)
+        return reason
 
 
 def save_fabric_checkpoint(fabric, path: Path, state: dict, export) -> None:
@@ -130,19 +187,33 @@ def save_fabric_checkpoint(fabric, path: Path, state: dict, export) -> None:
     fabric.barrier()
 
 
-def after_step(trainer, t, bar, start: float) -> bool:
-    """What follows every training step, for any trainer with ``step``, ``fabric``,
-    ``save_checkpoint()`` and ``validate()``: checkpoint every ``t.checkpoint_every`` steps, at the
-    end and when ``t.max_minutes`` is spent; validate every ``t.valid_every`` steps. True = stop."""
-    step = trainer.step
-    out_of_time = t.max_minutes and (time.time() - start) / 60 >= t.max_minutes
-    if step % t.checkpoint_every == 0 or step == t.steps or out_of_time:
+def after_step(trainer, t, bar, budget: Budget, last: int | None, announce: bool = True) -> str:
+    """What follows every training step, for a trainer with ``step``, ``fabric``,
+    ``save_checkpoint()`` and ``validate()``, in this order:
+
+    1. the budget (``Budget.spent``): has the run reached one of its limits?
+    2. on rank 0, every ``t.valid_every`` steps and at step ``last`` (None: no last step),
+       ``validate()``; it leaves the random streams as it found them;
+    3. ``trainer.log_step(metrics)`` when the trainer keeps its own record of each step (the
+       validation metrics, or {}), else the metrics go to Fabric's loggers and the bar;
+    4. a checkpoint every ``t.checkpoint_every`` steps, at step ``last`` and when the budget is spent.
+
+    Returns the limit reached ("" = go on); with ``announce`` the bar says so."""
+    step, fabric = trainer.step, trainer.fabric
+    reason = budget.spent(fabric, step)
+    is_last = last is not None and step >= last
+    metrics = {}
+    if t.valid_every and (step % t.valid_every == 0 or is_last) and fabric.is_global_zero:
+        streams = rng_state()
+        metrics = trainer.validate() or {}
+        restore_rng(streams)
+    if hasattr(trainer, "log_step"):
+        trainer.log_step(metrics)
+    elif metrics:
+        fabric.log_dict(metrics, step=step)
+        bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+    if step % t.checkpoint_every == 0 or is_last or reason:
         trainer.save_checkpoint()
-    if t.valid_every and (step % t.valid_every == 0 or step == t.steps) and trainer.fabric.is_global_zero:
-        metrics = trainer.validate()
-        if metrics:
-            trainer.fabric.log_dict(metrics, step=step)
-            bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
-    if out_of_time:
-        bar.write(f"stopping at step {step}: max_minutes={t.max_minutes} reached (resume with --resume)")
-    return bool(out_of_time)
+    if reason and announce:
+        bar.write(f"stopping at step {step}: {reason}={budget.limits[reason]} reached (resume with --resume)")
+    return reason

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..codec.config import RunConfig, save_yaml
 from ..codec.discriminators import Discriminators
@@ -33,13 +32,16 @@ from ..codec.loss import (
 from ..codec.model import Codec
 from .data import SegmentSampler, load_manifest_audio
 from .engine import (
+    Budget,
     after_step,
     export_run,
     lr_at,
     make_fabric,
+    progress_bar,
     restore_rng,
     rng_state,
     save_fabric_checkpoint,
+    set_lr,
     unwrap,
 )
 
@@ -162,8 +164,7 @@ class Trainer:
         t = cfg.train
         time_progress = (time.time() - self.started) / 60 / t.max_minutes if t.max_minutes and t.anneal_by_time else 0.0
         for opt, base in ((self.opt_g, t.lr), (self.opt_d, t.disc_lr)):
-            for group in opt.param_groups:
-                group["lr"] = lr_at(self.step, base, t.warmup_steps, t.steps, time_progress)
+            set_lr(opt, lr_at(self.step, base, t.warmup_steps, t.steps, time_progress))
         use_gan = self.step >= lw.disc_start_step and (lw.adversarial > 0 or lw.feature_matching > 0)
 
         recon, codes, commit, latents = self.codec(wav)
@@ -261,8 +262,9 @@ class Trainer:
             save_yaml(self.cfg, self.run_dir / "config.yaml")
         if self.step == 0:
             self.init_codebooks()
-        start = self.started = time.time()
-        bar = tqdm(total=t.steps, initial=self.step, desc="train", disable=not (self.progress and self.fabric.is_global_zero), dynamic_ncols=True)
+        self.started = time.time()
+        budget = Budget(max_minutes=t.max_minutes)
+        bar = progress_bar(self.fabric, self.progress, total=t.steps, initial=self.step, desc="train")
         per_rank = max(1, t.batch_size // self.fabric.world_size)
         while self.step < t.steps:
             batch = self.sampler.batch(self.step, per_rank)
@@ -273,7 +275,7 @@ class Trainer:
                 logs["lr"] = self.opt_g.param_groups[0]["lr"]
                 self.fabric.log_dict(logs, step=self.step)
                 bar.set_postfix(mel=f"{logs['mel']:.3f}", loss=f"{logs['loss']:.3f}")
-            if after_step(self, t, bar, start):
+            if after_step(self, t, bar, budget, last=t.steps):
                 break
         bar.close()
         for logger in self.fabric.loggers:
