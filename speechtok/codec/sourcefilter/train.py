@@ -2,8 +2,8 @@
 
 Every step is resumable: the analysis of the training audio is cached in ``RUN/cache`` in
 shards (a killed job redoes at most one shard), the codebooks are saved once fitted, and the
-refiner checkpoints every few hundred steps. ``run_training(cfg, run_dir)`` is what
-``speechtok train configs/sourcefilter-*.yaml`` calls.
+refiner checkpoints every few hundred steps (on the shared training engine, ``train/engine.py``).
+``run_training(cfg, run_dir)`` is what ``speechtok train configs/sourcefilter-*.yaml`` calls.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from ...audio import load_audio
 from ...data.manifest import read_manifest
 from ...errors import SpeechtokError
 from ...fsutil import write_atomic
+from ...train.engine import (Budget, after_step, make_fabric, progress_bar, restore_rng, rng_state, save_fabric_checkpoint,
+                             unwrap)
 from .analysis import Frames
 from .config import SHARD, SFData, SFRunConfig, SFTrainConfig, SourceFilterConfig  # noqa: F401  (SFData, SFTrainConfig: their old home)
 from .model import SourceFilterCodec
@@ -187,84 +189,104 @@ def _decode_rows(codebooks: torch.Tensor, codes: torch.Tensor, rows: torch.Tenso
     return out
 
 
+class RefinerTrainer:
+    """The refiner's training loop on the shared engine (``train/engine.py``: Fabric, the atomic
+    checkpoint, the time budget, the after-step sequence), run in every process (Fabric all-reduces
+    the gradients): a trainer with ``step``, ``fabric``, ``save_checkpoint()`` and ``validate()``.
+
+    The refiner's own: each step's batch is a function of (seed, rank, step) alone, so a resumed run
+    draws the batches an uninterrupted one would (exact resume: tested by killing a run); it stops
+    after ``train.refiner_steps`` steps, or else ``train.refiner_minutes`` of wall time counting the
+    minutes already spent; ``RUN/refiner.ckpt`` holds ``model``, ``opt``, ``step``, ``elapsed``
+    (seconds), ``rng`` and ``best``. With ``valid_data``, rank 0 appends ``(step, minutes,
+    validation error per stage)`` to ``curve`` every ``valid_every`` steps: the quality-against-
+    CPU-minutes curve; the weights with the lowest mean validation error so far are kept in the
+    checkpoint (``best``), since a small refiner on 1.5 h of audio starts to overfit after a few
+    thousand steps."""
+
+    def __init__(self, fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConfig, run_dir: Path, progress: bool,
+                 valid_data=None, curve: list | None = None):
+        self.fabric, self.codec, self.data, self.cfg, self.progress = fabric, codec, train_data, cfg, progress
+        self.valid, self.curve = valid_data, curve
+        self.model, self.opt = fabric.setup(codec.refiner, torch.optim.AdamW(codec.refiner.parameters(), lr=cfg.train.refiner_lr))
+        self.ckpt_path = Path(run_dir) / "refiner.ckpt"
+        self.step, self.saved_step, self.elapsed, self.best = 0, None, 0.0, None
+        self.budget = Budget()
+        self.losses: list[float] = []
+
+    def resume(self) -> bool:
+        """Weights, optimizer, step, the time already spent and the best weights, from ``refiner.ckpt``."""
+        if not self.ckpt_path.exists():
+            return False
+        rest = self.fabric.load(self.ckpt_path, {"model": self.model, "opt": self.opt})
+        self.step = self.saved_step = int(rest["step"])
+        self.elapsed, self.best = float(rest["elapsed"]), rest.get("best")
+        restore_rng(rest.get("rng") or {})
+        return True
+
+    def save_checkpoint(self) -> None:
+        state = {"model": self.model, "opt": self.opt, "step": self.step, "elapsed": self.budget.wall(), "rng": rng_state()}
+        if self.best is not None:
+            state["best"] = self.best
+        save_fabric_checkpoint(self.fabric, self.ckpt_path, state, lambda: None)
+        self.saved_step = self.step
+
+    def validate(self) -> dict:
+        """A point of the curve; the weights, when their mean error is the lowest so far."""
+        if self.valid is None or self.curve is None:
+            return {}
+        errs = refiner_mse(self.codec, self.valid, refine=True)
+        self.curve.append({"step": self.step, "minutes": round(self.budget.wall() / 60, 2), "valid_mse_per_stage": errs})
+        if self.best is None or float(np.mean(errs)) < float(self.best["valid_mse"]):
+            self.best = {"valid_mse": torch.tensor(float(np.mean(errs))), "step": torch.tensor(self.step),
+                         "model": {k: v.detach().clone() for k, v in unwrap(self.model).state_dict().items()}}
+        return {}
+
+    def fit(self) -> int:
+        t, fabric = self.cfg.train, self.fabric
+        if t.refiner_steps > 0:
+            self.budget = Budget(max_steps=t.refiner_steps, wall_seconds=self.elapsed)
+        else:
+            self.budget = Budget(max_minutes=t.refiner_minutes, wall_seconds=self.elapsed)
+        bar = progress_bar(fabric, self.progress, desc="refiner", unit="step", initial=self.step)
+        # a resumed run whose budget is spent takes no step, nor does one given neither steps nor minutes
+        reason = self.budget.spent(fabric, self.step) if t.refiner_steps > 0 or t.refiner_minutes > 0 else "no budget"
+        while not reason:
+            rng = np.random.default_rng((t.seed, fabric.global_rank, self.step))
+            deq, p, ks, target = _batch(self.data, self.codec.rvq.codebooks, rng, t.refiner_batch, t.refiner_segment,
+                                        self.codec.rvq.num_stages)
+            loss = torch.nn.functional.mse_loss(self.model(deq, p, ks), target)
+            self.opt.zero_grad()
+            fabric.backward(loss)
+            self.opt.step()
+            self.step += 1
+            self.losses.append(float(loss.detach()))
+            bar.update(1)
+            if self.step % 50 == 0:
+                bar.set_postfix(loss=f"{np.mean(self.losses[-50:]):.4f}")
+            reason = after_step(self, t, bar, self.budget, last=None, announce=False)
+        bar.close()
+        if self.saved_step != self.step:
+            self.save_checkpoint()
+        return self.step
+
+
 def _refiner_worker(fabric, codec: SourceFilterCodec, train_data, cfg: SFRunConfig, run_dir: Path, progress: bool,
                     valid_data=None, curve: list | None = None):
-    """The refiner's training loop, run in every process (Fabric all-reduces the gradients).
-    With ``valid_data``, rank 0 appends ``(step, minutes, validation error per stage)`` to ``curve``
-    every ``valid_every`` steps: the quality-against-CPU-minutes curve; the weights with the lowest
-    mean validation error so far are kept in the checkpoint (``best``), since a small refiner on
-    1.5 h of audio starts to overfit after a few thousand steps."""
-    t = cfg.train
-    torch.manual_seed(t.seed)
-    model, opt = codec.refiner, torch.optim.AdamW(codec.refiner.parameters(), lr=t.refiner_lr)
-    ckpt = run_dir / "refiner.ckpt"
-    step, elapsed, best = 0, 0.0, None
-    if ckpt.exists():  # resume: weights, optimizer, step, the time already spent, the best weights
-        state = torch.load(ckpt, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, elapsed, best = int(state["step"]), float(state["elapsed"]), state.get("best")
-    model, opt = fabric.setup(model, opt)
-    budget = t.refiner_minutes * 60
-    start = time.time() - elapsed
-    bar = tqdm(desc="refiner", unit="step", initial=step, disable=not progress or fabric.global_rank != 0)
-    losses = []
-    while True:
-        # every rank stops at the same step: rank 0's clock decides
-        over = step >= t.refiner_steps if t.refiner_steps > 0 else time.time() - start >= budget
-        done = torch.tensor(float(over))
-        if fabric.world_size > 1:
-            done = fabric.broadcast(done, src=0)
-        if done.item():
-            break
-        # each step's batch is a function of (seed, rank, step) alone, so a resumed run draws the
-        # batches an uninterrupted one would (exact resume: tested by killing a run)
-        rng = np.random.default_rng((t.seed, fabric.global_rank, step))
-        deq, p, ks, target = _batch(train_data, codec.rvq.codebooks, rng, t.refiner_batch, t.refiner_segment,
-                                    codec.rvq.num_stages)
-        loss = torch.nn.functional.mse_loss(model(deq, p, ks), target)
-        opt.zero_grad()
-        fabric.backward(loss)
-        opt.step()
-        step += 1
-        losses.append(float(loss.detach()))
-        bar.update(1)
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        if valid_data is not None and curve is not None and step % t.valid_every == 0 and fabric.global_rank == 0:
-            errs = refiner_mse(codec, valid_data, refine=True)
-            curve.append({"step": step, "minutes": round((time.time() - start) / 60, 2), "valid_mse_per_stage": errs})
-            if best is None or float(np.mean(errs)) < float(best["valid_mse"]):
-                m = model.module if hasattr(model, "module") else model
-                best = {"valid_mse": torch.tensor(float(np.mean(errs))), "step": torch.tensor(step),
-                        "model": {k: v.detach().clone() for k, v in m.state_dict().items()}}
-        if step % t.checkpoint_every == 0 and fabric.global_rank == 0:
-            _save_refiner(ckpt, model, opt, step, time.time() - start, best)
-    bar.close()
-    if fabric.global_rank == 0:
-        _save_refiner(ckpt, model, opt, step, time.time() - start, best)
-    return step, losses
-
-
-def _save_refiner(ckpt: Path, model, opt, step: int, elapsed: float, best: dict | None = None) -> None:
-    m = model.module if hasattr(model, "module") else model
-    state = {"model": m.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}
-    if best is not None:
-        state["best"] = best
-    write_atomic(ckpt, lambda p: torch.save(state, p))
+    """Train (or continue, from ``RUN/refiner.ckpt``) the refiner in this process: (steps, losses)."""
+    trainer = RefinerTrainer(fabric, codec, train_data, cfg, run_dir, progress, valid_data, curve)
+    trainer.resume()
+    trainer.fit()
+    return trainer.step, trainer.losses
 
 
 def train_refiner(codec: SourceFilterCodec, train_fr: Frames, cfg: SFRunConfig, run_dir: Path, progress: bool = True,
                   valid=None, teacher: np.ndarray | None = None) -> dict:
     """Train the refiner for ``train.refiner_minutes`` on ``train.devices`` processes; returns its log."""
-    from lightning.fabric import Fabric
-
     t = cfg.train
     data = _refiner_tensors(codec, train_fr, teacher)
-    devices = t.devices
-    strategy = "ddp" if devices > 1 else "auto"
-    fabric = Fabric(accelerator=t.accelerator, devices=devices, strategy=strategy)
-    fabric.launch()
+    fabric = make_fabric(t, None, strategy="ddp" if t.devices > 1 else "auto", num_nodes=1, precision="32-true",
+                         num_threads=0)
     curve: list = []
     step, losses = _refiner_worker(fabric, codec, data, cfg, run_dir, progress, valid, curve)
     state = torch.load(run_dir / "refiner.ckpt", weights_only=True)
