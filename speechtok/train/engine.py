@@ -5,8 +5,9 @@ what follows each step (validation, the trainer's own record, checkpoint, stop).
 
 A trainer brings its model, its step and its validation; it keeps ``step``, ``fabric`` and
 ``save_checkpoint()`` / ``validate()`` methods (and, optionally, ``log_step(metrics)``) and calls
-``after_step`` after each step. The codec trainer (``train/loop.py``) and the token-LM trainer
-(``lm/train.py``) use it.
+``after_step`` after each step. The codec trainer (``train/loop.py``), the token-LM trainer
+(``lm/train.py``), the TTS trainer (``tts/train.py``) and the source-filter refiner
+(``codec/sourcefilter/train.py``) use it.
 """
 
 from __future__ import annotations
