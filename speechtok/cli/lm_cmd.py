@@ -69,6 +69,26 @@ def register(subparsers) -> None:
     g.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     g.set_defaults(func=run_sample)
 
+    y = sub.add_parser("say", help="text to speech with an LM trained with text (data.text): phones, then tokens",
+                       description="Read TEXT (or - for stdin) with an LM trained with a text prefix (data.text; "
+                       "docs/tts.md, 'the autoregressive alternative'), sentence by sentence, and decode the tokens.")
+    y.add_argument("run", type=Path, help="LM run folder trained with data.text")
+    y.add_argument("text", help="text to speak, or - to read stdin")
+    y.add_argument("--language", help="language of the text (default: the LM's first training language)")
+    y.add_argument("--voice", help="speaker of an LM trained on several (default: the one with most training utterances)")
+    y.add_argument("--temperature", type=nonnegative_float, default=0.0, help="0 = greedy (default)")
+    y.add_argument("--top-k", type=nonnegative_int, default=0, help="sample among the k most likely ids (0: all)")
+    y.add_argument("--seed", type=int, default=0)
+    y.add_argument("--max-seconds", type=float_range(0, MAX_SAMPLE_SECONDS, lo_open=True), default=12.0,
+                   help="longest speech per sentence (default 12; also capped by the LM's context)")
+    y.add_argument("--speculative", action="store_true", help="greedy speculative decoding (identical to greedy; see --draft)")
+    y.add_argument("--draft", default="auto", metavar="mtp|ngram|RUN", help="what drafts for --speculative (as in `lm sample`)")
+    y.add_argument("--draft-k", type=positive_int, default=4, help="most steps drafted per LM pass (default 4)")
+    y.add_argument("--tokens-out", type=Path, help="also save the generated tokens of the whole text (.npz)")
+    y.add_argument("--out", "-o", type=Path, required=True, help="output wav; an existing file is kept unless --overwrite")
+    y.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    y.set_defaults(func=run_say)
+
     m = sub.add_parser("mtp", help="add multi-token-prediction heads to a trained LM (drafts for --speculative)",
                        description="Train MTP heads (Medusa style) on a frozen LM; they predict the ids 2, 3, ... steps "
                        "ahead from the LM's last hidden state and are saved as RUN/mtp.safetensors, where "
@@ -251,6 +271,53 @@ def run_sample(args: argparse.Namespace) -> int:
     audio, sr = tok.decode(tokens)
     write_audio_atomic(args.out, audio, sr)
     print(f"{args.out}: {len(prompt_wav) / tok.sample_rate:.2f} s prompt + {frames / lm.frame_rate:.2f} s sampled ({lm.tokenizer})")
+    return 0
+
+
+def run_say(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    import numpy as np
+
+    from ..audio import write_audio_atomic
+    from ..fsutil import check_new_file
+    from ..lm.say import LMVoice
+    from ..tts.frontend import TextError
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    check_new_file(args.out, args.overwrite)
+    if args.tokens_out:
+        check_new_file(args.tokens_out, args.overwrite)
+    lm = _load_lm(args.run)
+    try:
+        draft = None
+        if args.speculative:
+            from ..lm.speculative import make_draft
+
+            draft = make_draft(lm, args.draft)
+        voice = LMVoice(lm, speaker=args.voice, temperature=args.temperature, top_k=args.top_k, max_seconds=args.max_seconds,
+                        draft=draft, draft_k=args.draft_k, seed=args.seed)
+        t0 = time.perf_counter()
+        codes, steps, forwards = [], 0, 0
+        for s in voice.sentences(text, args.language):
+            codes.append(voice.codes(s, args.language, args.voice))
+            steps += voice.last_stats.get("steps", 0)
+            forwards += voice.last_stats.get("forwards", 0)
+        wav = np.concatenate([voice.decode(c) for c in codes])
+        seconds = time.perf_counter() - t0
+    except (TextError, ValueError, FileNotFoundError) as e:
+        raise SpeechtokError(f"{args.run}: {e}") from None
+    write_audio_atomic(args.out, wav, voice.sample_rate)
+    if args.tokens_out:
+        from ..fsutil import write_atomic
+
+        full = np.concatenate(codes, axis=1)
+        write_atomic(args.tokens_out, lambda tmp: np.savez(open(tmp, "wb"), codes=full, frame_rate=lm.frame_rate,
+                                                           tokenizer=lm.tokenizer))
+    how = f", {steps} AR steps in {forwards} LM passes" + (f" ({draft.name} draft)" if draft is not None else "")
+    print(f"{args.out}: {len(wav) / voice.sample_rate:.2f} s from {len(codes)} sentence(s) in {seconds:.2f} s "
+          f"({lm.cfg.name} over {lm.tokenizer}{how})")
     return 0
 
 

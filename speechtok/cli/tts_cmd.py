@@ -56,6 +56,8 @@ def register(subparsers) -> None:
     b.add_argument("--no-classic", action="store_true", help="skip flite / espeak-ng / festival")
     b.add_argument("--threads", type=positive_int, default=2, help="torch threads for synthesis (default 2)")
     b.add_argument("--out", type=Path, default=Path("benchmarks/tts"), help="folder for NAME-VOICE.json/.md")
+    b.add_argument("--temperature", type=float, default=0.0, help="an LM voice (`lm say`): sampling temperature (default 0: greedy)")
+    b.add_argument("--top-k", type=positive_int, default=None, help="an LM voice: sample among the k most likely ids")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=run_bench)
 
@@ -111,7 +113,12 @@ def run_bench(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    v = load(args.model, args.weights)
+    from ..lm.say import LMVoice, is_text_lm
+
+    if is_text_lm(args.model):  # the autoregressive alternative (`speechtok lm say`), measured the same way
+        v = LMVoice.load(args.model, speaker=args.voice, temperature=args.temperature, top_k=args.top_k or 0)
+    else:
+        v = load(args.model, args.weights)
     res = bench_voice(v, args.manifest, args.limit, classic=not args.no_classic, progress=not args.no_progress,
                       voice_name=args.voice)
     res["threads"] = args.threads

@@ -38,6 +38,10 @@ class LMDataConfig:
     bpe_max_rows: int = 5000  # rows of the training shards the BPE merges are learned from
     shuffle_buffer: int = 256  # rows held for shuffling while streaming
     max_valid_rows: int = 200
+    # text to speech (`speechtok lm say`): a JSONL manifest giving each training utterance's text and
+    # language by id; every utterance is then read as BOS phones SEP speech END EOS (lm/text.py)
+    text: str = ""
+    valid_text: str = ""  # the same for the validation utterances; empty = data.text
 
 
 @dataclass
@@ -74,6 +78,8 @@ class LMRunConfig:
             raise ValueError(f"model.hidden ({m.hidden}) must be a multiple of model.heads ({m.heads})")
         if m.mtp_heads < 0 or m.mtp_weight < 0:
             raise ValueError("model.mtp_heads and model.mtp_weight must be >= 0")
+        if d.text and (d.bpe_vocab or d.layout == "flat"):
+            raise ValueError("data.text needs layout first or delay, without data.bpe_vocab")
         if m.context < 8:
             raise ValueError("model.context must be at least 8")
 

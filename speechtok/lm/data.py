@@ -102,21 +102,51 @@ class PackedStream:
     ``{"codes": [K, T]}`` held in memory, e.g. an LM's own greedy continuations; see ``mtp.py``)."""
 
     def __init__(self, folder: str | Path, layout: Layout, context: int, batch_size: int, seed: int = 0,
-                 shuffle_buffer: int = 256, rank: int = 0, world_size: int = 1):
+                 shuffle_buffer: int = 256, rank: int = 0, world_size: int = 1, texts: dict | None = None):
         self.folder, self.layout, self.context, self.batch_size = folder, layout, context, batch_size
         self.seed, self.shuffle_buffer, self.rank, self.world_size = seed, shuffle_buffer, rank, world_size
+        self.texts = texts  # utterance id -> phone ids: text-prefixed sequences (``Layout.text_wrap``)
+
+    def _rows(self, epoch: int):
+        if isinstance(self.folder, list):
+            return (self.folder[i] for i in np.random.default_rng([self.seed, epoch]).permutation(len(self.folder)))
+        return iter_rows(self.folder, self.seed, epoch, self.shuffle_buffer)
+
+    def text_windows(self) -> Iterator[np.ndarray]:
+        """Windows of whole ``BOS phones SEP speech END EOS`` sequences (never cut: speech needs its
+        text in view), packed end to end and padded with PAD; utterances with no text or longer
+        than the context are left out (``self.skipped`` counts them, per epoch)."""
+        width = self.context + 1
+        pad = self.layout.pad()[:, None]
+        window = np.zeros((self.layout.num_streams, 0), dtype=np.int64)
+        epoch = 0
+        while True:
+            used, self.skipped = 0, 0
+            for row in self._rows(epoch):
+                phones = self.texts.get(row["id"])
+                seq = None if phones is None else self.layout.text_wrap(phones, row["codes"])
+                if seq is None or seq.shape[1] > width:
+                    self.skipped += 1
+                    continue
+                used += 1
+                if window.shape[1] + seq.shape[1] > width:
+                    yield np.concatenate([window, np.repeat(pad, width - window.shape[1], axis=1)], axis=1)
+                    window = window[:, :0]
+                window = np.concatenate([window, seq], axis=1)
+            if not used:
+                raise ValueError(f"{self.folder}: no utterance has a text (data.text) and fits model.context = {self.context}")
+            epoch += 1
 
     def windows(self) -> Iterator[np.ndarray]:
+        if self.texts is not None:
+            yield from self.text_windows()
+            return
         width = self.context + 1
         carry = np.zeros((self.layout.num_streams, 0), dtype=np.int64)
         epoch = 0
         while True:
             empty = True
-            if isinstance(self.folder, list):
-                rows = (self.folder[i] for i in np.random.default_rng([self.seed, epoch]).permutation(len(self.folder)))
-            else:
-                rows = iter_rows(self.folder, self.seed, epoch, self.shuffle_buffer)
-            for row in rows:
+            for row in self._rows(epoch):
                 empty = False
                 seq = self.layout.wrap(self.layout.encode(row["codes"]))
                 carry = np.concatenate([carry, seq], axis=1)
@@ -138,5 +168,8 @@ class PackedStream:
             step += 1
 
     def weight(self, batch: np.ndarray) -> np.ndarray:
-        """Training weight of each target ``batch[..., 1:]``: 0 where it is PAD (delay layout)."""
+        """Training weight of each target ``batch[..., 1:]``: 0 where it is PAD (delay layout); with
+        texts, ``Layout.text_weight`` (speech and the stop decision only)."""
+        if self.texts is not None:
+            return self.layout.text_weight(batch)
         return (batch[..., 1:] != self.layout.pad()[None, :, None]).astype(np.float32)

@@ -12,6 +12,12 @@ Three layouts (``data.layout``), each exactly invertible:
 
 Optionally (single-stream layouts) acoustic BPE merges frequent runs of ids (``bpe.py``).
 
+Optionally (``text_vocab`` > 0, layouts ``first`` and ``delay``) a text prefix: a sequence is
+``BOS phones… SEP content… END EOS`` (text to speech, ``lm/text.py``). The phone ids and SEP follow
+EOS in stream 0's vocabulary (other streams hold PAD there), and ``END`` is stream 0's PAD: the
+id that ends the speech, adjacent to the content ids, so "content or stop" stays one contiguous
+range a sampler chooses from.
+
 Every stream has its own vocabulary: its content ids, then ``PAD`` (delay only: slots before a
 stream starts / after it ends), ``BOS`` and ``EOS``. A training sequence is
 ``BOS content… EOS`` on every stream.
@@ -32,6 +38,7 @@ class Layout:
     codebook_sizes: tuple[int, ...]  # of the codebooks used (after `codebooks` truncation)
     bpe: object | None = None  # an AcousticBPE over the single stream, or None
     skip: int = 0  # codebooks of the codes left out before the ones used (``data.skip_codebooks``)
+    text_vocab: int = 0  # phone symbols of a text prefix (0: no text; see the module docstring)
 
     def __post_init__(self):
         if self.kind not in LAYOUTS:
@@ -41,6 +48,8 @@ class Layout:
             self.codebook_sizes = self.codebook_sizes[:1]
         if self.bpe is not None and self.kind == "delay":
             raise ValueError("BPE needs a single-stream layout (first or flat)")
+        if self.text_vocab and (self.bpe is not None or (self.kind == "flat" and len(self.codebook_sizes) > 1)):
+            raise ValueError("a text prefix needs layout first or delay, without BPE")
 
     # ---- vocabularies ----------------------------------------------------------------------
     @property
@@ -65,7 +74,10 @@ class Layout:
 
     @property
     def vocab_sizes(self) -> list[int]:
-        return [n + 3 for n in self.content_sizes]
+        sizes = [n + 3 for n in self.content_sizes]
+        if self.text_vocab:
+            sizes[0] += self.text_vocab + 1  # phones, SEP
+        return sizes
 
     def pad(self) -> np.ndarray:
         return np.array(self.content_sizes, dtype=np.int64)
@@ -119,6 +131,50 @@ class Layout:
         """Boolean mask of the ids that carry speech (not PAD/BOS/EOS), same shape as ``seq``."""
         return np.asarray(seq) < self.pad()[:, None]
 
+    # ---- text prefix (text to speech) ------------------------------------------------------
+    @property
+    def text_offset(self) -> int:
+        """Stream 0 id of phone 0."""
+        return self.content_sizes[0] + 3
+
+    @property
+    def sep(self) -> int:
+        return self.text_offset + self.text_vocab
+
+    @property
+    def end(self) -> int:
+        """Stream 0's id that ends the speech of a text sequence (its PAD)."""
+        return int(self.pad()[0])
+
+    def text_prefix(self, phones) -> np.ndarray:
+        """``[S, n + 2]``: BOS, the phone ids (``0 .. text_vocab - 1``) and SEP on stream 0; BOS then PAD
+        on the others. What the LM reads before the first frame of speech."""
+        phones = np.asarray(phones, dtype=np.int64)
+        if not self.text_vocab:
+            raise ValueError("this layout has no text prefix (text_vocab = 0)")
+        if len(phones) and (phones.min() < 0 or phones.max() >= self.text_vocab):
+            raise ValueError(f"phone ids must lie in 0..{self.text_vocab - 1}")
+        out = np.repeat(self.pad()[:, None], len(phones) + 2, axis=1)
+        out[:, 0] = self.bos()
+        out[0, 1:-1] = self.text_offset + phones
+        out[0, -1] = self.sep
+        return out
+
+    def text_wrap(self, phones, codes: np.ndarray) -> np.ndarray:
+        """A training sequence ``BOS phones SEP content END EOS`` ``[S, L]``."""
+        content = self.encode(codes)
+        tail = np.stack([self.pad(), self.eos()], axis=1)
+        return np.concatenate([self.text_prefix(phones), content, tail], axis=1)
+
+    def text_weight(self, batch: np.ndarray) -> np.ndarray:
+        """Training weight of each target ``batch[..., 1:]`` of text sequences: 1 on speech content
+        and on stream 0's END right after its last frame (the stop decision); 0 on the text, SEP,
+        PAD, BOS and EOS (the text is given, never generated)."""
+        content = self.is_content(batch)
+        w = content[..., 1:].copy()
+        w[..., 0, :] |= (batch[..., 0, 1:] == self.end) & content[..., 0, :-1]
+        return w.astype(np.float32)
+
     # ---- generation ------------------------------------------------------------------------
     def prompt_sequence(self, prompt: np.ndarray | None) -> np.ndarray:
         """What the LM reads before generating: ``BOS`` + the prompt's ids (no EOS), ``[S, L]``.
@@ -159,5 +215,16 @@ class Layout:
         # BPE pieces may straddle frames in a way the prompt never did: keep every code in its codebook
         return np.clip(codes, 0, np.array(self.codebook_sizes)[:, None] - 1)
 
+    def text_steps(self, frames: int) -> int:
+        """AR steps after SEP that speak ``frames`` frames and stop: stream 0's END at step
+        ``frames``, the delayed streams' last frame at step ``frames + K - 2``."""
+        return frames + max(1, self.num_codebooks - 1) if self.kind == "delay" else frames + 1
+
+    def text_generated_codes(self, generated: np.ndarray, frames: int) -> np.ndarray:
+        """``codes [K, frames]`` of the ids ``generated [S, steps]`` that followed a text prefix."""
+        k = self.num_codebooks
+        return self.decode(generated[:, : frames + (k - 1 if self.kind == "delay" else 0)])
+
     def describe(self) -> dict:
-        return {"layout": self.kind, "codebook_sizes": list(self.codebook_sizes), "bpe_vocab": self.bpe.vocab_size if self.bpe else 0}
+        return {"layout": self.kind, "codebook_sizes": list(self.codebook_sizes), "bpe_vocab": self.bpe.vocab_size if self.bpe else 0,
+                "text_vocab": self.text_vocab}

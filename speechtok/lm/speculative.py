@@ -54,7 +54,7 @@ class NgramDraft:
         """``n`` greedy steps after ``seq`` (every step the LM has read, BOS first, then the LM's
         next step); ``allowed(i)`` -> the id ranges ``(lo, hi)`` (one per stream) of the i-th
         proposed step."""
-        hist = [s[0] for s in seq[1:]]
+        hist = [s[0] for s in seq[1:] if s[0] < self.model.content]  # speech ids only (not a text prefix, END)
         out = []
         for i in range(n):
             lo, hi = allowed(i)[0]
@@ -170,27 +170,38 @@ def _crop(cache, keep: int) -> None:
 
 
 @torch.no_grad()
-def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: int = 4, adaptive: bool = True) -> tuple[np.ndarray, dict]:
+def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: int = 4, adaptive: bool = True,
+                         text=None) -> tuple[np.ndarray, dict]:
     """Greedy continuation of ``prompt`` by ``frames`` frames, as ``lm.generate(..., temperature=0)``
-    gives it. Returns (codes ``[K, frames]``, stats: ``steps`` (AR steps emitted), ``forwards``
-    (LM passes), ``proposed`` / ``accepted`` (drafted steps offered / kept)).
+    gives it; or, with ``text`` (phone ids; ``prompt`` None), the speech of that text until the LM
+    stops, at most ``frames`` frames, as ``lm.say_codes(..., temperature=0)`` gives it. Returns
+    (codes ``[K, frames]``, stats: ``steps`` (AR steps emitted), ``forwards`` (LM passes),
+    ``proposed`` / ``accepted`` (drafted steps offered / kept)).
 
     ``adaptive``: the number of drafted steps grows while the draft is right and shrinks while it
     is wrong; at 0 the draft rests for ``REST`` passes (plain greedy steps, no drafting cost)."""
     lay = lm.layout
     kb, streams = lay.num_codebooks, lay.num_streams
     t0 = 0 if prompt is None else int(np.asarray(prompt).shape[1])
-    seq = lay.prompt_sequence(prompt)
+    speak = text is not None
+    seq = lay.text_prefix(text) if speak else lay.prompt_sequence(prompt)
     ctx = lm.cfg.model.context
-    start_pos = seq.shape[1] - 1  # content position of the first generated step
+    if speak:
+        frames = lm.text_max_frames(seq.shape[1], frames)
+    start_pos = 0 if speak else seq.shape[1] - 1  # content position of the first generated step
     delay = lay.kind == "delay"
     want_steps = (t0 + frames + kb) - seq.shape[1]  # delay: steps until the last stream is done
     target = frames * kb  # flat/first/BPE: base ids to emit
+    end = [None]  # speaking: the frame at which stream 0 chose END
 
     def done(n_steps: int, base: int) -> bool:
+        if speak:
+            return end[0] is not None and n_steps >= lay.text_steps(end[0])
         return n_steps >= want_steps if delay else base >= target
 
     def ranges(base: int, position: int) -> list[tuple[int, int]]:
+        if speak:
+            return lm.step_ranges(base, position, True, end[0], frames)
         return [lm.allowed_range(s, base, position) for s in range(streams)]
 
     if draft.max_steps is not None:
@@ -218,7 +229,9 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
             if resting >= REST:
                 k_now, resting = 1, 0
         room = min(k_now, ctx - len(window) - 1)
-        if not delay and lay.bpe is None:
+        if speak:
+            room = min(room, lay.text_steps(frames) - len(emitted) - 1)
+        elif not delay and lay.bpe is None:
             room = min(room, target - base_next)
         elif delay:
             room = min(room, want_steps - len(emitted) - 1)
@@ -234,10 +247,12 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
             bases.append(bases[-1] + lay.base_length(step[0]))
         choices = lm.greedy_rows(h[0], [ranges(b, pos + 1 + i) for i, b in enumerate(bases)])
         keep = [nxt]
+        stopped = speak and end[0] is None and nxt[0] == lay.end
         for i, step in enumerate(proposal):
-            if done(len(emitted) + len(keep), bases[i]) or choices[i] != step:
+            if stopped or done(len(emitted) + len(keep), bases[i]) or choices[i] != step:
                 break
             keep.append(step)
+            stopped = speak and end[0] is None and step[0] == lay.end
         if proposal:
             stats["proposed"] += len(proposal)
             stats["accepted"] += len(keep) - 1
@@ -250,7 +265,13 @@ def speculative_generate(lm, prompt: np.ndarray | None, frames: int, draft, k: i
         full += keep
         emitted += keep
         base_ids = bases[len(keep) - 1]
+        if stopped:  # END was kept: the steps after it pad the finished streams; choose again with that known
+            end[0] = next(p for p in range(len(emitted)) if emitted[p][0] == lay.end)
+            if not done(len(emitted), base_ids):
+                nxt = lm.greedy_rows(last_h[None], [ranges(base_ids, start_pos + len(emitted))])[0]
     stats["steps"] = len(emitted)
+    if speak:
+        return lay.text_generated_codes(np.array(emitted, dtype=np.int64).T, end[0]), stats
     return lay.generated_codes(seq, np.array(emitted, dtype=np.int64).T, t0, frames), stats
 
 

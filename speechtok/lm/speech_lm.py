@@ -30,7 +30,7 @@ def make_layout(cfg: LMRunConfig, bpe=None) -> Layout:
     skip = cfg.data.skip_codebooks
     sizes = cfg.vocab["codebook_sizes"][skip:]
     k = cfg.data.codebooks or len(sizes)
-    return Layout(cfg.data.layout, sizes[:k], bpe=bpe, skip=skip)
+    return Layout(cfg.data.layout, sizes[:k], bpe=bpe, skip=skip, text_vocab=len(cfg.vocab.get("phones", [])))
 
 
 class SpeechLM:
@@ -85,6 +85,25 @@ class SpeechLM:
             idx = np.flatnonzero(lay.allowed(stream, base_count, position))
             r = self._ranges[key] = (int(idx[0]), int(idx[-1]) + 1)
         return r
+
+    def step_ranges(self, base_count: int, position: int, text: bool = False, end_frames: int | None = None,
+                    max_frames: int = 0) -> list[tuple[int, int]]:
+        """The id range of every stream at the next step. ``text``: speech after a text prefix,
+        where stream 0 may also choose END (its PAD, right after the content ids) once a frame is
+        out; after END at frame ``end_frames`` (or when ``max_frames`` is reached) every stream
+        pads once its own frames are done."""
+        lay = self.layout
+        out = []
+        for s in range(lay.num_streams):
+            pad = int(lay.pad()[s])
+            if text and ((end_frames is not None and position >= end_frames + s) or (s == 0 and position >= max_frames)):
+                out.append((pad, pad + 1))
+                continue
+            lo, hi = self.allowed_range(s, base_count, position)
+            if text and s == 0 and position >= 1:
+                hi = lay.end + 1
+            out.append((lo, hi))
+        return out
 
     def next_logits(self, h: torch.Tensor, ranges: list[tuple[int, int]], heads=None) -> list[torch.Tensor]:
         """Logits over the allowed range of each stream from hidden state ``h (hidden,)`` through
@@ -190,6 +209,41 @@ class SpeechLM:
                 break
         self.last_steps = len(generated)  # AR steps this call took (the sampling-speed measure reads it)
         return lay.generated_codes(seq, np.array(generated, dtype=np.int64).T, t0, frames)
+
+    @torch.no_grad()
+    def say_codes(self, phones, max_frames: int, temperature: float = 1.0, top_k: int = 0, seed: int = 0) -> np.ndarray:
+        """Speech for a text prefix (phone ids of the run's phone set, ``lm/text.py``): frames until
+        the LM chooses END, at most ``max_frames`` (and what the trained context holds). Returns
+        codes ``[K, frames]``. ``temperature`` 0 is greedy."""
+        lay = self.layout
+        seq = lay.text_prefix(phones)
+        max_frames = self.text_max_frames(seq.shape[1], max_frames)
+        gen = torch.Generator().manual_seed(seed)
+        window = torch.from_numpy(seq).to(self.device)
+        generated: list[list[int]] = []
+        cache, fed, end = None, 0, None
+        while end is None or len(generated) < lay.text_steps(end):
+            h, cache = self.model.hidden_states(window[None, :, fed:], cache=cache, use_cache=True)
+            fed = window.shape[1]
+            ranges = self.step_ranges(len(generated) * lay.num_codebooks, len(generated), True, end, max_frames)
+            nxt = [lo + _pick(lg, temperature, top_k, gen) for lg, (lo, _) in zip(self.next_logits(h[0, -1], ranges), ranges)]
+            if end is None and nxt[0] == lay.end:
+                end = len(generated)
+            generated.append(nxt)
+            window = torch.cat([window, torch.tensor(nxt, dtype=torch.long, device=self.device)[:, None]], dim=1)
+        self.last_steps = len(generated)
+        return lay.text_generated_codes(np.array(generated, dtype=np.int64).T, end)
+
+    def text_max_frames(self, prefix: int, max_frames: int) -> int:
+        """``max_frames``, capped so the prefix and every step fit the trained context."""
+        lay = self.layout
+        if not lay.text_vocab:
+            raise ValueError(f"this LM ({self.cfg.name}) was trained without text (data.text), so it cannot speak text")
+        room = self.cfg.model.context - prefix - (lay.text_steps(0))
+        if room < 1:
+            raise ValueError(f"the text is too long for this LM: {prefix} prefix ids in a context of {self.cfg.model.context}; "
+                             "say it in shorter sentences")
+        return max(1, min(int(max_frames), room))
 
 
 def _pick(logits: torch.Tensor, temperature: float, top_k: int, gen: torch.Generator) -> int:

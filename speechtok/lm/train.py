@@ -20,6 +20,15 @@ from .model import TokenLM
 from .speech_lm import SpeechLM, make_layout
 
 
+def folder_ids(folder) -> set[str]:
+    """Utterance ids of a token folder (its shards' ``id`` column only)."""
+    import pyarrow.parquet as pq
+
+    from ..corpus.shards import shard_files
+
+    return {i for f in shard_files(Path(folder)) for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()}
+
+
 def learn_bpe(cfg: LMRunConfig, path: Path, progress: bool = False):
     """Learn acoustic BPE merges on the first ``data.bpe_max_rows`` training rows; save to ``path``."""
     from .bpe import AcousticBPE
@@ -39,8 +48,18 @@ class LMTrainer:
         t = cfg.train
         info = token_folder_info(cfg.data.train)
         vocab = {k: info[k] for k in ("tokenizer", "frame_rate", "codebook_sizes")}
-        if cfg.vocab and cfg.vocab != vocab:
+        if cfg.vocab and {k: cfg.vocab.get(k) for k in vocab} != vocab:
             raise ValueError(f"{cfg.data.train}: made by {vocab}, but this run was trained on {cfg.vocab}")
+        self.texts = None
+        if cfg.data.text:  # text to speech: phone prefixes (lm/text.py); a resumed run keeps its phone set
+            from .text import learn_phones, text_ids
+
+            if cfg.vocab.get("phones"):
+                vocab.update({k: cfg.vocab[k] for k in ("phones", "text_languages", "frontend")})
+                self.texts = text_ids(vocab, cfg.data.text, progress)
+            else:
+                learned, self.texts = learn_phones(cfg.data.text, folder_ids(cfg.data.train), progress)
+                vocab.update(learned)
         cfg.vocab = vocab
         if cfg.data.skip_codebooks + max(cfg.data.codebooks, 1) > len(vocab["codebook_sizes"]):
             raise ValueError(f"data.skip_codebooks={cfg.data.skip_codebooks} and data.codebooks={cfg.data.codebooks}, "
@@ -75,7 +94,7 @@ class LMTrainer:
         self.model, self.opt = self.fabric.setup(model, opt)
         self.stream = PackedStream(cfg.data.train, self.layout, cfg.model.context, max(1, t.batch_size // self.fabric.world_size),
                                    seed=t.seed, shuffle_buffer=cfg.data.shuffle_buffer,
-                                   rank=self.fabric.global_rank, world_size=self.fabric.world_size)
+                                   rank=self.fabric.global_rank, world_size=self.fabric.world_size, texts=self.texts)
         self.step = 0
         self._valid_codes = None
 
@@ -117,10 +136,37 @@ class LMTrainer:
         codes, seconds = self._valid_codes
         model = unwrap(self.model)
         model.eval()
+        if self.texts is not None:
+            return self._validate_text(model)
         scores = SpeechLM(self.cfg, self.layout, model, device=str(self.fabric.device)).score(codes)
         model.train()
         bits = sum(s["bits"] for s in scores)
         return {"val_bits_per_token": bits / max(1, sum(s["tokens"] for s in scores)), "val_bits_per_second": bits / seconds}
+
+    @torch.no_grad()
+    def _validate_text(self, model) -> dict[str, float]:
+        """Text runs: bits per speech token (and the stop) of the validation utterances, each read
+        after its phones, exactly as training weighs them."""
+        from .text import text_ids
+
+        if getattr(self, "_valid_texts", None) is None:
+            self._valid_texts = text_ids(self.cfg.vocab, self.cfg.data.valid_text or self.cfg.data.text, progress=False)
+            self._valid_rows = [r for r in iter_rows(self.cfg.data.valid, limit=self.cfg.data.max_valid_rows)
+                                if r["id"] in self._valid_texts]
+        bits, tokens, seconds = 0.0, 0, 0.0
+        for r in self._valid_rows:
+            seq = self.layout.text_wrap(self._valid_texts[r["id"]], r["codes"])
+            if seq.shape[1] > self.cfg.model.context + 1:
+                continue
+            nll = model.token_nll(torch.from_numpy(seq[None]).to(self.fabric.device))[0].cpu().numpy()
+            w = self.layout.text_weight(seq)
+            bits += float((nll * w).sum() / np.log(2.0))
+            tokens += int(w.sum())
+            seconds += r["duration"]
+        model.train()
+        if not tokens:
+            return {}
+        return {"val_bits_per_token": bits / tokens, "val_bits_per_second": bits / max(seconds, 1e-9)}
 
     # ---- the loop -------------------------------------------------------------------------------
     def train_step(self, batch: np.ndarray) -> float:
