@@ -272,3 +272,73 @@ def test_bench_scores_the_voice_beside_the_original(voice_dir, tmp_path):
     assert orig["speaker_sim"] > ours["speaker_sim"] - 1e-6  # the original is its own reference
     assert ours["rtf"] > 0 and 0 < ours["first_audio_s"] < 10
     assert "| speechtok-tts (tiny-tts) |" in markdown(res)
+
+
+# ---- durations from forced alignment (pocketsphinx) ----------------------------------------------
+def test_words_front_end_marks_each_phone_with_its_word():
+    from speechtok.tts.frontend import phonemize_words
+
+    phones, index, words = phonemize_words("Dial 911, then wait.")
+    assert words == ["dial", "nine", "hundred", "and", "eleven", "then", "wait"]
+    assert phones[0] == "^" and phones[-1] == "$" and "," in phones
+    assert [index[i] for i in range(len(phones)) if phones[i] in ("^", "$", "_", ",", ".")] == [-1] * sum(
+        p in ("^", "$", "_", ",", ".") for p in phones)
+    assert sorted(set(i for i in index if i >= 0)) == list(range(len(words)))
+    assert all(a <= b for a, b in zip([i for i in index if i >= 0], [i for i in index if i >= 0][1:]))  # in order
+    with pytest.raises(TextError, match="English only"):
+        phonemize_words("Bonjour.", "fr")
+
+
+def test_spans_keep_mas_inside_each_word():
+    """A constrained alignment keeps every phone inside its span, even where the likelihood pulls
+    it out; unconstrained phones (-1) go anywhere."""
+    from speechtok.tts.align import constrain, durations_from_path, mas
+
+    rng = np.random.default_rng(0)
+    lp = rng.normal(size=(4, 20))
+    lp[1, 15:] += 50  # phone 1 "wants" the late frames
+    spans = np.array([[-1, -1], [2, 8], [6, 14], [-1, -1]])
+    path = mas(constrain(lp, spans))
+    for i in (1, 2):
+        frames = np.flatnonzero(path == i)
+        assert frames.min() >= spans[i, 0] and frames.max() <= spans[i, 1]
+    assert durations_from_path(path, 4).sum() == 20
+    assert (np.flatnonzero(mas(lp) == 1) >= 15).any()  # without the spans it would have gone there
+
+
+def test_forced_alignment_items_bound_each_word(tmp_path):
+    """alignment: pocketsphinx on the English clip: the aligned words are the text's, each word's
+    phones get a span inside the utterance, spans advance with the words, and a step of training
+    on those items keeps the durations inside them."""
+    import torch
+
+    from speechtok.tts.config import tts_config_from_dict
+    from speechtok.tts.data import build_items, collate, read_manifest, target_stats
+    from speechtok.tts.frontend import PhoneSet
+    from speechtok.tts.model import build_model
+
+    import speechtok
+
+    rows = read_manifest(_manifest(tmp_path), languages=["en"])
+    codec = speechtok.load("speechtok-base").codec
+    items = build_items(rows, codec, "test", None, progress=False, alignment="pocketsphinx")
+    assert len(items) == 1 and items[0].spans is not None
+    it = items[0]
+    words = it.spans[it.spans[:, 0] >= 0]
+    assert (words[:, 0] <= words[:, 1]).all() and words[:, 1].max() < len(it.frames)
+    assert (np.diff(words[:, 0]) >= 0).all() and words[0, 0] <= 0.2 * len(it.frames) <= words[-1, 1]
+    cfg = tts_config_from_dict({"data": {"train": "x", "alignment": "pocketsphinx", "languages": ["en"]},
+                                "model": {"hidden": 32, "encoder_layers": 1, "decoder_layers": 1}})
+    cfg.learned = {"phones": PhoneSet.from_sequences([it.phones]).symbols, "voices": [it.speaker], "out_dim": it.frames.shape[1]}
+    mean, std = target_stats(items)
+    batch = collate(items, PhoneSet(cfg.learned["phones"]), {it.speaker: 0}, mean, std)
+    assert batch[-1] is not None
+    dur = build_model(cfg)(*batch)[2][0].numpy()
+    ends = np.cumsum(dur)
+    starts = ends - dur
+    for i in np.flatnonzero(it.spans[:, 0] >= 0):
+        if dur[i]:
+            assert starts[i] >= it.spans[i, 0] and ends[i] - 1 <= it.spans[i, 1]
+    with pytest.raises(ValueError, match="alignment"):
+        tts_config_from_dict({"data": {"alignment": "pocketsphinx", "languages": ["fr"]}})
+    assert torch.is_tensor(batch[0])

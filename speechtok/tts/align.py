@@ -52,14 +52,34 @@ def durations_from_path(path: np.ndarray, num_phones: int) -> np.ndarray:
     return np.bincount(path, minlength=num_phones).astype(np.int64)
 
 
-def align_batch(mu: torch.Tensor, x: torch.Tensor, n_phones: torch.Tensor, n_frames: torch.Tensor) -> torch.Tensor:
-    """Padded (B, N, D) means and (B, T, D) frames -> (B, N) integer durations (0 on padding)."""
+#: what leaving its word's span costs a phone: far above any likelihood difference, yet finite, so
+#: a path always exists (an alignment that cannot keep to the spans still aligns)
+SPAN_PENALTY = 1e6
+
+
+def constrain(logp: np.ndarray, spans: np.ndarray | None) -> np.ndarray:
+    """``logp`` (N, T) with ``SPAN_PENALTY`` taken off each phone's frames outside its span
+    (``spans`` (N, 2) first/last allowed frame, -1: anywhere)."""
+    if spans is None:
+        return logp
+    n, t = logp.shape
+    spans = np.asarray(spans)[:n]
+    j = np.arange(t)[None]
+    outside = (spans[:, :1] >= 0) & ((j < spans[:, :1]) | (j > spans[:, 1:]))
+    return logp - SPAN_PENALTY * outside
+
+
+def align_batch(mu: torch.Tensor, x: torch.Tensor, n_phones: torch.Tensor, n_frames: torch.Tensor,
+                spans: list | None = None) -> torch.Tensor:
+    """Padded (B, N, D) means and (B, T, D) frames -> (B, N) integer durations (0 on padding).
+    ``spans``: per utterance None or (N, 2) frame bounds per phone (forced alignment of words)."""
     B, N = mu.shape[:2]
     out = torch.zeros(B, N, dtype=torch.long)
     with torch.no_grad():
         for b in range(B):
             n, t = int(n_phones[b]), int(n_frames[b])
             lp = log_likelihood(mu[b, :n], x[b, :t]).numpy()
+            lp = constrain(lp, spans[b] if spans is not None else None)
             out[b, :n] = torch.from_numpy(durations_from_path(mas(lp), n))
     return out
 

@@ -29,6 +29,10 @@ class TTSDataConfig:
     speakers: list[str] = field(default_factory=list)  # keep only these speakers; empty = all
     languages: list[str] = field(default_factory=list)  # keep only these languages; empty = all
     max_valid: int = 32
+    # how durations are found: mas (monotonic alignment search inside training: any language, no
+    # aligner) or pocketsphinx (English: MAS kept within each word's forced-aligned span, with the
+    # `words` front end; utterances the aligner cannot fit are left out)
+    alignment: str = "mas"
 
 
 @dataclass
@@ -72,6 +76,11 @@ class TTSRunConfig:
             raise ValueError(f"target must be parameters or tokens, not {self.target!r}")
         if self.target == "tokens" and not self.durations_from:
             raise ValueError("target: tokens needs durations_from: a trained parameter voice of the same speakers")
+        if self.data.alignment not in ("mas", "pocketsphinx"):
+            raise ValueError(f"data.alignment must be mas or pocketsphinx, not {self.data.alignment!r}")
+        if self.data.alignment == "pocketsphinx" and (self.target != "parameters" or
+                                                      any(lang != "en" for lang in self.data.languages or ["en"])):
+            raise ValueError("data.alignment pocketsphinx needs target parameters and data.languages [en]")
         if m.kernel % 2 == 0:
             raise ValueError(f"model.kernel must be odd, got {m.kernel}")
 

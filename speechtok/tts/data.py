@@ -30,6 +30,9 @@ class Item:
     frames: np.ndarray  # (T, D + 2): codec features, log-F0 (interpolated), voicing (0/1); raw units
     # target tokens only: frames holds the codes (T, K) and durations the phones' frames (N,)
     durations: np.ndarray | None = None
+    # alignment pocketsphinx: (N, 2) first and last frame each phone may take (-1: unconstrained),
+    # from the forced-aligned span of its word (``word_spans``); MAS keeps to them
+    spans: np.ndarray | None = None
 
 
 def read_manifest(path: str | Path, speakers: list[str] | None = None, languages: list[str] | None = None) -> list[dict]:
@@ -80,10 +83,28 @@ def frame_targets(codec, wav: np.ndarray) -> np.ndarray:
     return np.concatenate([feats, lf0[:, None], v[:, None]], 1).astype(np.float32)
 
 
-def _cache_key(rows: list[dict], codec_id: str) -> str:
+#: frames a phone may stray outside its word's forced-aligned span (word boundaries are +-10 ms
+#: pocketsphinx frames; codec frames are 20-40 ms)
+SPAN_SLACK = 1
+
+
+def word_spans(index: list[int], words: list, frame_rate: float, num_frames: int) -> np.ndarray:
+    """(N, 2) allowed first/last frame per phone from its word's aligned segment (``words[i]`` has
+    ``start``/``end`` in seconds); -1 for phones of no word (pauses, word boundaries)."""
+    out = np.full((len(index), 2), -1, np.int32)
+    for i, w in enumerate(index):
+        if w >= 0:
+            lo = int(np.floor(words[w].start * frame_rate)) - SPAN_SLACK
+            hi = int(np.ceil(words[w].end * frame_rate)) + SPAN_SLACK
+            out[i] = max(0, lo), min(num_frames - 1, max(hi, lo + 1))
+    return out
+
+
+def _cache_key(rows: list[dict], codec_id: str, alignment: str = "mas") -> str:
     from .frontend import FRONTEND_VERSION
 
-    h = hashlib.sha256(f"{codec_id}|frontend {FRONTEND_VERSION}".encode())
+    tag = "" if alignment == "mas" else f"|alignment {alignment} slack {SPAN_SLACK}"
+    h = hashlib.sha256(f"{codec_id}|frontend {FRONTEND_VERSION}{tag}".encode())
     for r in rows:
         h.update(f"{r['id']}\t{r['path']}\t{r['text']}\t{r['speaker']}\t{r['language']}\n".encode())
     return h.hexdigest()[:16]
@@ -109,18 +130,31 @@ def _cached(f: Path | None, make) -> list[Item]:
     return items
 
 
-def build_items(rows: list[dict], codec, codec_id: str, cache: Path | None = None, progress: bool = True) -> list[Item]:
+def build_items(rows: list[dict], codec, codec_id: str, cache: Path | None = None, progress: bool = True,
+                alignment: str = "mas") -> list[Item]:
     """Phonemize and analyze every row (skipping, with a warning, rows whose text cannot be read);
-    cached under ``cache`` by the rows' content and the codec."""
-    f = cache / f"items-{_cache_key(rows, codec_id)}.pt" if cache is not None else None
-    return _cached(f, lambda: _make_items(rows, codec, progress))
+    cached under ``cache`` by the rows' content and the codec. ``alignment`` pocketsphinx: the
+    ``words`` front end, and each phone's frames bounded by its word's forced alignment."""
+    f = cache / f"items-{_cache_key(rows, codec_id, alignment)}.pt" if cache is not None else None
+    return _cached(f, lambda: _make_items(rows, codec, progress, alignment))
 
 
-def _make_items(rows, codec, progress):
+def _make_items(rows, codec, progress, alignment="mas"):
     items, skipped = [], []
-    for r in tqdm(rows, desc="tts data", unit="utt", disable=not progress):
+    aligner = None
+    if alignment == "pocketsphinx":
+        from ..semantic.align import Aligner
+
+        aligner = Aligner()
+    for r in tqdm(rows, desc="tts data" if aligner is None else "tts data + alignment", unit="utt", disable=not progress):
+        lang = r["language"].split("-")[0]
         try:
-            phones = phonemize(r["text"], r["language"])
+            if aligner is not None:
+                from .frontend import phonemize_words
+
+                phones, index, words = phonemize_words(r["text"], lang)
+            else:
+                phones = phonemize(r["text"], r["language"])
         except TextError as e:
             skipped.append(f"{r['id']}: {e}")
             continue
@@ -131,7 +165,22 @@ def _make_items(rows, codec, progress):
         if len(frames) < len(phones):
             skipped.append(f"{r['id']}: {len(phones)} phones in {len(frames)} frames")
             continue
-        items.append(Item(r["id"], phones, r["speaker"], r["language"].split("-")[0], frames))
+        spans = None
+        if aligner is not None:
+            from ..semantic.align import AlignmentError
+
+            try:
+                _, segs = aligner.align(resample(wav, codec.cfg.sample_rate, 16000) if codec.cfg.sample_rate != 16000 else wav,
+                                        " ".join(words))
+            except AlignmentError as e:
+                skipped.append(f"{r['id']}: {e}")
+                continue
+            segs = [g for g in segs if not g.phone.startswith(("<", "[", "+"))]  # a word Segment keeps the word in .phone
+            if [g.phone for g in segs] != words:
+                skipped.append(f"{r['id']}: aligned words {[g.phone for g in segs][:8]} differ from the text's {words[:8]}")
+                continue
+            spans = word_spans(index, segs, float(codec.cfg.frame_rate), len(frames))
+        items.append(Item(r["id"], phones, r["speaker"], lang, frames, spans=spans))
     return items, skipped
 
 
@@ -157,7 +206,7 @@ def _make_token_items(rows, tok, aligner, progress):
     items, skipped = [], []
     for r in tqdm(rows, desc="tts token data", unit="utt", disable=not progress):
         try:
-            phones = phonemize(r["text"], r["language"])
+            phones = aligner.phones(r["text"], r["speaker"], r["language"])  # the aligner voice's own front end
             ids = aligner.phone_set.ids(phones, r["id"])
             spk = aligner.voices.index(r["speaker"])
         except (TextError, ValueError) as e:
@@ -210,4 +259,5 @@ def collate(items: list[Item], phone_set, speaker_ids: dict, mean: np.ndarray, s
     speakers = torch.tensor([speaker_ids[it.speaker] for it in items])
     n_phones = torch.tensor([len(p) for p in ids])
     n_frames = torch.tensor([len(it.frames) for it in items])
-    return phones, speakers, target, n_phones, n_frames
+    spans = [getattr(it, "spans", None) for it in items]
+    return phones, speakers, target, n_phones, n_frames, (spans if any(s is not None for s in spans) else None)

@@ -179,6 +179,64 @@ def phonemize(text: str, language: str = "en", normalize: bool = True) -> list[s
     return phones
 
 
+def phonemize_words(text: str, language: str = "en") -> tuple[list[str], list[int], list[str]]:
+    """The ``words`` front end of voices whose durations come from forced alignment (English):
+    the text normalized as ``phonemize`` does, then clause by clause into the words pocketsphinx
+    aligns (flite's reading: ``semantic.align.normalize_text``), each word phonemized on its own by
+    espeak-ng, pauses at punctuation as in ``phonemize``. Returns (phones, the word index of each
+    phone (-1: ``^ $ _`` and pauses), the words)."""
+    from ..semantic.align import normalize_text as flite_words
+
+    if _lang(language) != "en":
+        raise TextError(f"the words front end (pocketsphinx alignment) reads English only, not {language!r}")
+    if not isinstance(text, str) or not text.strip():
+        raise TextError("text is empty: give at least one word")
+    check_characters(text)
+    text = normalize_text(text, language)
+    voice = ESPEAK_VOICES["en"]
+    phones, index, words = [BOS], [-1], []
+    parts = _CLAUSE.split(text)
+    for k in range(0, len(parts), 2):
+        chunk = re.sub(r"[\"“”«»()¡¿]", " ", parts[k]).strip()
+        punct = parts[k + 1].strip() if k + 1 < len(parts) else ""
+        for w in (flite_words(chunk) if chunk and re.search(r"\w", chunk) else []):
+            if words and phones[-1] not in (SHORT_PAUSE, LONG_PAUSE, QUESTION):
+                phones.append(WORD)
+                index.append(-1)
+            wp = _espeak_phones(w, voice)
+            phones += wp
+            index += [len(words)] * len(wp)
+            words.append(w)
+        if len(phones) > 1 and phones[-1] not in (SHORT_PAUSE, LONG_PAUSE, QUESTION):
+            if punct and punct[0] in ".!…":
+                phones.append(LONG_PAUSE)
+            elif punct and punct[0] == "?":
+                phones.append(QUESTION)
+            elif punct:
+                phones.append(SHORT_PAUSE)
+            else:
+                continue
+            index.append(-1)
+    if not words:
+        raise TextError(f"text {text[:60]!r} has no words to speak")
+    if phones[-1] not in (LONG_PAUSE, QUESTION):
+        phones.append(LONG_PAUSE)
+        index.append(-1)
+    phones.append(EOS)
+    index.append(-1)
+    return phones, index, words
+
+
+FRONTENDS = ("espeak", "words")
+
+
+def phonemize_with(frontend: str, text: str, language: str = "en") -> list[str]:
+    """Phones of ``text`` by a voice's front end: ``espeak`` (``phonemize``) or ``words``."""
+    if frontend == "words":
+        return phonemize_words(text, language)[0]
+    return phonemize(text, language)
+
+
 class PhoneSet:
     """Phone symbol <-> id; id 0 is padding."""
 

@@ -96,12 +96,12 @@ class AcousticModel(nn.Module):
             x = c(x, fmask)
         return self.out(x) * fmask, fmask
 
-    def forward(self, phones, speakers, target, n_phones, n_frames):
-        """Training pass: alignment by MAS, then every prediction against its target.
+    def forward(self, phones, speakers, target, n_phones, n_frames, spans=None):
+        """Training pass: alignment by MAS (kept to ``spans`` where given), then every prediction against its target.
         Returns (frame prediction, mean of aligned phones per frame, durations, predicted log
         durations, phone pitch target, predicted phone pitch, phone mask, frame mask)."""
         h, mu, mask = self.encode(phones, speakers)
-        dur = align_batch(mu.detach(), target, n_phones, n_frames)
+        dur = align_batch(mu.detach(), target, n_phones, n_frames, spans)
         # phone-level pitch target: the mean standardized log-F0 (column -2) over the phone's frames
         T = target.shape[1]
         ends = dur.cumsum(1)

@@ -56,8 +56,8 @@ def _collate(cfg, items, phone_set, speaker_ids, mean, std):
 def losses(model: AcousticModel, batch, cfg: TTSRunConfig) -> dict[str, torch.Tensor]:
     if cfg.target == "tokens":
         return token_losses(model, batch, cfg)
-    phones, speakers, target, n_phones, n_frames = batch
-    y, mu_f, dur, logd_hat, pitch_tgt, pitch_hat, mask, fmask = model(phones, speakers, target, n_phones, n_frames)
+    phones, speakers, target, n_phones, n_frames, spans = batch
+    y, mu_f, dur, logd_hat, pitch_tgt, pitch_hat, mask, fmask = model(phones, speakers, target, n_phones, n_frames, spans)
     fm = fmask.squeeze(-1)
     nf = fm.sum().clamp(min=1)
     D = target.shape[-1]
@@ -263,8 +263,8 @@ def train(cfg: TTSRunConfig, out: str | Path, resume: bool = False, progress: bo
         items = build_token_items(rows, tok, aligner, out / "cache", progress)
         valid = build_token_items(vrows, tok, aligner, out / "cache", progress) if vrows else []
     else:
-        items = build_items(rows, codec, codec_id, out / "cache", progress)
-        valid = build_items(vrows, codec, codec_id, out / "cache", progress) if vrows else []
+        items = build_items(rows, codec, codec_id, out / "cache", progress, d.alignment)
+        valid = build_items(vrows, codec, codec_id, out / "cache", progress, d.alignment) if vrows else []
     if resume:
         from .config import load_tts_config
 
@@ -286,7 +286,10 @@ def train(cfg: TTSRunConfig, out: str | Path, resume: bool = False, progress: bo
                        "train_utterances": len(items),
                        "train_minutes": round(sum(len(i.frames) for i in items) / tok.frame_rate / 60, 2),
                        "durations": (f"from the MAS alignment of the voice {cfg.durations_from}" if tokens_target
-                                     else "learned: monotonic alignment search (MAS) inside training")}
+                                     else "MAS inside training, each word's phones kept within the word's pocketsphinx "
+                                          "forced alignment" if d.alignment == "pocketsphinx"
+                                     else "learned: monotonic alignment search (MAS) inside training"),
+                       "frontend": "words" if d.alignment == "pocketsphinx" else "espeak"}
         if tokens_target:
             cfg.learned["codebook_sizes"] = sizes
     lr_ = cfg.learned

@@ -12,7 +12,7 @@ import torch
 
 from ..errors import SpeechtokError, UnknownTokenizerError
 from .config import load_tts_config
-from .frontend import PhoneSet, TextError, phonemize
+from .frontend import PhoneSet, TextError, phonemize_with
 
 #: shipped voices: name -> folder under speechtok/assets/tts
 SHIPPED = {"speechtok-tts-en": "en-allison", "speechtok-tts-fr": "fr-june"}
@@ -72,7 +72,7 @@ class Voice:
 
     def phones(self, text: str, voice: str | None = None, language: str | None = None) -> list[str]:
         _, lang = self._voice(voice)
-        return phonemize(text, language or lang)
+        return phonemize_with(self.cfg.learned.get("frontend", "espeak"), text, language or lang)
 
     def frames(self, text: str, voice: str | None = None, language: str | None = None, pace: float = 1.0):
         """Text -> (codec Frames, phone durations in frames, phones)."""
