@@ -1,5 +1,6 @@
-"""The config engine (``speechtok/codec/config.py``): every committed config, run folder and
-shipped model or voice loads, and save_yaml round-trips."""
+"""The config engine (``speechtok/codec/config.py``, pydantic dataclasses): every committed config,
+run folder and shipped voice still loads, save_yaml round-trips, and a bad value is one line naming
+the file and the key."""
 
 from __future__ import annotations
 
@@ -52,3 +53,51 @@ def test_every_config_loads_and_round_trips(path, tmp_path):
     # readable as before: the plain dict of the dataclasses, in field order
     assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == dataclasses.asdict(cfg)
     assert (tmp_path / "config.yaml").read_text() == yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)
+
+
+@pytest.mark.parametrize("file, override, message", [
+    ("base-50hz.yaml", "train.steps=-5", "train.steps: must be at least 1, got -5"),
+    ("base-50hz.yaml", "train.batch_size=2.0", "train.batch_size: expected a whole number, got 2.0"),
+    ("base-50hz.yaml", "train.lr=fast", "train.lr: expected a number, got 'fast'"),
+    ("base-50hz.yaml", "train.betas=[0.5,1.5]", "train.betas[1]: must be between 0 and 1, got 1.5"),
+    ("base-50hz.yaml", "model.quantizer.kind=pq", "model.quantizer.kind: must be 'rvq', 'fsq' or 'vq', got 'pq'"),
+    ("base-50hz.yaml", "model.quantizer.dropout=maybe", "model.quantizer.dropout: expected true or false, got 'maybe'"),
+    ("base-50hz.yaml", "model.encoder=3", "model.encoder: expected a mapping of keys, got 3"),
+    ("base-50hz.yaml", "model.frame_rate=25", "model: encoder patch × strides = 320 samples, but frame rate 25.0 Hz"),
+    ("base-50hz.yaml", "train.stepz=3", "train: unknown key(s) ['stepz']; known: ['accelerator', "),
+    ("sourcefilter-50hz.yaml", "model.analysis.alpha=1.5", "model.analysis.alpha: must be between 0 and 0.99, got 1.5"),
+    ("sourcefilter-50hz.yaml", "model.quant.semantic=joint", "model: quant.semantic joint needs quant.semantic_weight > 0"),
+    ("lm-tiny.yaml", "model.hidden=0", "model.hidden: must be at least 1, got 0"),
+    ("lm-tiny.yaml", "model.hidden=130", "model.hidden (130) must be a multiple of model.heads (4)"),
+    ("tts-en-allison.yaml", "stagez=1", "top level: unknown key(s) ['stagez']; known: ['codec', "),
+])
+def test_a_bad_value_is_one_line_naming_the_file_and_the_key(file, override, message):
+    path = REPO / "configs" / file
+    with pytest.raises(ValueError) as e:
+        LOADERS[_kind(path)](path, [override])
+    text = str(e.value)
+    assert "\n" not in text and text.startswith(f"{path}: {message}"), text
+
+
+def test_values_are_read_as_before():
+    path = REPO / "configs" / "base-50hz.yaml"
+    cfg = load_run_config(path, ["train.lr=8e-4", "model.quantizer=", "train.max_minutes=2"])
+    assert cfg.train.lr == 8e-4  # YAML 1.1 reads 8e-4 as a string
+    assert cfg.model.quantizer == type(cfg.model.quantizer)()  # an empty section: its defaults
+    assert isinstance(cfg.train.max_minutes, float) and cfg.train.max_minutes == 2.0
+
+
+def test_assignments_are_checked_and_dataclass_tools_work():
+    cfg = load_sf_config(REPO / "configs" / "sourcefilter-50hz.yaml")
+    method = cfg.model.analysis.method
+    cfg.train.refiner_steps = 10
+    with pytest.raises(ValueError, match="refiner_steps"):
+        cfg.train.refiner_steps = -1
+    with pytest.raises(ValueError, match="method"):
+        cfg.model.analysis.method = "foo"
+    assert cfg.train.refiner_steps == 10 and cfg.model.analysis.method == method
+    faster = dataclasses.replace(cfg.train, workers=3)
+    assert faster.workers == 3 and faster.refiner_steps == 10
+    with pytest.raises(ValueError, match="workers"):
+        dataclasses.replace(cfg.train, workers=0)
+    assert dataclasses.asdict(cfg)["model"]["analysis"]["method"] == method

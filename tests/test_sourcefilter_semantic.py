@@ -125,7 +125,7 @@ def test_semantic_training_run_uses_the_shipped_teacher_and_the_run_folder_loads
 
 
 @pytest.mark.parametrize("override, words", [
-    ("model.quant.semantic=phones", "none, joint or teacher"),
+    ("model.quant.semantic=phones", "'none', 'joint' or 'teacher'"),
     ("model.quant.semantic=joint", "semantic_weight > 0"),
     ("model.quant.semantic_weight=-1", "at least 0"),
 ])

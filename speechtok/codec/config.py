@@ -1,61 +1,103 @@
-"""Codec and training configuration: YAML files <-> dataclasses. Defaults live here only."""
+"""Codec and training configuration: YAML files <-> pydantic dataclasses. Defaults live here only.
+
+Every config class is a pydantic dataclass made with ``configclass``: a key it does not know is
+refused (typos should not pass silently), values are checked against their field types
+(``Int``, ``Float``, ``Bool``, ``Str`` below: no silent coercion of 2.5 to 2 or "yes" to True) and
+their limits (``Field(ge=...)``, ``Literal`` choices) when a config is read and when a field is
+assigned afterwards, so a bad value stops the run before any data is loaded. Rules between fields
+are ``validate()`` methods, run as model validators. ``build_config`` turns pydantic's errors into
+the one-line ``ValueError`` every command prints ("model.hidden: must be at least 1, got 0").
+"""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass, field
+import functools
+import typing
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import pydantic
 import yaml
+from pydantic import BeforeValidator, Field, StrictBool, StrictStr, ValidationError
 
 from ..runs import parse_design, read_yaml
 
 SAMPLE_RATE = 16000
 
 
-@dataclass
+def _number(v):
+    """YAML 1.1 reads 8e-4 (no dot) as a string: a float field takes the number it spells."""
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
+    return v
+
+
+# the field types: strict (2.0 is not a whole number, "yes" not a boolean), except that a float
+# field takes a whole number or a number written as a string
+Int = Annotated[int, pydantic.Strict()]
+Float = Annotated[float, pydantic.Strict(), BeforeValidator(_number)]
+Bool = StrictBool
+Str = StrictStr
+# the common limits (a subclass that changes a default must keep the limited type)
+PosInt = Annotated[Int, Field(ge=1)]
+NonNegInt = Annotated[Int, Field(ge=0)]
+PosFloat = Annotated[Float, Field(gt=0)]
+NonNegFloat = Annotated[Float, Field(ge=0)]
+UnitFloat = Annotated[Float, Field(ge=0, le=1)]
+
+#: how config classes are made: unknown keys refused, assignments checked; each class's validator
+#: is built on its first use (loading a model builds only the classes its config needs)
+CONFIG = pydantic.ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
+configclass = pydantic.dataclasses.dataclass(config=CONFIG)
+
+
+@configclass
 class EncoderConfig:
-    patch: int = 40  # first conv: stride in samples (kernel 2×patch); 16 kHz / 40 = 400 Hz
-    dims: list[int] = field(default_factory=lambda: [64, 128, 256, 256])  # per stage
-    strides: list[int] = field(default_factory=lambda: [2, 2, 2])  # learned downsampling between stages
-    blocks_per_stage: int = 2  # ConvNeXt blocks at each stage
-    kernel_size: int = 7
-    latent_dim: int = 256
+    patch: PosInt = 40  # first conv: stride in samples (kernel 2×patch); 16 kHz / 40 = 400 Hz
+    dims: list[PosInt] = field(default_factory=lambda: [64, 128, 256, 256])  # per stage
+    strides: list[PosInt] = field(default_factory=lambda: [2, 2, 2])  # learned downsampling between stages
+    blocks_per_stage: NonNegInt = 2  # ConvNeXt blocks at each stage
+    kernel_size: PosInt = 7
+    latent_dim: PosInt = 256
 
 
-@dataclass
+@configclass
 class QuantizerConfig:
-    kind: str = "rvq"  # rvq | fsq | vq
-    codebook_size: int = 1024  # rvq / vq
-    num_quantizers: int = 6  # rvq / fsq (residual FSQ when > 1)
-    codebook_dim: int = 8  # rvq / vq: low-dimensional codes (factorised, better codebook usage)
-    projection: str = "per_codebook"  # rvq: per_codebook (DAC-style) or shared (one projection for all)
-    levels: list[int] = field(default_factory=lambda: [8, 5, 5, 5])  # fsq
-    dropout: bool = True  # quantizer dropout: one model, several bitrates
-    kmeans_init: bool = True
-    dead_code_threshold: float = 2.0  # EMA count under which a code is replaced by a batch vector
-    decay: float = 0.99
-    commitment_weight: float = 1.0
+    kind: Literal["rvq", "fsq", "vq"] = "rvq"
+    codebook_size: Annotated[Int, Field(ge=2)] = 1024  # rvq / vq
+    num_quantizers: PosInt = 6  # rvq / fsq (residual FSQ when > 1)
+    codebook_dim: PosInt = 8  # rvq / vq: low-dimensional codes (factorised, better codebook usage)
+    projection: Literal["per_codebook", "shared"] = "per_codebook"  # rvq: DAC-style, or one projection for all
+    levels: list[Annotated[Int, Field(ge=2)]] = field(default_factory=lambda: [8, 5, 5, 5])  # fsq
+    dropout: Bool = True  # quantizer dropout: one model, several bitrates
+    kmeans_init: Bool = True
+    dead_code_threshold: NonNegFloat = 2.0  # EMA count under which a code is replaced by a batch vector
+    decay: UnitFloat = 0.99
+    commitment_weight: NonNegFloat = 1.0
 
 
-@dataclass
+@configclass
 class DecoderConfig:
-    dim: int = 256
-    intermediate_dim: int = 768
-    num_blocks: int = 8
-    kernel_size: int = 7
-    hop: int = 160  # iSTFT hop in samples; latents are upsampled from the frame hop to this
-    n_fft: int = 640
-    upsample: str = "transposed"  # transposed | repeat
+    dim: PosInt = 256
+    intermediate_dim: PosInt = 768
+    num_blocks: PosInt = 8
+    kernel_size: PosInt = 7
+    hop: PosInt = 160  # iSTFT hop in samples; latents are upsampled from the frame hop to this
+    n_fft: PosInt = 640
+    upsample: Literal["transposed", "repeat"] = "transposed"
 
 
-@dataclass
+@configclass
 class CodecConfig:
-    sample_rate: int = SAMPLE_RATE
-    frame_rate: float = 50.0
-    causal: bool = False
+    sample_rate: Annotated[Int, Field(ge=1000)] = SAMPLE_RATE
+    frame_rate: PosFloat = 50.0
+    causal: Bool = False
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
@@ -66,6 +108,8 @@ class CodecConfig:
         return int(round(self.sample_rate / self.frame_rate))
 
     def validate(self) -> None:
+        """The rules between fields (run when the config is built; again by ``Codec``, for a
+        config changed since)."""
         enc = self.encoder
         product = enc.patch
         for s in enc.strides:
@@ -79,195 +123,182 @@ class CodecConfig:
             raise ValueError("encoder.dims needs one entry per stage (len(strides) + 1)")
         if self.hop % self.decoder.hop:
             raise ValueError(f"frame hop {self.hop} is not a multiple of decoder.hop {self.decoder.hop}")
-        if self.quantizer.kind not in ("rvq", "fsq", "vq"):
-            raise ValueError(f"quantizer.kind must be rvq, fsq or vq, not {self.quantizer.kind!r}")
+
+    @pydantic.model_validator(mode="after")
+    def _rules(self):
+        self.validate()
+        return self
 
 
-@dataclass
+@configclass
 class DataConfig:
-    train: str = "data/asterisk/train.jsonl"
-    valid: str = "data/asterisk/valid.jsonl"
-    segment_seconds: float = 1.0
-    max_valid_utterances: int = 16
-    max_valid_seconds: float = 6.0
-    gain_db: float = 6.0  # random gain augmentation, ± dB
+    train: Str = "data/asterisk/train.jsonl"
+    valid: Str = "data/asterisk/valid.jsonl"
+    segment_seconds: PosFloat = 1.0
+    max_valid_utterances: NonNegInt = 16
+    max_valid_seconds: PosFloat = 6.0
+    gain_db: NonNegFloat = 6.0  # random gain augmentation, ± dB
 
 
-@dataclass
+@configclass
 class LossConfig:
-    mel: float = 15.0
-    stft: float = 1.0  # multi-resolution log-magnitude + spectral convergence
-    adversarial: float = 1.0
-    feature_matching: float = 2.0
-    commitment: float = 1.0
-    disc_start_step: int = 2000  # generator-only warm-up before the GAN starts
+    mel: NonNegFloat = 15.0
+    stft: NonNegFloat = 1.0  # multi-resolution log-magnitude + spectral convergence
+    adversarial: NonNegFloat = 1.0
+    feature_matching: NonNegFloat = 2.0
+    commitment: NonNegFloat = 1.0
+    disc_start_step: NonNegInt = 2000  # generator-only warm-up before the GAN starts
     semantic: dict[str, Any] = field(default_factory=dict)  # objective name -> weight/options
 
 
-@dataclass
+@configclass
 class EngineConfig:
-    """The training-engine settings every speechtok trainer shares (codec, token LM)."""
+    """The training-engine settings every speechtok trainer shares (codec, token LM, TTS)."""
 
-    steps: int = 20000
-    batch_size: int = 16
-    lr: float = 5e-4
-    betas: list[float] = field(default_factory=lambda: [0.8, 0.99])
-    weight_decay: float = 0.0
-    warmup_steps: int = 500
-    grad_clip: float = 1.0
-    precision: str = "32-true"  # any Lightning precision, e.g. bf16-mixed on a GPU
-    accelerator: str = "auto"
+    steps: PosInt = 20000
+    batch_size: PosInt = 16
+    lr: PosFloat = 5e-4
+    betas: list[UnitFloat] = field(default_factory=lambda: [0.8, 0.99])
+    weight_decay: NonNegFloat = 0.0
+    warmup_steps: NonNegInt = 500
+    grad_clip: NonNegFloat = 1.0
+    precision: Str = "32-true"  # any Lightning precision, e.g. bf16-mixed on a GPU
+    accelerator: Str = "auto"
     devices: Any = 1
-    strategy: str = "auto"
-    num_nodes: int = 1
-    seed: int = 0
-    log_every: int = 25
-    valid_every: int = 1000
-    checkpoint_every: int = 500
-    max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
-    num_threads: int = 0  # torch CPU threads; 0 = leave as is
+    strategy: Str = "auto"
+    num_nodes: PosInt = 1
+    seed: NonNegInt = 0
+    log_every: PosInt = 25
+    valid_every: NonNegInt = 1000
+    checkpoint_every: PosInt = 500
+    max_minutes: NonNegFloat = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
+    num_threads: NonNegInt = 0  # torch CPU threads; 0 = leave as is
 
 
-@dataclass
+@configclass
 class TrainConfig(EngineConfig):
-    disc_lr: float = 5e-4
-    anneal_by_time: bool = False  # with max_minutes: decay the LR by the clock as well as by steps
+    disc_lr: PosFloat = 5e-4
+    anneal_by_time: Bool = False  # with max_minutes: decay the LR by the clock as well as by steps
 
 
-@dataclass
+@configclass
 class RunConfig:
     model: CodecConfig = field(default_factory=CodecConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    name: str = "speechtok-codec"
+    name: Str = "speechtok-codec"
 
 
-# Allowed values, checked with the types when a config is read, so a bad value stops the run
-# before any data is loaded: ">=1" / ">0" bounds (each element of a list), "a..b" a closed range,
-# a tuple the choices.
-_LIMITS: dict[str, dict[str, str | tuple]] = {
-    "EncoderConfig": {"patch": ">=1", "dims": ">=1", "strides": ">=1", "blocks_per_stage": ">=0",
-                      "kernel_size": ">=1", "latent_dim": ">=1"},
-    "QuantizerConfig": {"kind": ("rvq", "fsq", "vq"), "codebook_size": ">=2", "num_quantizers": ">=1",
-                        "codebook_dim": ">=1", "projection": ("per_codebook", "shared"), "levels": ">=2",
-                        "dead_code_threshold": ">=0", "decay": "0..1", "commitment_weight": ">=0"},
-    "DecoderConfig": {"dim": ">=1", "intermediate_dim": ">=1", "num_blocks": ">=1", "kernel_size": ">=1",
-                      "hop": ">=1", "n_fft": ">=1", "upsample": ("transposed", "repeat")},
-    "CodecConfig": {"sample_rate": ">=1000", "frame_rate": ">0"},
-    "DataConfig": {"segment_seconds": ">0", "max_valid_utterances": ">=0", "max_valid_seconds": ">0", "gain_db": ">=0"},
-    "LossConfig": {"mel": ">=0", "stft": ">=0", "adversarial": ">=0", "feature_matching": ">=0",
-                   "commitment": ">=0", "disc_start_step": ">=0"},
-    "EngineConfig": {"steps": ">=1", "batch_size": ">=1", "lr": ">0", "betas": "0..1",
-                     "weight_decay": ">=0", "warmup_steps": ">=0", "grad_clip": ">=0", "num_nodes": ">=1",
-                     "seed": ">=0", "log_every": ">=1", "valid_every": ">=0", "checkpoint_every": ">=1",
-                     "max_minutes": ">=0", "num_threads": ">=0"},
-    "TrainConfig": {"disc_lr": ">0"},
+# ---- building a config from a dict, and its errors as one line ------------------------------------
+@functools.cache
+def _adapter(cls) -> pydantic.TypeAdapter:
+    return pydantic.TypeAdapter(cls)
+
+
+def build_config(cls, data: dict | None, where: str = ""):
+    """dict -> config class ``cls`` (recursively; an empty section means its defaults), or a
+    ValueError of one line naming the key: ``where`` is the key ``data`` sits at ("" for a file's
+    top level), e.g. "model.quantizer.num_quantizers: must be at least 1, got 0"."""
+    try:
+        return _adapter(cls).validate_python(_empty_sections(cls, {} if data is None else data))
+    except ValidationError as e:
+        raise ValueError(_one_line(cls, e, where)) from None
+
+
+def _empty_sections(cls, data):
+    """``data`` with each section left empty in the YAML (``quantizer:``, read as None) as {}."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for name, f in getattr(cls, "__pydantic_fields__", {}).items():
+        if name in out and dataclasses.is_dataclass(f.annotation):
+            out[name] = _empty_sections(f.annotation, {} if out[name] is None else out[name])
+    return out
+
+
+def _strip(tp) -> tuple[Any, list]:
+    """``Annotated[X, ...]`` -> (X, its metadata, the constraints of a ``Field`` in it included)."""
+    meta = []
+    while typing.get_origin(tp) is Annotated:
+        tp, *extra = typing.get_args(tp)
+        for m in extra:
+            meta.extend(m.metadata if isinstance(m, pydantic.fields.FieldInfo) else [m])
+    return tp, meta
+
+
+def _at(cls, loc: tuple) -> tuple[Any, list]:
+    """(type, metadata) of the value at ``loc`` (keys and list indices) under config class ``cls``;
+    (None, []) where ``loc`` leads nowhere known."""
+    tp, meta = cls, []
+    for part in loc:
+        tp, more = _strip(tp)
+        fields = getattr(tp, "__pydantic_fields__", None)
+        if isinstance(part, str) and fields is not None and part in fields:
+            tp, meta = fields[part].annotation, list(fields[part].metadata)
+        elif isinstance(part, int) and typing.get_origin(tp) is list:
+            tp, meta = typing.get_args(tp)[0], []
+        else:
+            return None, []
+    tp, more = _strip(tp)
+    return tp, meta + more
+
+
+def _limit(meta: list) -> str:
+    """The limits in a field's metadata, in words: "at least 1", "between 0 and 1"."""
+    b = {k: getattr(m, k) for m in meta for k in ("ge", "gt", "le", "lt") if getattr(m, k, None) is not None}
+    lo, hi = b.get("ge", b.get("gt")), b.get("le", b.get("lt"))
+    if lo is not None and hi is not None:
+        return f"between {lo:g} and {hi:g}"
+    for k, words in (("ge", "at least"), ("gt", "greater than"), ("le", "at most"), ("lt", "less than")):
+        if k in b:
+            return f"{words} {b[k]:g}"
+    return "within its limits"
+
+
+#: pydantic's error types for a value of the wrong type -> what the field takes, in words
+_EXPECTED = {
+    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "string_type": "a string", "list_type": "a list", "dict_type": "a mapping",
+    "dataclass_type": "a mapping of keys", "dataclass_args_type": "a mapping of keys",
 }
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _key(where: str, loc: tuple) -> str:
+    """``("train", "betas", 1)`` under ``where`` -> ``train.betas[1]``."""
+    key = where
+    for part in loc:
+        key = f"{key}[{part}]" if isinstance(part, int) else f"{key}.{part}" if key else str(part)
+    return key
 
 
-def _typed(value, ftype: str, where: str):
-    """``value`` as the field type ``ftype`` (an annotation string), or ValueError naming ``where``."""
-    def number(v):
-        if _is_int(v) or isinstance(v, float):
-            return float(v)
-        if isinstance(v, str):
-            try:  # YAML 1.1 reads 8e-4 (no dot) as a string
-                return float(v)
-            except ValueError:
-                pass
-        raise ValueError(f"{where}: expected a number, got {v!r}")
-
-    if ftype == "int":
-        if not _is_int(value):
-            raise ValueError(f"{where}: expected a whole number, got {value!r}")
-    elif ftype == "float":
-        value = number(value)
-    elif ftype == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true or false, got {value!r}")
-    elif ftype == "str":
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a string, got {value!r}")
-    elif ftype in ("list[int]", "list[float]"):
-        if not isinstance(value, list):
-            raise ValueError(f"{where}: expected a list, got {value!r}")
-        value = [_typed(v, ftype[5:-1], f"{where}[{i}]") for i, v in enumerate(value)]
-    elif ftype.startswith("dict"):
-        if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected a mapping, got {value!r}")
-    return value
-
-
-def _check_limit(value, rule, where: str) -> None:
-    if isinstance(rule, tuple):
-        if value not in rule:
-            raise ValueError(f"{where}: must be one of {', '.join(rule)}, got {value!r}")
-        return
-    for v in value if isinstance(value, list) else [value]:
-        if rule.startswith(">="):
-            ok, text = v >= float(rule[2:]), f"at least {rule[2:]}"
-        elif rule.startswith(">"):
-            ok, text = v > float(rule[1:]), f"greater than {rule[1:]}"
-        else:
-            lo, hi = (float(x) for x in rule.split(".."))
-            ok, text = lo <= v <= hi, f"between {lo:g} and {hi:g}"
-        if not ok:
-            raise ValueError(f"{where}: must be {text}, got {v!r}")
-
-
-def _build(cls, data: dict | None, where: str, subconfigs: dict | None = None):
-    """dict -> dataclass, recursively, refusing unknown keys (typos should not pass silently),
-    values of the wrong type and values outside their limits (``_LIMITS``).
-    ``subconfigs``: class name -> dataclass for nested sections (default: the codec's)."""
-    subconfigs = _SUBCONFIGS if subconfigs is None else subconfigs
-    if data is not None and not isinstance(data, dict):
-        raise ValueError(f"{where or 'config'}: expected a mapping of keys, got {data!r}")
-    data = dict(data or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+def _one_line(cls, e: ValidationError, where: str) -> str:
+    """pydantic's report on ``cls`` -> the one line a user reads: unknown keys first (every one of
+    the shallowest section that has any), else the first error, always naming its key."""
+    errors = e.errors(include_url=False)
+    unknown = [er for er in errors if er["type"] in ("unexpected_keyword_argument", "extra_forbidden")]
     if unknown:
-        raise ValueError(f"{where or 'top level'}: unknown key(s) {unknown}; known: {sorted(fields)}")
-    limits = {}  # a subclass's limits add to (and override) its bases'
-    for base in reversed(cls.__mro__):
-        limits.update(_LIMITS.get(base.__name__, {}))
-    kwargs = {}
-    for name, value in data.items():
-        key = f"{where}.{name}" if where else name
-        ftype = fields[name].type
-        ftype = ftype if isinstance(ftype, str) else getattr(ftype, "__name__", str(ftype))
-        sub = subconfigs.get(ftype)
-        if sub:
-            value = _build(sub, value, key, subconfigs)
-        else:
-            value = _typed(value, ftype, key)
-            if name in limits:
-                _check_limit(value, limits[name], key)
-        kwargs[name] = value
-    return cls(**kwargs)
-
-
-_SUBCONFIGS = {
-    c.__name__: c
-    for c in (EncoderConfig, QuantizerConfig, DecoderConfig, CodecConfig, DataConfig, LossConfig, TrainConfig)
-}
-
-
-def register_configs(*classes, limits: dict | None = None) -> None:
-    """Make more config dataclasses buildable from YAML by ``build_config`` (other codec designs),
-    with their allowed values (``limits``: class name -> field -> rule, as in ``_LIMITS``)."""
-    _SUBCONFIGS.update({c.__name__: c for c in classes})
-    _LIMITS.update(limits or {})
-
-
-def build_config(cls, data: dict | None, where: str, subconfigs: dict | None = None):
-    """dict -> dataclass ``cls`` (recursively; unknown keys are errors). ``subconfigs``: class
-    name -> dataclass for nested sections (default: every registered config class)."""
-    return _build(cls, data, where, subconfigs)
+        parent = min((er["loc"][:-1] for er in unknown), key=len)
+        keys = sorted(str(er["loc"][-1]) for er in unknown if er["loc"][:-1] == parent)
+        section, _ = _at(cls, parent)
+        known = sorted(getattr(section, "__pydantic_fields__", {}))
+        return f"{_key(where, parent) or 'top level'}: unknown key(s) {keys}; known: {known}"
+    er = errors[0]
+    key, kind, value = _key(where, er["loc"]), er["type"], er.get("input")
+    if kind in ("value_error", "assertion_error"):  # a rule between fields (``validate``)
+        why = str(er["ctx"]["error"])
+        return f"{key}: {why}" if key else why
+    if kind in _EXPECTED:
+        why = f"expected {_EXPECTED[kind]}, got {value!r}"
+    elif kind == "literal_error":
+        why = f"must be {er['ctx']['expected']}, got {value!r}"
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        why = f"must be {_limit(_at(cls, er['loc'])[1])}, got {value!r}"
+    else:
+        why = f"{er['msg'][0].lower()}{er['msg'][1:]}, got {value!r}"
+    return f"{key or 'config'}: {why}"
 
 
 def read_design(path: str | Path) -> str:
@@ -276,18 +307,14 @@ def read_design(path: str | Path) -> str:
 
 
 def codec_config_from_dict(data: dict, where: str = "model") -> CodecConfig:
-    cfg = _build(CodecConfig, data, where)
-    cfg.validate()
-    return cfg
+    return build_config(CodecConfig, data, where)
 
 
 def run_config_from_dict(data: dict, where: str = "config") -> RunConfig:
     data = dict(data)
     if data.pop("design", "endtoend") != "endtoend":
         raise ValueError("not an end-to-end codec config (design: sourcefilter is read by speechtok.codec.sourcefilter)")
-    cfg = _build(RunConfig, data, where)
-    cfg.model.validate()
-    return cfg
+    return build_config(RunConfig, data, where)
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -300,7 +327,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         node = data
         *parents, leaf = key.split(".")
         for part in parents:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or left empty in the YAML
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise ValueError(f"override {item!r}: {part} is not a section")
         node[leaf] = yaml.safe_load(value)
