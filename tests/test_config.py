@@ -101,3 +101,17 @@ def test_assignments_are_checked_and_dataclass_tools_work():
     with pytest.raises(ValueError, match="workers"):
         dataclasses.replace(cfg.train, workers=0)
     assert dataclasses.asdict(cfg)["model"]["analysis"]["method"] == method
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-minutes", "-1"], "train.refiner_minutes: must be at least 0, got -1.0"),
+    (["--devices", "two"], "train.devices: expected a whole number, got 'two'"),
+])
+def test_source_filter_train_flags_are_checked_with_the_config(flags, message, tmp_path, capsys):
+    from speechtok.cli import main
+
+    path = REPO / "configs" / "sourcefilter-50hz.yaml"
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"speechtok train: error: {path}: {message}"
+    assert not (tmp_path / "run").exists()

@@ -122,18 +122,14 @@ def run_sourcefilter(args: argparse.Namespace) -> int:
     from ..codec.sourcefilter.train import run_training
     from ..errors import SpeechtokError
 
+    # the command-line settings are overrides like any other, so they are validated with the config
+    flags = {"refiner_minutes": args.max_minutes, "devices": args.devices, "accelerator": args.accelerator,
+             "workers": args.workers if args.workers and args.workers > 1 else None}
+    overrides = list(args.overrides) + [f"train.{k}={v}" for k, v in flags.items() if v is not None]
     try:
-        cfg = load_sf_config(args.config, args.overrides)
+        cfg = load_sf_config(args.config, overrides)
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
-    if args.max_minutes is not None:
-        cfg.train.refiner_minutes = args.max_minutes
-    if args.devices is not None:
-        cfg.train.devices = int(args.devices)
-    if args.accelerator is not None:
-        cfg.train.accelerator = args.accelerator
-    if args.workers and args.workers > 1:
-        cfg.train.workers = args.workers
     for f in (cfg.data.train, cfg.data.valid):
         if not Path(f).exists():
             raise SpeechtokError(f"{f}: manifest not found (make one with `speechtok data asterisk`)")
