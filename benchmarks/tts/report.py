@@ -22,7 +22,7 @@ def _f(v, fmt):
 
 def main(kind: str) -> int:
     folder = HERE if kind == "voices" else HERE / "dasb"
-    results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if p.name not in ("curve-en.json", "curve-fr.json")]
+    results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if not p.name.startswith("curve-")]
     results = [r for r in results if "summary" in r]
     out = ["# speechtok tts bench" + (": one recipe, one budget, one tokenizer per row (DASB-style)" if kind == "dasb" else ""), ""]
     if kind == "dasb":
