@@ -108,7 +108,10 @@ def bench_voice(voice, manifest: str | Path, limit: int = 20, classic: bool = Tr
                 row["wer"], row["cer"] = error_rates(r["text"], hyp)
             row["f0_mean"], row["f0_range_st"] = _f0_stats(wav, sr)
             row["dnsmos"] = dnsmos(wav, sr)["dnsmos_ovrl"] if len(wav) > sr // 2 else float("nan")
-            row["_emb"] = speaker_embedding(wav, sr)
+            try:
+                row["_emb"] = speaker_embedding(wav, sr)
+            except ValueError:  # nothing speech-like left to embed (e.g. an AR model that spoke silence)
+                row["no_speech"] = True
             if timing:
                 row.update(timing)
                 row["rtf"] = timing["total_s"] / row["seconds"]
@@ -117,10 +120,13 @@ def bench_voice(voice, manifest: str | Path, limit: int = 20, classic: bool = Tr
     ref_emb /= np.linalg.norm(ref_emb)
     summary = {}
     for label, rs in systems.items():
-        ok = [x for x in rs if "_emb" in x]
+        ok = [x for x in rs if "seconds" in x]
         for x in ok:
-            x["speaker_sim"] = float(np.dot(x.pop("_emb"), ref_emb))
+            if "_emb" in x:
+                x["speaker_sim"] = float(np.dot(x.pop("_emb"), ref_emb))
         s = {"sentences": len(ok), "failed": len(rs) - len(ok)}
+        if any(x.get("no_speech") for x in ok):
+            s["no_speech"] = sum(bool(x.get("no_speech")) for x in ok)  # left out of the speaker similarity
         for k in ("wer", "cer", "speaker_sim", "dnsmos", "f0_mean", "f0_range_st", "rtf", "first_audio_s"):
             vals = [x[k] for x in ok if k in x and x[k] == x[k]]
             if vals:
