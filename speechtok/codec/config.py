@@ -3,8 +3,8 @@ live here only.
 
 Every config class is a plain ``dataclasses.dataclass`` made with ``configclass``, its limits
 written in its annotations: the field types ``Int``, ``Float``, ``Bool``, ``Str`` below (strict: no
-silent coercion of 2.5 to 2 or "yes" to True), ``annotated_types`` bounds (``Ge``, ``Gt``,
-``Interval``: ``PosInt``, ``UnitFloat``, ...) and ``Literal`` choices. pydantic reads them (and
+silent coercion of 2.5 to 2 or "yes" to True), limits (``Ge``, ``Gt``, ``Interval``: ``PosInt``,
+``UnitFloat``, ...) and ``Literal`` choices. pydantic reads them (and
 ``extra="forbid"``: a key a class does not know is refused, typos should not pass silently) when a
 config is checked: by ``build_config`` (every YAML file a user gives), when a config is made in
 code and when a field is assigned afterwards, so a bad value stops the run before any data is
@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from annotated_types import Ge, Gt, Interval
 
 from ..runs import parse_design, read_yaml
 
@@ -67,6 +66,45 @@ class _Number:
 
     def __repr__(self) -> str:
         return "Number"
+
+
+class _Bounds:
+    """Field metadata: the limits of a number (``Ge(1)``, ``Gt(0)``, ``Interval(ge=0, le=1)``, named
+    as in annotated-types, whose import alone would take a tenth of a shipped model's load), put
+    into the number's schema when pydantic builds it."""
+
+    __slots__ = ("ge", "gt", "le", "lt")
+
+    def __init__(self, ge=None, gt=None, le=None, lt=None):
+        self.ge, self.gt, self.le, self.lt = ge, gt, le, lt
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        return _bounded(handler(source), {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None})
+
+    def __repr__(self) -> str:
+        return "Bounds(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__ if getattr(self, k) is not None) + ")"
+
+
+def _bounded(schema: dict, bounds: dict) -> dict:
+    """pydantic's schema of an int or float (inside the validator functions around it) with
+    ``bounds`` (ge, gt, le, lt: keys of its int and float schemas)."""
+    if schema["type"] in ("int", "float"):
+        return {**schema, **bounds}
+    if schema["type"].startswith("function-") and "schema" in schema:
+        return {**schema, "schema": _bounded(schema["schema"], bounds)}
+    raise TypeError(f"limits on a field of schema {schema['type']!r}: only numbers have limits")
+
+
+def Ge(v) -> _Bounds:
+    return _Bounds(ge=v)
+
+
+def Gt(v) -> _Bounds:
+    return _Bounds(gt=v)
+
+
+def Interval(*, ge=None, gt=None, le=None, lt=None) -> _Bounds:
+    return _Bounds(ge, gt, le, lt)
 
 
 # the field types: strict (2.0 is not a whole number, "yes" not a boolean), except that a float

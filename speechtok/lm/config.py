@@ -12,10 +12,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge
-
 from ..codec.config import (  # noqa: F401  (EngineConfig, apply_overrides, save_yaml: re-exported)
-    EngineConfig, Int, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat, apply_overrides, build_config,
+    EngineConfig, Ge, Int, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat, apply_overrides, build_config,
     configclass, load_config, save_yaml)
 
 

@@ -9,10 +9,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Interval
-
-from ..codec.config import (EngineConfig, Float, Int, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat,
-                            build_config, configclass, load_config)
+from ..codec.config import (EngineConfig, Float, Ge, Int, Interval, NonNegFloat, NonNegInt, PosFloat, PosInt, Str,
+                            UnitFloat, build_config, configclass, load_config)
 
 
 @configclass

@@ -8,10 +8,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from annotated_types import Ge, Interval
-
-from ..config import (Bool, Float, Int, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat, build_config,
-                      configclass, load_config)
+from ..config import (Bool, Float, Ge, Int, Interval, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat,
+                      build_config, configclass, load_config)
 
 
 @configclass
