@@ -1,22 +1,27 @@
-"""The config engine (``speechtok/codec/config.py``, pydantic dataclasses): every committed config,
-run folder and shipped voice still loads, save_yaml round-trips, and a bad value is one line naming
-the file and the key."""
+"""The config engine (``speechtok/codec/config.py``, dataclasses checked by pydantic): every
+committed config, run folder and shipped voice still loads, save_yaml round-trips, a bad value is
+one line naming the file and the key, and the shipped configs, built without pydantic on load, are
+built exactly as pydantic builds them."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from speechtok.codec.config import load_run_config, save_yaml
-from speechtok.codec.sourcefilter.config import load_sf_config
-from speechtok.lm.config import load_lm_config
-from speechtok.tts.config import load_tts_config
+from speechtok.codec import config as engine
+from speechtok.codec.config import load_run_config, run_config_from_dict, save_yaml
+from speechtok.codec.sourcefilter.config import RefinerConfig, SourceFilterConfig, load_sf_config, sf_config_from_dict
+from speechtok.lm.config import lm_config_from_dict, load_lm_config
+from speechtok.tts.config import load_tts_config, tts_config_from_dict
 
 REPO = Path(__file__).resolve().parent.parent
 LOADERS = {"endtoend": load_run_config, "sourcefilter": load_sf_config, "lm": load_lm_config, "tts": load_tts_config}
+FROM_DICT = {"endtoend": run_config_from_dict, "sourcefilter": sf_config_from_dict, "lm": lm_config_from_dict,
+             "tts": tts_config_from_dict}
 
 
 def _kind(path: Path) -> str:
@@ -38,9 +43,78 @@ CONFIGS = sorted(
 )
 
 
+#: the shipped models and voices: ``speechtok.load`` and ``tts.load`` build them without pydantic
+SHIPPED = [p for p in CONFIGS if "assets" in p.relative_to(REPO).parts]
+
+
 def test_the_list_of_configs_is_complete():
     kinds = {_kind(p) for p in CONFIGS}
     assert len(CONFIGS) >= 35 and kinds == set(LOADERS), (len(CONFIGS), kinds)
+    assert len(SHIPPED) >= 7 and {_kind(p) for p in SHIPPED} >= {"sourcefilter", "tts"}
+
+
+def _typed(x):
+    """A config as nested (type, value) pairs: 50 and 50.0 differ."""
+    if dataclasses.is_dataclass(x):
+        return type(x), {f.name: _typed(getattr(x, f.name)) for f in dataclasses.fields(x)}
+    if isinstance(x, list):
+        return [_typed(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _typed(v) for k, v in x.items()}
+    return type(x), x
+
+
+def _no_pydantic(*_):
+    raise AssertionError("a trusted config was checked by pydantic")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[str(p.relative_to(REPO)) for p in SHIPPED])
+def test_a_shipped_config_is_built_without_pydantic_as_pydantic_builds_it(path, monkeypatch):
+    from_dict = FROM_DICT[_kind(path)]
+    data = yaml.safe_load(path.read_text())
+    checked = engine.config_from_data(path, data, None, from_dict)
+    with monkeypatch.context() as m:
+        m.setattr(engine, "_adapter", _no_pydantic)
+        trusted = engine.config_from_data(path, data, None, from_dict, trusted=True)
+    assert _typed(trusted) == _typed(checked)
+    # the low-latency refiner beside a shipped model: its config (in the weights' metadata) too
+    refiner = path.parent / "lowlatency-refiner.safetensors"
+    if refiner.exists():
+        from speechtok.runs import read_safetensors
+
+        meta = json.loads(read_safetensors(refiner)[1]["config"])
+        checked = engine.build_config(RefinerConfig, meta)
+        with monkeypatch.context() as m:
+            m.setattr(engine, "_adapter", _no_pydantic)
+            trusted = engine.build_config(RefinerConfig, meta, trusted=True)
+        assert _typed(trusted) == _typed(checked)
+
+
+def test_a_trusted_config_that_does_not_fit_is_checked():
+    with pytest.raises(ValueError) as e:
+        engine.build_config(RefinerConfig, {"layerz": 2}, "config", trusted=True)
+    assert str(e.value) == "config: unknown key(s) ['layerz']; known: ['channels', 'enabled', 'kernel_size', " \
+                           "'layers', 'lookahead']"
+    # the rules between fields are run by a trusted build too; a broken one is reported as by a check
+    with pytest.raises(ValueError, match=r"^quant.semantic joint needs quant.semantic_weight > 0$"):
+        engine.build_config(SourceFilterConfig, {"quant": {"semantic": "joint"}}, trusted=True)
+
+
+def test_a_user_run_folder_is_checked(tmp_path):
+    """Only the shipped models are trusted: a run folder given by path is checked as a config file."""
+    import shutil
+
+    import speechtok
+    from speechtok.errors import SpeechtokError
+
+    run = tmp_path / "run"
+    shutil.copytree(REPO / "speechtok" / "assets" / "models" / "speechtok-fast", run)
+    data = yaml.safe_load((run / "config.yaml").read_text())
+    data["model"]["quant"]["num_stages"] = 0
+    (run / "config.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(SpeechtokError) as e:
+        speechtok.load(run)
+    assert str(e.value) == f"{run / 'config.yaml'}: model.quant.num_stages: must be at least 1, got 0"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(REPO)) for p in CONFIGS])

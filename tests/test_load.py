@@ -1,4 +1,5 @@
-"""``speechtok.load`` of a shipped model: no training code, each file read once.
+"""``speechtok.load`` of a shipped model: no training code, no pydantic (its configs are checked by
+tests/test_config.py, not on every load), each file read once.
 
 Run in a fresh interpreter each, so ``sys.modules`` shows what loading alone imports.
 """
@@ -54,10 +55,18 @@ def _load(name: str) -> dict:
 def test_loading_a_shipped_model_imports_no_training_code_and_reads_each_file_once(name):
     facts = _load(name)
     assert facts["name"] == name
-    leaked = [m for m in facts["modules"] if m.startswith(TRAINING)]
+    leaked = [m for m in facts["modules"] if m.startswith(TRAINING + ("pydantic",))]
     assert leaked == []
     reads = facts["reads"]
     assert len(reads) == len(set(reads)), f"a file was read twice: {reads}"
     assert {Path(p).name for p in reads} >= {"config.yaml", "model.safetensors"}
     if name.startswith("speechtok-fast"):  # the fast analysis needs no WORLD
         assert "pyworld" not in facts["modules"]
+
+
+def test_loading_a_shipped_model_does_not_import_pydantic():
+    """The shipped configs are built directly (``build_config(trusted=True)``): pydantic's import,
+    its validators and the garbage-collection pass its allocations set off stay off the load."""
+    modules = _load("speechtok-fast")["modules"]
+    assert "speechtok.codec.sourcefilter.config" in modules
+    assert not [m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")]

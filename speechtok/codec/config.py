@@ -1,16 +1,25 @@
-"""Codec and training configuration: YAML files <-> pydantic dataclasses. Defaults live here only.
+"""Codec and training configuration: YAML files <-> dataclasses checked by pydantic. Defaults
+live here only.
 
-Every config class is a pydantic dataclass made with ``configclass``: a key it does not know is
-refused (typos should not pass silently), values are checked against their field types
-(``Int``, ``Float``, ``Bool``, ``Str`` below: no silent coercion of 2.5 to 2 or "yes" to True) and
-their limits (``Field(ge=...)``, ``Literal`` choices) when a config is read and when a field is
-assigned afterwards, so a bad value stops the run before any data is loaded. Rules between fields
-are ``validate()`` methods, run as model validators. ``build_config`` turns pydantic's errors into
-the one-line ``ValueError`` every command prints ("model.hidden: must be at least 1, got 0").
+Every config class is a plain ``dataclasses.dataclass`` made with ``configclass``, its limits
+written in its annotations: the field types ``Int``, ``Float``, ``Bool``, ``Str`` below (strict: no
+silent coercion of 2.5 to 2 or "yes" to True), limits (``Ge``, ``Gt``, ``Interval``: ``PosInt``,
+``UnitFloat``, ...) and ``Literal`` choices. pydantic reads them (and
+``extra="forbid"``: a key a class does not know is refused, typos should not pass silently) when a
+config is checked: by ``build_config`` (every YAML file a user gives), when a config is made in
+code and when a field is assigned afterwards, so a bad value stops the run before any data is
+loaded. Rules between fields are ``validate()`` methods, run after the fields are checked.
+``build_config`` turns pydantic's errors into the one-line ``ValueError`` every command prints
+("model.hidden: must be at least 1, got 0").
+
+pydantic is imported on the first check only: the configs of the shipped models and voices are
+checked by the tests (tests/test_config.py) and built directly (``trusted=True``), so loading one
+neither imports pydantic nor builds its validators.
 """
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import dataclasses
 import functools
@@ -19,9 +28,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import pydantic
 import yaml
-from pydantic import BeforeValidator, Field, StrictBool, StrictStr, ValidationError
 
 from ..runs import parse_design, read_yaml
 
@@ -38,23 +45,118 @@ def _number(v):
     return v
 
 
+class _Strict:
+    """Field metadata: the value must already have the field's type (pydantic's strict mode; an
+    int is still taken for a float). pydantic calls the hook; nothing imports it before."""
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        return {**handler(source), "strict": True}
+
+    def __repr__(self) -> str:
+        return "Strict"
+
+
+class _Number:
+    """Field metadata: a number written as a string (``_number``) is taken before the check."""
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_before_validator_function(_number, handler(source))
+
+    def __repr__(self) -> str:
+        return "Number"
+
+
+class _Bounds:
+    """Field metadata: the limits of a number (``Ge(1)``, ``Gt(0)``, ``Interval(ge=0, le=1)``, named
+    as in annotated-types, whose import alone would take a tenth of a shipped model's load), put
+    into the number's schema when pydantic builds it."""
+
+    __slots__ = ("ge", "gt", "le", "lt")
+
+    def __init__(self, ge=None, gt=None, le=None, lt=None):
+        self.ge, self.gt, self.le, self.lt = ge, gt, le, lt
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        return _bounded(handler(source), {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None})
+
+    def __repr__(self) -> str:
+        return "Bounds(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__ if getattr(self, k) is not None) + ")"
+
+
+def _bounded(schema: dict, bounds: dict) -> dict:
+    """pydantic's schema of an int or float (inside the validator functions around it) with
+    ``bounds`` (ge, gt, le, lt: keys of its int and float schemas)."""
+    if schema["type"] in ("int", "float"):
+        return {**schema, **bounds}
+    if schema["type"].startswith("function-") and "schema" in schema:
+        return {**schema, "schema": _bounded(schema["schema"], bounds)}
+    raise TypeError(f"limits on a field of schema {schema['type']!r}: only numbers have limits")
+
+
+def Ge(v) -> _Bounds:
+    return _Bounds(ge=v)
+
+
+def Gt(v) -> _Bounds:
+    return _Bounds(gt=v)
+
+
+def Interval(*, ge=None, gt=None, le=None, lt=None) -> _Bounds:
+    return _Bounds(ge, gt, le, lt)
+
+
 # the field types: strict (2.0 is not a whole number, "yes" not a boolean), except that a float
 # field takes a whole number or a number written as a string
-Int = Annotated[int, pydantic.Strict()]
-Float = Annotated[float, pydantic.Strict(), BeforeValidator(_number)]
-Bool = StrictBool
-Str = StrictStr
+Int = Annotated[int, _Strict()]
+Float = Annotated[float, _Strict(), _Number()]
+Bool = Annotated[bool, _Strict()]
+Str = Annotated[str, _Strict()]
 # the common limits (a subclass that changes a default must keep the limited type)
-PosInt = Annotated[Int, Field(ge=1)]
-NonNegInt = Annotated[Int, Field(ge=0)]
-PosFloat = Annotated[Float, Field(gt=0)]
-NonNegFloat = Annotated[Float, Field(ge=0)]
-UnitFloat = Annotated[Float, Field(ge=0, le=1)]
+PosInt = Annotated[Int, Ge(1)]
+NonNegInt = Annotated[Int, Ge(0)]
+PosFloat = Annotated[Float, Gt(0)]
+NonNegFloat = Annotated[Float, Ge(0)]
+UnitFloat = Annotated[Float, Interval(ge=0, le=1)]
 
-#: how config classes are made: unknown keys refused, assignments checked; each class's validator
-#: is built on its first use (loading a model builds only the classes its config needs)
-CONFIG = pydantic.ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
-configclass = pydantic.dataclasses.dataclass(config=CONFIG)
+#: set while the values being set are already checked (by pydantic, or a trusted build): a config
+#: made then runs only its ``validate()`` rules
+_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("speechtok_config_checked", default=False)
+
+
+def _post_init(self) -> None:
+    """After ``__init__``: made in code, the config is checked as ``build_config`` checks a file
+    (a bad value is a one-line ValueError); made by pydantic or a trusted build, only its rules
+    between fields are run."""
+    if _CHECKED.get():
+        rules = getattr(self, "validate", None)
+        if rules is not None:
+            rules()
+        return
+    checked = build_config(type(self), {f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+    self.__dict__.update(checked.__dict__)
+
+
+def _setattr(self, name: str, value) -> None:
+    """Assigning a field of a config already made checks the config with the new value (its type,
+    limits and the rules between fields), as reading it from a file would."""
+    if name in self.__dict__ and name in self.__dataclass_fields__ and not _CHECKED.get():
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values[name] = value
+        value = build_config(type(self), values).__dict__[name]
+    object.__setattr__(self, name, value)
+
+
+def configclass(cls):
+    """Make ``cls`` a config class: a dataclass whose unknown keys pydantic refuses, checked when
+    made in code and on assignment (see ``_post_init``, ``_setattr``)."""
+    if "__post_init__" in cls.__dict__ or "__setattr__" in cls.__dict__:
+        raise TypeError(f"{cls.__name__}: a config class puts its rules between fields in validate()")
+    cls.__pydantic_config__ = {"extra": "forbid"}
+    cls.__post_init__ = _post_init
+    cls.__setattr__ = _setattr
+    return dataclasses.dataclass(cls)
 
 
 @configclass
@@ -70,11 +172,11 @@ class EncoderConfig:
 @configclass
 class QuantizerConfig:
     kind: Literal["rvq", "fsq", "vq"] = "rvq"
-    codebook_size: Annotated[Int, Field(ge=2)] = 1024  # rvq / vq
+    codebook_size: Annotated[Int, Ge(2)] = 1024  # rvq / vq
     num_quantizers: PosInt = 6  # rvq / fsq (residual FSQ when > 1)
     codebook_dim: PosInt = 8  # rvq / vq: low-dimensional codes (factorised, better codebook usage)
     projection: Literal["per_codebook", "shared"] = "per_codebook"  # rvq: DAC-style, or one projection for all
-    levels: list[Annotated[Int, Field(ge=2)]] = field(default_factory=lambda: [8, 5, 5, 5])  # fsq
+    levels: list[Annotated[Int, Ge(2)]] = field(default_factory=lambda: [8, 5, 5, 5])  # fsq
     dropout: Bool = True  # quantizer dropout: one model, several bitrates
     kmeans_init: Bool = True
     dead_code_threshold: NonNegFloat = 2.0  # EMA count under which a code is replaced by a batch vector
@@ -95,7 +197,7 @@ class DecoderConfig:
 
 @configclass
 class CodecConfig:
-    sample_rate: Annotated[Int, Field(ge=1000)] = SAMPLE_RATE
+    sample_rate: Annotated[Int, Ge(1000)] = SAMPLE_RATE
     frame_rate: PosFloat = 50.0
     causal: Bool = False
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -123,11 +225,6 @@ class CodecConfig:
             raise ValueError("encoder.dims needs one entry per stage (len(strides) + 1)")
         if self.hop % self.decoder.hop:
             raise ValueError(f"frame hop {self.hop} is not a multiple of decoder.hop {self.decoder.hop}")
-
-    @pydantic.model_validator(mode="after")
-    def _rules(self):
-        self.validate()
-        return self
 
 
 @configclass
@@ -192,18 +289,63 @@ class RunConfig:
 
 # ---- building a config from a dict, and its errors as one line ------------------------------------
 @functools.cache
-def _adapter(cls) -> pydantic.TypeAdapter:
+def _adapter(cls):
+    """pydantic's validator of config class ``cls`` (built on first use; pydantic imported then)."""
+    import pydantic
+
     return pydantic.TypeAdapter(cls)
 
 
-def build_config(cls, data: dict | None, where: str = ""):
+def build_config(cls, data: dict | None, where: str = "", trusted: bool = False):
     """dict -> config class ``cls`` (recursively; an empty section means its defaults), or a
     ValueError of one line naming the key: ``where`` is the key ``data`` sits at ("" for a file's
-    top level), e.g. "model.quantizer.num_quantizers: must be at least 1, got 0"."""
+    top level), e.g. "model.quantizer.num_quantizers: must be at least 1, got 0".
+
+    ``trusted``: ``data`` is a config the tests check (a shipped model's or voice's): it is built
+    directly, without pydantic (tests/test_config.py checks that both builds are equal); should
+    it not fit its classes after all, it is checked as any other."""
+    data = {} if data is None else data
+    if trusted:
+        token = _CHECKED.set(True)
+        try:
+            return _build_trusted(cls, data)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # the check below says what is wrong, in one line
+        finally:
+            _CHECKED.reset(token)
+    from pydantic import ValidationError
+
+    token = _CHECKED.set(True)
     try:
-        return _adapter(cls).validate_python(_empty_sections(cls, {} if data is None else data))
+        return _adapter(cls).validate_python(_empty_sections(cls, data))
     except ValidationError as e:
         raise ValueError(_one_line(cls, e, where)) from None
+    finally:
+        _CHECKED.reset(token)
+
+
+@functools.cache
+def _fields(cls) -> dict[str, Any]:
+    """Field name -> its type (``Annotated`` metadata kept) of config class ``cls``."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _build_trusted(cls, data: dict):
+    """``data`` -> ``cls`` as pydantic would build it from a valid config, without checks: sections
+    made recursively (an empty one: its defaults), whole numbers in float fields made floats."""
+    fields = _fields(cls)
+    values = {}
+    for name, value in data.items():
+        tp, _ = _strip(fields[name])
+        if dataclasses.is_dataclass(tp):
+            value = _build_trusted(tp, value or {})
+        elif tp is float:
+            value = float(_number(value))
+        elif typing.get_origin(tp) is list and _strip(typing.get_args(tp)[0])[0] is float:
+            value = [float(_number(v)) for v in value]
+        values[name] = value
+    return cls(**values)
 
 
 def _empty_sections(cls, data):
@@ -211,19 +353,19 @@ def _empty_sections(cls, data):
     if not isinstance(data, dict):
         return data
     out = dict(data)
-    for name, f in getattr(cls, "__pydantic_fields__", {}).items():
-        if name in out and dataclasses.is_dataclass(f.annotation):
-            out[name] = _empty_sections(f.annotation, {} if out[name] is None else out[name])
+    for name, tp in _fields(cls).items():
+        tp, _ = _strip(tp)
+        if name in out and dataclasses.is_dataclass(tp):
+            out[name] = _empty_sections(tp, {} if out[name] is None else out[name])
     return out
 
 
 def _strip(tp) -> tuple[Any, list]:
-    """``Annotated[X, ...]`` -> (X, its metadata, the constraints of a ``Field`` in it included)."""
+    """``Annotated[X, ...]`` -> (X, its metadata)."""
     meta = []
     while typing.get_origin(tp) is Annotated:
         tp, *extra = typing.get_args(tp)
-        for m in extra:
-            meta.extend(m.metadata if isinstance(m, pydantic.fields.FieldInfo) else [m])
+        meta.extend(extra)
     return tp, meta
 
 
@@ -233,9 +375,9 @@ def _at(cls, loc: tuple) -> tuple[Any, list]:
     tp, meta = cls, []
     for part in loc:
         tp, more = _strip(tp)
-        fields = getattr(tp, "__pydantic_fields__", None)
+        fields = _fields(tp) if dataclasses.is_dataclass(tp) else None
         if isinstance(part, str) and fields is not None and part in fields:
-            tp, meta = fields[part].annotation, list(fields[part].metadata)
+            tp, meta = fields[part], []
         elif isinstance(part, int) and typing.get_origin(tp) is list:
             tp, meta = typing.get_args(tp)[0], []
         else:
@@ -274,7 +416,7 @@ def _key(where: str, loc: tuple) -> str:
     return key
 
 
-def _one_line(cls, e: ValidationError, where: str) -> str:
+def _one_line(cls, e, where: str) -> str:
     """pydantic's report on ``cls`` -> the one line a user reads: unknown keys first (every one of
     the shallowest section that has any), else the first error, always naming its key."""
     errors = e.errors(include_url=False)
@@ -283,7 +425,7 @@ def _one_line(cls, e: ValidationError, where: str) -> str:
         parent = min((er["loc"][:-1] for er in unknown), key=len)
         keys = sorted(str(er["loc"][-1]) for er in unknown if er["loc"][:-1] == parent)
         section, _ = _at(cls, parent)
-        known = sorted(getattr(section, "__pydantic_fields__", {}))
+        known = sorted(_fields(section)) if dataclasses.is_dataclass(section) else []
         return f"{_key(where, parent) or 'top level'}: unknown key(s) {keys}; known: {known}"
     er = errors[0]
     key, kind, value = _key(where, er["loc"]), er["type"], er.get("input")
@@ -306,15 +448,15 @@ def read_design(path: str | Path) -> str:
     return parse_design(read_yaml(path), path)
 
 
-def codec_config_from_dict(data: dict, where: str = "model") -> CodecConfig:
-    return build_config(CodecConfig, data, where)
+def codec_config_from_dict(data: dict, where: str = "model", trusted: bool = False) -> CodecConfig:
+    return build_config(CodecConfig, data, where, trusted)
 
 
-def run_config_from_dict(data: dict, where: str = "config") -> RunConfig:
+def run_config_from_dict(data: dict, where: str = "config", trusted: bool = False) -> RunConfig:
     data = dict(data)
     if data.pop("design", "endtoend") != "endtoend":
         raise ValueError("not an end-to-end codec config (design: sourcefilter is read by speechtok.codec.sourcefilter)")
-    return build_config(RunConfig, data, where)
+    return build_config(RunConfig, data, where, trusted)
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -336,17 +478,19 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_config(path: str | Path, overrides: list[str] | None, from_dict):
+def load_config(path: str | Path, overrides: list[str] | None, from_dict, trusted: bool = False):
     """Read a YAML config, apply ``section.key=value`` overrides, build it with
-    ``from_dict(data, where=...)``; every error names the file."""
-    return config_from_data(path, read_yaml(path), overrides, from_dict)
+    ``from_dict(data, where=...)``; every error names the file. ``trusted``: a shipped model's or
+    voice's config, built without pydantic (``build_config``)."""
+    return config_from_data(path, read_yaml(path), overrides, from_dict, trusted)
 
 
-def config_from_data(path: str | Path, data: dict, overrides: list[str] | None, from_dict):
+def config_from_data(path: str | Path, data: dict, overrides: list[str] | None, from_dict, trusted: bool = False):
     """``load_config`` of a YAML file already read (``runs.open_run``): ``data`` is not changed."""
     data = apply_overrides(copy.deepcopy(data), overrides or [])
+    trust = {"trusted": True} if trusted and not overrides else {}  # an override is the user's: checked
     try:
-        return from_dict(data, where="")
+        return from_dict(data, where="", **trust)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{Path(path)}: {e}") from None
 

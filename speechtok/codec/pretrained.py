@@ -90,11 +90,12 @@ class CodecTokenizer(Tokenizer):
         return self.codec.decode(c)[0].float().cpu().numpy()
 
 
-def _read_run(path) -> tuple[Codec, str, str]:
-    """An end-to-end run folder (a path or an opened ``runs.RunFolder``) -> (codec, name, digest)."""
+def _read_run(path, trusted: bool = False) -> tuple[Codec, str, str]:
+    """An end-to-end run folder (a path or an opened ``runs.RunFolder``) -> (codec, name, digest);
+    ``trusted``: a shipped model (its config is built without pydantic: ``config.build_config``)."""
     run = path if isinstance(path, RunFolder) else open_run(path)
     try:
-        cfg = config_from_data(run.config, run.data, None, run_config_from_dict)
+        cfg = config_from_data(run.config, run.data, None, run_config_from_dict, trusted)
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
     codec = Codec(cfg.model)
@@ -102,14 +103,15 @@ def _read_run(path) -> tuple[Codec, str, str]:
     return codec.eval(), cfg.name, digest
 
 
-def _read_model(run: RunFolder) -> tuple:
-    """(codec, run name, weights digest) of a run folder of either design."""
+def _read_model(run: RunFolder, trusted: bool = False) -> tuple:
+    """(codec, run name, weights digest) of a run folder of either design (``trusted``: a shipped
+    model's)."""
     if run.design == "sourcefilter":
         from .sourcefilter.tokenizer import read_sf_run
 
-        codec, cfg, digest = read_sf_run(run)
+        codec, cfg, digest = read_sf_run(run, trusted)
         return codec, cfg.name, digest
-    return _read_run(run)
+    return _read_run(run, trusted)
 
 
 def _tokenizer(run: RunFolder, codec, name: str, version: str, digest: str, kbps: float | None = None,
@@ -149,14 +151,15 @@ def load_run_at(path: Path, rate: str) -> Tokenizer:
     return load_run(path, kbps, rate)
 
 
-#: shipped model folder -> (run, codec, run name, digest): each is read once per process
+#: shipped model folder -> (run, codec, run name, digest): each is read once per process; their
+#: configs are trusted (checked by tests/test_config.py, not again on every load)
 _SHIPPED: dict[Path, tuple] = {}
 
 
 def _shipped(folder: Path) -> tuple:
     if folder not in _SHIPPED:
         run = open_run(folder)
-        _SHIPPED[folder] = (run, *_read_model(run))
+        _SHIPPED[folder] = (run, *_read_model(run, trusted=True))
     return _SHIPPED[folder]
 
 
@@ -170,13 +173,13 @@ def names() -> list[str]:
                 if run.design == "sourcefilter":
                     from .sourcefilter.tokenizer import kbps_options, sf_config_from_dict
 
-                    sf = config_from_data(run.config, run.data, None, sf_config_from_dict).model
+                    sf = config_from_data(run.config, run.data, None, sf_config_from_dict, trusted=True).model
                     low = sf.analysis.method == "stft" and sf.quant.semantic != "teacher"
                     for base in (d.name, f"{d.name}+lowlatency") if low else (d.name,):
                         out.append(base)
                         out.extend(f"{base}@{k:g}kbps" for k in kbps_options(sf))
                     continue
-                cfg = config_from_data(run.config, run.data, None, run_config_from_dict).model
+                cfg = config_from_data(run.config, run.data, None, run_config_from_dict, trusted=True).model
                 q = cfg.quantizer
                 size = q.codebook_size if q.kind != "fsq" else int(np.prod(q.levels))
                 n = q.num_quantizers if q.kind != "vq" else 1

@@ -1,5 +1,5 @@
-"""Token-LM configuration: YAML files <-> pydantic dataclasses (``codec.config.configclass``: the
-same engine and one-line errors as the codec's configs). Defaults live here only.
+"""Token-LM configuration: YAML files <-> dataclasses checked by pydantic (``codec.config.configclass``:
+the same engine and one-line errors as the codec's configs). Defaults live here only.
 
 A run folder's ``config.yaml`` is an ``LMRunConfig`` plus the facts learned from the data at the
 start of training (``vocab``: codebook sizes, frame rate, tokenizer), so a run folder loads with
@@ -12,10 +12,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-
 from ..codec.config import (  # noqa: F401  (EngineConfig, apply_overrides, save_yaml: re-exported)
-    EngineConfig, Int, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat, apply_overrides, build_config,
+    EngineConfig, Ge, Int, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat, apply_overrides, build_config,
     configclass, load_config, save_yaml)
 
 
@@ -26,7 +24,7 @@ class LMModelConfig:
     layers: PosInt = 4
     heads: PosInt = 4
     intermediate: NonNegInt = 0  # MLP width; 0 = 4 × hidden (gpt2) or 8/3 × hidden (llama, rounded)
-    context: Annotated[Int, Field(ge=8)] = 256  # tokens (AR steps) per training window
+    context: Annotated[Int, Ge(8)] = 256  # tokens (AR steps) per training window
     dropout: UnitFloat = 0.0
     mtp_heads: NonNegInt = 0  # > 0: multi-token-prediction heads trained with the LM (drafts for speculative decoding)
     mtp_weight: NonNegFloat = 0.5  # their loss's weight beside the LM's own
@@ -81,14 +79,9 @@ class LMRunConfig:
         if d.text and (d.bpe_vocab or d.layout == "flat"):
             raise ValueError("data.text needs layout first or delay, without data.bpe_vocab")
 
-    @model_validator(mode="after")
-    def _rules(self):
-        self.validate()
-        return self
 
-
-def lm_config_from_dict(data: dict, where: str = "config") -> LMRunConfig:
-    return build_config(LMRunConfig, data, where)
+def lm_config_from_dict(data: dict, where: str = "config", trusted: bool = False) -> LMRunConfig:
+    return build_config(LMRunConfig, data, where, trusted)
 
 
 def load_lm_config(path: str | Path, overrides: list[str] | None = None) -> LMRunConfig:

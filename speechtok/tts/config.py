@@ -1,5 +1,5 @@
-"""TTS configuration: YAML <-> pydantic dataclasses (``codec.config.configclass``: the same engine
-and one-line errors as the codec's and the LM's configs). A voice folder's ``config.yaml`` adds
+"""TTS configuration: YAML <-> dataclasses checked by pydantic (``codec.config.configclass``: the
+same engine and one-line errors as the codec's and the LM's configs). A voice folder's ``config.yaml`` adds
 what training learned from the data (phone set, voices, target statistics), so a voice loads
 without its training data."""
 
@@ -9,21 +9,19 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-
-from ..codec.config import (EngineConfig, Float, Int, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat,
-                            build_config, configclass, load_config)
+from ..codec.config import (EngineConfig, Float, Ge, Int, Interval, NonNegFloat, NonNegInt, PosFloat, PosInt, Str,
+                            UnitFloat, build_config, configclass, load_config)
 
 
 @configclass
 class TTSModelConfig:
-    hidden: Annotated[Int, Field(ge=8)] = 192
+    hidden: Annotated[Int, Ge(8)] = 192
     encoder_convs: NonNegInt = 3
     encoder_layers: NonNegInt = 2  # self-attention layers after the convolutions
     decoder_layers: PosInt = 6  # dilated residual convolutions over frames
     kernel: PosInt = 5
     heads: PosInt = 2
-    dropout: Annotated[Float, Field(ge=0, le=0.9)] = 0.1
+    dropout: Annotated[Float, Interval(ge=0, le=0.9)] = 0.1
 
 
 @configclass
@@ -85,15 +83,11 @@ class TTSRunConfig:
         if m.kernel % 2 == 0:
             raise ValueError(f"model.kernel must be odd, got {m.kernel}")
 
-    @model_validator(mode="after")
-    def _rules(self):
-        self.validate()
-        return self
+
+def tts_config_from_dict(data: dict, where: str = "config", trusted: bool = False) -> TTSRunConfig:
+    return build_config(TTSRunConfig, data, where, trusted)
 
 
-def tts_config_from_dict(data: dict, where: str = "config") -> TTSRunConfig:
-    return build_config(TTSRunConfig, data, where)
-
-
-def load_tts_config(path: str | Path, overrides: list[str] | None = None) -> TTSRunConfig:
-    return load_config(path, overrides, tts_config_from_dict)
+def load_tts_config(path: str | Path, overrides: list[str] | None = None, trusted: bool = False) -> TTSRunConfig:
+    """``trusted``: a shipped voice's config (``codec.config.build_config``)."""
+    return load_config(path, overrides, tts_config_from_dict, trusted)

@@ -1,5 +1,5 @@
-"""Configuration of the source-filter codec and of its training runs (YAML <-> pydantic
-dataclasses made by ``codec.config.configclass``: unknown keys refused, limits on the field types;
+"""Configuration of the source-filter codec and of its training runs (YAML <-> dataclasses made by
+``codec.config.configclass``, checked by pydantic: unknown keys refused, limits on the field types;
 defaults live here only)."""
 
 from __future__ import annotations
@@ -8,10 +8,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-
-from ..config import (Bool, Float, Int, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat, build_config,
-                      configclass, load_config)
+from ..config import (Bool, Float, Ge, Int, Interval, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, UnitFloat,
+                      build_config, configclass, load_config)
 
 
 @configclass
@@ -21,8 +19,8 @@ class AnalysisConfig:
     f0_max: PosFloat = 600.0
     allowed_range: PosFloat = 0.4  # method world: DIO voicing threshold (0.1 = WORLD's default; see analysis.py)
     envelope_subframes: PosInt = 2  # envelope samples per token frame (2 at 50 Hz = every 10 ms)
-    cep_order: Annotated[Int, Field(ge=2)] = 24  # warped-cepstrum coefficients per envelope sample
-    alpha: Annotated[Float, Field(ge=0, le=0.99)] = 0.42  # frequency warping (0.42 ~ mel at 16 kHz)
+    cep_order: Annotated[Int, Ge(2)] = 24  # warped-cepstrum coefficients per envelope sample
+    alpha: Annotated[Float, Interval(ge=0, le=0.99)] = 0.42  # frequency warping (0.42 ~ mel at 16 kHz)
     ap_bands: PosInt = 5  # aperiodicity bands (mel-spaced)
     # method "stft" only (fast.py): YIN thresholds, shortest voiced run, envelope window without pitch
     yin_threshold: Float = 0.2  # chosen on the valid split (benchmarks/sourcefilter/README.md)
@@ -46,8 +44,8 @@ class AnalysisConfig:
 
 @configclass
 class QuantConfig:
-    pitch_levels: Annotated[Int, Field(ge=3)] = 128  # 1 unvoiced symbol + 127 log-F0 steps (7 bits)
-    codebook_size: Annotated[Int, Field(ge=2)] = 2048  # envelope/aperiodicity residual k-means codebooks
+    pitch_levels: Annotated[Int, Ge(3)] = 128  # 1 unvoiced symbol + 127 log-F0 steps (7 bits)
+    codebook_size: Annotated[Int, Ge(2)] = 2048  # envelope/aperiodicity residual k-means codebooks
     num_stages: PosInt = 3
     bap_scale: PosFloat = 20.0  # dB of band aperiodicity per unit of feature distance
     kmeans_iters: PosInt = 20
@@ -75,13 +73,13 @@ class RefinerConfig:
     # frames ahead an output may see: -1 = centred kernels (layers * (kernel_size // 2) frames);
     # >= 0: the future taps are cut, the first `lookahead` layers keeping one (the low-latency
     # mode's refiner, refine.py)
-    lookahead: Annotated[Int, Field(ge=-1)] = -1
+    lookahead: Annotated[Int, Ge(-1)] = -1
 
 
 @configclass
 class SynthConfig:
     block: PosInt = 80  # synthesis block (5 ms at 16 kHz)
-    n_fft: Annotated[Int, Field(ge=16)] = 512  # filter length per block: the envelope's minimum-phase responses are short
+    n_fft: Annotated[Int, Ge(16)] = 512  # filter length per block: the envelope's minimum-phase responses are short
     seed: Int = 1234  # the noise excitation (a fixed function of the sample index)
     gain_db: Float = -1.5  # output level correction of pulse/noise excitation vs CheapTrick's scale
 
@@ -120,11 +118,6 @@ class SourceFilterConfig:
         if q.semantic != "none" and self.hop % 320:
             raise ValueError("a semantic codebook needs a frame rate of 50, 25 or 12.5 Hz (its teacher runs at 50 Hz)")
 
-    @model_validator(mode="after")
-    def _rules(self):
-        self.validate()
-        return self
-
     @property
     def feature_dim(self) -> int:
         return self.analysis.envelope_subframes * self.analysis.cep_order + self.analysis.ap_bands
@@ -152,8 +145,8 @@ class SFTrainConfig:
     # augmentation of the training frames (augment.py): this fraction of the utterances gets a random
     # vocal-tract warp (+-augment_warp), F0 factor (+-augment_pitch) and level (+-augment_level_db)
     augment_fraction: UnitFloat = 0.0
-    augment_warp: Annotated[Float, Field(ge=0, le=0.5)] = 0.12
-    augment_pitch: Annotated[Float, Field(ge=0, le=0.9)] = 0.3
+    augment_warp: Annotated[Float, Interval(ge=0, le=0.5)] = 0.12
+    augment_pitch: Annotated[Float, Interval(ge=0, le=0.9)] = 0.3
     augment_level_db: NonNegFloat = 6.0
 
 
@@ -172,8 +165,8 @@ class SFRunConfig:
     train: SFTrainConfig = field(default_factory=SFTrainConfig)
 
 
-def sf_config_from_dict(data: dict, where: str = "") -> SFRunConfig:
-    return build_config(SFRunConfig, data, where)
+def sf_config_from_dict(data: dict, where: str = "", trusted: bool = False) -> SFRunConfig:
+    return build_config(SFRunConfig, data, where, trusted)
 
 
 def load_sf_config(path: str | Path, overrides: list[str] | None = None) -> SFRunConfig:

@@ -9,7 +9,7 @@ import numpy as np
 from ...errors import SpeechtokError, StreamingUnsupported
 from ...runs import RunFolder, load_weights, open_run, read_safetensors, save_run, save_weights
 from ...tokenizers.base import Tokenizer, codebooks_for_kbps, prefix_kbps
-from ..config import config_from_data
+from ..config import build_config, config_from_data
 from .config import RefinerConfig, SFRunConfig, SourceFilterConfig, load_sf_config, sf_config_from_dict  # noqa: F401  (load_sf_config: its old home)
 from .model import SourceFilterCodec
 
@@ -168,18 +168,19 @@ def band_limit_of(tokens, sample_rate: int) -> float | None:
     return float(v)
 
 
-def read_sf_run(path) -> tuple[SourceFilterCodec, SFRunConfig, str]:
+def read_sf_run(path, trusted: bool = False) -> tuple[SourceFilterCodec, SFRunConfig, str]:
     """A run folder (a path, or a ``runs.RunFolder`` already opened) -> (codec, its config, the
-    weights' digest). Each file is read once."""
+    weights' digest). Each file is read once. ``trusted``: a shipped model (its configs are built
+    without pydantic: ``codec.config.build_config``)."""
     run = path if isinstance(path, RunFolder) else open_run(path)
     try:
-        cfg = config_from_data(run.config, run.data, None, sf_config_from_dict)
+        cfg = config_from_data(run.config, run.data, None, sf_config_from_dict, trusted)
     except ValueError as e:
         raise SpeechtokError(str(e)) from None
     codec = SourceFilterCodec(cfg.model)
     # a run whose refiner is off ships without its weights
     digest = load_weights(codec, run.config, run.weights, optional=() if cfg.model.refiner.enabled else ("refiner.",))
-    load_low_latency_refiner(codec, run.folder, digest)
+    load_low_latency_refiner(codec, run.folder, digest, trusted)
     return codec.eval(), cfg, digest
 
 
@@ -193,10 +194,11 @@ def save_low_latency_refiner(refiner, folder: str | Path, model_digest: str, inf
     return save_weights(Path(folder) / LOW_LATENCY_REFINER, refiner.state_dict(), meta)
 
 
-def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_digest: str) -> bool:
+def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_digest: str, trusted: bool = False) -> bool:
     """Give ``codec`` the low-latency refiner in ``folder``, if there is one made for these
     weights; one made for other weights (the model was retrained since) is left out, with a
-    warning: the low-latency mode then decodes without a refiner."""
+    warning: the low-latency mode then decodes without a refiner. ``trusted``: a shipped model's
+    (its refiner's config is built without pydantic)."""
     import json
     import warnings
 
@@ -212,7 +214,11 @@ def load_low_latency_refiner(codec: SourceFilterCodec, folder: Path, model_diges
                       f"decodes without a refiner until it is retrained (benchmarks/sourcefilter/causal_refiner.py)",
                       SpeechtokWarning, stacklevel=2)
         return False
-    refiner = Refiner(codec.cfg.feature_dim, codec.cfg.quant.pitch_levels, RefinerConfig(**json.loads(meta["config"])))
+    try:
+        cfg = build_config(RefinerConfig, json.loads(meta["config"]), "config", trusted)
+    except ValueError as e:
+        raise SpeechtokError(f"{path}: {e}") from None
+    refiner = Refiner(codec.cfg.feature_dim, codec.cfg.quant.pitch_levels, cfg)
     refiner.load_state_dict(state)
     codec.set_low_latency_refiner(refiner)
     codec.low_refiner_id = digest
