@@ -52,8 +52,11 @@ def main() -> int:
             if label == "codec resynthesis (topline)":
                 out.append(_row("speechtok-fast-25hz resynthesis (AR topline)", v))
             elif label.startswith("speechtok-tts"):
-                out.append(_row(f"**{r['model']} (autoregressive, {Path(r.get('weights') or f.stem).name})**", v))
+                out.append(_row(f"**{r['model']} (autoregressive, step {best['step']} snapshot)**", v))
     out.append(_row("flite (slt)", s["flite (slt)"]))
+    out += ["", "The RTF / first-audio columns are wall-clock figures of each bench run (the non-autoregressive row from "
+            "an idle machine, the autoregressive one measured while other jobs shared the 2 cores, load about 2.5); "
+            "the speed table below is process CPU time and comparable across rows."]
     sp = HERE / "speed.json"
     if sp.exists():
         d = json.loads(sp.read_text())
