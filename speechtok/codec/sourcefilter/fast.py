@@ -93,19 +93,31 @@ def yin(x: torch.Tensor, sample_rate: int, step: int, f0_min: float, f0_max: flo
     L = W + tau_max  # the window and its lagged copies: samples [c - half, c - half + L)
     N = _fast_len(L)  # no wrap-around for lags <= tau_max
     half = L // 2 + 1
-    seg = _frames(x, grid, half)[:, :, :L].reshape(-1, L)
-    r = torch.fft.irfft(torch.conj(torch.fft.rfft(seg[:, :W], N)) * torch.fft.rfft(seg, N), N)[:, : tau_max + 1]
+    G = len(grid)
+    frames = _frames(x, grid, half)  # (B, G, 2 * half + 1)
+    # the two transforms' inputs zero-padded to N, written straight into their buffers (what
+    # rfft(seg, N) would pad to, without the intermediate copies)
+    lagged = x.new_empty(B * G, N)
+    lagged.view(B, G, N)[:, :, :L].copy_(frames[:, :, :L])
+    lagged[:, L:].zero_()
+    head = x.new_empty(B * G, N)
+    head[:, :W].copy_(lagged[:, :W])
+    head[:, W:].zero_()
+    spec = torch.fft.rfft(lagged)
+    r = torch.fft.irfft(torch.mul(torch.conj(torch.fft.rfft(head)), spec, out=spec), N)[:, : tau_max + 1]
     # energy of the window shifted by each lag: sliding sums of W squared samples (one cumulative
     # sum per segment), read as a strided view at every frame's lags (frame g's window starts at
     # grid[g] in the padded signal)
     xp = torch.nn.functional.pad(x, (half, half + L))
     cs = torch.nn.functional.pad(torch.cumsum((xp * xp).double(), 1), (1, 0))
     slide = (cs[:, W:] - cs[:, :-W]).float()  # slide[p] = sum of xp[p : p + W]^2
-    e_lag = slide.unfold(1, tau_max + 1, step)[:, : len(grid)].reshape(-1, tau_max + 1)
-    lags = torch.arange(tau_max + 1)
-    d = (e_lag[:, :1] + e_lag - 2 * r).clamp(min=0)
-    cmnd = d[:, 1:] * lags[1:] / torch.cumsum(d[:, 1:], 1).clamp(min=1e-12)
-    c = cmnd[:, tau_min - 1 : tau_max - 1].numpy()
+    e_lag = slide.unfold(1, tau_max + 1, step)[:, :G]  # (B, G, tau_max + 1)
+    # d = e(0) + e(lag) - 2 r(lag), clamped at 0; the CMND of lags tau_min .. tau_max - 1 (the
+    # only ones read), in place where the values are the same
+    d = torch.add(e_lag, e_lag[:, :, :1]).view(B * G, tau_max + 1).sub_(r, alpha=2).clamp_(min=0)
+    lags = torch.arange(tau_min, tau_max, dtype=torch.float32)
+    den = torch.cumsum(d[:, 1:tau_max], 1)[:, tau_min - 1 :].clamp_(min=1e-12)
+    c = (d[:, tau_min:tau_max] * lags).div_(den).numpy()
     # loudness from the difference function, not the raw energy: a DC offset (cheap recording
     # chains) is blind to it, so silence with an offset stays unvoiced
     loud = (d[:, tau_min:].mean(1) / (2 * W)).numpy() > 1e-8
@@ -255,6 +267,27 @@ def _lookup(table_fn, f0: torch.Tensor, sample_rate: int, f_lo: float, f_hi: flo
     return table_fn(sample_rate, i0, i1)[idx.clamp(0, i1 - i0)]
 
 
+@lru_cache(maxsize=8)
+def _window_sums(half: int) -> torch.Tensor:
+    """(half + 1,): the sum of each row of ``_windows(half)`` (the same reduction, so the same bits)."""
+    return _windows(half).sum(1)
+
+
+def _envelope_long(x, centres, half, half_len, f0, sample_rate, f_lo, f_hi, order, alpha) -> torch.Tensor:
+    """``envelope``'s arithmetic written plainly (frames, order); used when a window is longer
+    than ``FFT`` (``rfft(y, FFT)`` then cuts it)."""
+    B = x.shape[0]
+    seg = _frames(x, centres, half).reshape(-1, 2 * half + 1)
+    w = _windows(half)[half_len]
+    y = seg * w
+    y = y - w * (y.sum(1, keepdim=True) / w.sum(1, keepdim=True))  # remove DC under the window
+    X = torch.fft.rfft(y, FFT)
+    p = X.real.square() + X.imag.square()  # (frames, bins) power spectrum
+    smooth = torch.fft.rfft(torch.fft.irfft(p, FFT) * _lookup(_box_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS / _BOX_EVERY), FFT).real.clamp(min=1e-12)
+    cep = torch.fft.irfft(torch.log(smooth), FFT)[:, : FFT // 2 + 1]
+    return (0.5 * cep * _lookup(_lifter_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS)) @ _cep_to_warped(order, alpha)
+
+
 def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndarray, unvoiced_f0: float,
              f0_min: float, order: int, alpha: float, f0_max: float | None = None,
              max_half: int | None = None) -> np.ndarray:
@@ -275,17 +308,25 @@ def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndar
         raise ValueError(f"f0_min below {_F_LO / 0.9:.1f} Hz is not supported")
     f_lo = 0.9 * min(f0_min, unvoiced_f0)
     f_hi = sample_rate / 2 if f0_max is None else min(sample_rate / 2, max(1.1 * unvoiced_f0, 1.1 * f0_max))
-    seg = _frames(x, centres, half).reshape(B * F, -1)
+    K = 2 * half + 1
+    if K > FFT:  # windows longer than the spectrum (an f0_min far below the shipped models')
+        return _envelope_long(x, centres, half, half_len, f0, sample_rate, f_lo, f_hi, order, alpha).numpy().reshape(B, F, order)
+    # each windowed frame is written straight into its zero-padded FFT buffer; the arithmetic
+    # (and so every bit) is that of _envelope_long, with fewer passes over memory
+    buf = x.new_empty(B * F, FFT)
+    buf[:, K:].zero_()
+    y = buf[:, :K]
     w = _windows(half)[half_len]
-    y = seg * w
-    y = y - w * (y.sum(1, keepdim=True) / w.sum(1, keepdim=True))  # remove DC under the window
-    X = torch.fft.rfft(y, FFT)
-    p = X.real.square() + X.imag.square()  # (frames, bins) power spectrum
+    torch.mul(_frames(x, centres, half), w.view(B, F, K), out=y.view(B, F, K))
+    y.sub_(w * (y.sum(1, keepdim=True) / _window_sums(half)[half_len][:, None]))  # DC under the window
+    spec = torch.view_as_real(torch.fft.rfft(buf))
+    p = spec[..., 0].square().add_(spec[..., 1].square())  # (frames, bins) power spectrum
     # rectangular smoothing over 2/3 F0 in frequency == the autocorrelation times a sinc in lag
     # (the DFT's symmetry mirrors the spectrum at 0 and Nyquist, as CheapTrick does by hand)
-    smooth = torch.fft.rfft(torch.fft.irfft(p, FFT) * _lookup(_box_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS / _BOX_EVERY), FFT).real.clamp(min=1e-12)
+    acf = torch.fft.irfft(p, FFT).mul_(_lookup(_box_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS / _BOX_EVERY))
+    smooth = torch.fft.rfft(acf).real.clamp(min=1e-12).log_()
     # cepstral liftering (sinc smoothing + peak compensation at the F0 quefrency), then straight
     # into the warped cepstrum
-    cep = torch.fft.irfft(torch.log(smooth), FFT)[:, : FFT // 2 + 1]
-    out = (0.5 * cep * _lookup(_lifter_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS)) @ _cep_to_warped(order, alpha)
+    cep = torch.fft.irfft(smooth, FFT)[:, : FFT // 2 + 1].mul(0.5).mul_(_lookup(_lifter_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS))
+    out = cep @ _cep_to_warped(order, alpha)
     return out.numpy().reshape(B, F, order)
