@@ -103,8 +103,11 @@ def yin(x: torch.Tensor, sample_rate: int, step: int, f0_min: float, f0_max: flo
     head = x.new_empty(B * G, N)
     head[:, :W].copy_(lagged[:, :W])
     head[:, W:].zero_()
-    spec = torch.fft.rfft(lagged)
-    r = torch.fft.irfft(torch.mul(torch.conj(torch.fft.rfft(head)), spec, out=spec), N)[:, : tau_max + 1]
+    # conj(rfft(head)) * rfft(lagged): the conjugate made by negating the imaginary parts in place
+    # (exact; torch's lazy conj costs a copy), then the same complex product
+    prod = torch.fft.rfft(head)
+    torch.view_as_real(prod)[..., 1].neg_()
+    r = torch.fft.irfft(prod.mul_(torch.fft.rfft(lagged)), N)[:, : tau_max + 1]
     # energy of the window shifted by each lag: sliding sums of W squared samples (one cumulative
     # sum per segment), read as a strided view at every frame's lags (frame g's window starts at
     # grid[g] in the padded signal)
@@ -155,9 +158,11 @@ def _pick(c: np.ndarray, loud: np.ndarray, B: int, tau_min: int, sample_rate: in
     # first dip below the threshold, then down to its local minimum (else the global minimum)
     below = c < yin_threshold
     has = below.any(1)
-    first = np.where(has, below.argmax(1), c.argmin(1))
-    rising = np.concatenate([c[:, 1:] > c[:, :-1], np.ones((n, 1), bool)], 1)
-    tau_i = np.where(has, (rising & (np.arange(m)[None, :] >= first[:, None])).argmax(1), first)
+    first = below.argmax(1)
+    if not has.all():
+        first[~has] = c[~has].argmin(1)
+    tau_i = first.copy()
+    tau_i[has] = _first_rise(c, np.nonzero(has)[0], first[has])
     sure = (c[rows, tau_i] < 2 * yin_threshold) & loud
     # other frames: the best dip within +-20 % of the period of the sure frames around them
     # (interpolated inside each segment)
@@ -166,10 +171,14 @@ def _pick(c: np.ndarray, loud: np.ndarray, B: int, tau_min: int, sample_rate: in
         ks = np.nonzero(sure[b * G : (b + 1) * G])[0]
         if len(ks):
             expect[b * G : (b + 1) * G] = np.exp(np.interp(np.arange(G), ks, np.log(tau_i[b * G + ks] + tau_min)))
-    lag = np.arange(m)[None, :] + tau_min
-    near = (lag > 0.8 * expect[:, None]) & (lag < 1.2 * expect[:, None])  # all False where nan
-    guided = np.where(near.any(1), np.where(near, c, np.inf).argmin(1), tau_i)
-    tau_i = np.where(sure, tau_i, guided)
+    # (only frames that are not sure and have an expected period: the others keep their dip)
+    ask = np.nonzero(~sure & ~np.isnan(expect))[0]
+    if len(ask):
+        lag = np.arange(m)[None, :] + tau_min
+        e = expect[ask, None]
+        near = (lag > 0.8 * e) & (lag < 1.2 * e)
+        any_near = near.any(1)
+        tau_i[ask[any_near]] = np.where(near[any_near], c[ask[any_near]], np.inf).argmin(1)
     best = c[rows, tau_i]
     cand = (sure | (loud & (best < voicing_threshold) & ~np.isnan(expect))).reshape(B, G)
     sure = sure.reshape(B, G)
@@ -186,6 +195,26 @@ def _pick(c: np.ndarray, loud: np.ndarray, B: int, tau_min: int, sample_rate: in
     shift = np.where(ok, 0.5 * (lo - hi) / np.maximum(den, 1e-9), 0.0)
     f0 = np.where(voiced.reshape(-1), sample_rate / (tau_i + tau_min + np.clip(shift, -0.5, 0.5)), 0.0).reshape(B, G)
     return np.stack([_clean(f, min_run, span) for f in f0]), np.clip(1 - best, 0, 1).reshape(B, G)
+
+
+def _first_rise(c: np.ndarray, rows: np.ndarray, start: np.ndarray, window: int = 16) -> np.ndarray:
+    """For each row of ``c`` in ``rows``: the first lag ``k >= start`` where the CMND rises
+    (``c[k + 1] > c[k]``, or ``k`` is the last lag), i.e. the bottom of the dip that begins at
+    ``start``. Looks ``window`` lags ahead first and searches the whole row only for the rows
+    whose dip is longer."""
+    m = c.shape[1]
+    if not len(rows):
+        return start
+    k = start[:, None] + np.arange(window)[None, :]
+    here, after = c[rows[:, None], np.minimum(k, m - 1)], c[rows[:, None], np.minimum(k + 1, m - 1)]
+    rises = (after > here) | (k >= m - 1)
+    found = rises.any(1)
+    out = start + rises.argmax(1)
+    if not found.all():
+        r = rows[~found]
+        full = np.concatenate([c[r, 1:] > c[r, :-1], np.ones((len(r), 1), bool)], 1)
+        out[~found] = (full & (np.arange(m)[None, :] >= start[~found][:, None])).argmax(1)
+    return out
 
 
 def _clean(f0: np.ndarray, min_run: int, span: tuple[int, int] | None = None) -> np.ndarray:
@@ -264,7 +293,7 @@ def _lookup(table_fn, f0: torch.Tensor, sample_rate: int, f_lo: float, f_hi: flo
     """Rows of an F0-indexed table for (frames,) F0 in Hz (rounded to the grid, clamped to the range)."""
     i0, i1 = _rows(f_lo, f_hi, steps)
     idx = torch.round(torch.log10(f0.clamp(f_lo, f_hi) / _F_LO) * steps).long() - i0
-    return table_fn(sample_rate, i0, i1)[idx.clamp(0, i1 - i0)]
+    return torch.index_select(table_fn(sample_rate, i0, i1), 0, idx.clamp(0, i1 - i0))
 
 
 @lru_cache(maxsize=8)
@@ -316,7 +345,7 @@ def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndar
     buf = x.new_empty(B * F, FFT)
     buf[:, K:].zero_()
     y = buf[:, :K]
-    w = _windows(half)[half_len]
+    w = torch.index_select(_windows(half), 0, half_len)
     torch.mul(_frames(x, centres, half), w.view(B, F, K), out=y.view(B, F, K))
     y.sub_(w * (y.sum(1, keepdim=True) / _window_sums(half)[half_len][:, None]))  # DC under the window
     spec = torch.view_as_real(torch.fft.rfft(buf))
