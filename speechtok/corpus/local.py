@@ -7,15 +7,15 @@ written, the workers already read shard ``i + 1``.
 
 from __future__ import annotations
 
-import os
-
 import multiprocessing as mp
+import os
+import sys
 from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import one_line_warnings
-from . import shards
+from . import encode, shards
 from .encode import (
     Batching,
     Decoded,
@@ -71,21 +71,45 @@ def run_local(
     if workers <= 0:
         _encode_all(out, plan, ordered, tok, batching, read_inline([u for _, g in ordered for u in g], sr), on_read)
         return
-    # forkserver: workers start from a clean process, not a fork of one running torch threads.
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["speechtok.corpus.encode"])
-    threads = max(1, (os.cpu_count() or 1) // workers)  # the cores shared out, not each worker taking all
-    with ctx.Pool(workers, initializer=_init_worker, initargs=("speechtok tokenize", threads)) as pool:
+    if encode_in == "workers" and "fork" in mp.get_all_start_methods() and sys.platform.startswith("linux"):
+        # fork: each worker starts as a copy of this process with torch imported and the tokenizer
+        # loaded (no seconds of start-up per worker). Safe here because every worker limits
+        # torch, MKL and OpenMP to one thread before its first tensor operation, so it never
+        # touches a thread pool this process may have had (see _init_worker).
+        ctx = mp.get_context("fork")
+        encode.preload_tokenizer(plan["tokenizer_spec"], tok)
+    else:
+        # forkserver: workers start from a clean process, not a fork of one running torch threads.
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["speechtok.corpus.encode"])
+    # One thread per worker: the work is many independent files, so processes use the cores and
+    # intra-op threads only add contention (on a busy machine, tens of times slower).
+    with ctx.Pool(workers, initializer=_init_worker, initargs=("speechtok tokenize", 1)) as pool:
         stream = bounded_imap(pool, fn, jobs, window=max(32, 8 * workers, 2 * batching.size))
         _encode_all(out, plan, ordered, tok, batching, stream, on_read)
 
 
-def _init_worker(prefix: str, threads: int) -> None:
-    """Each worker: speechtok's warnings as one line, and its share of the CPU threads."""
-    one_line_warnings(prefix)
-    import torch
+def limit_threads(threads: int) -> None:
+    """Limit this process's compute libraries to ``threads`` threads: the environment for
+    libraries not loaded yet (and for their children), torch's intra-op pool (which also sets
+    OpenMP's and MKL's), and numpy's BLAS if threadpoolctl is installed."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(threads)
 
-    torch.set_num_threads(threads)
+
+def _init_worker(prefix: str, threads: int) -> None:
+    """Each worker: its thread limit first (before any tensor operation), then speechtok's
+    warnings as one line."""
+    limit_threads(threads)
+    one_line_warnings(prefix)
 
 
 def _encode_all(out, plan, ordered, tok, batching, stream: Iterator[Decoded], on_read) -> None:
