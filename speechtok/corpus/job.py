@@ -39,7 +39,7 @@ class JobOptions:
     tokenizer: str
     data: str
     out: str
-    workers: int = 1
+    workers: int | None = 1  # None: the backend's default (local: local.default_workers; ray: the cluster's CPUs)
     batching: Batching = field(default_factory=Batching)
     shard_size: int | None = None  # None: the plan's, or DEFAULT_SHARD_SIZE for a new job
     backend: str = "local"
@@ -222,11 +222,11 @@ def _run_backend(opts: JobOptions, out: Path, plan: dict, pending: list, tok) ->
         if opts.backend == "local":
             from .local import run_local
 
-            run_local(out, plan, pending, tok, opts.workers, opts.batching, on_read, opts.encode_in)
+            run_local(out, plan, pending, tok, opts.workers, opts.batching, on_read, opts.encode_in)  # None: default_workers
         elif opts.backend == "ray":
             from .ray_backend import run_ray
 
-            run_ray(out, plan, pending, opts.workers, opts.batching, opts.ray_address, on_read)
+            run_ray(out, plan, pending, opts.workers or 0, opts.batching, opts.ray_address, on_read)
         else:
             raise JobError(f"unknown backend {opts.backend!r} (choose local or ray)")
     finally:

@@ -40,19 +40,37 @@ def bounded_imap(pool, fn, jobs: Iterable, window: int) -> Iterator:
         yield pending.popleft().get()
 
 
+def encode_place(tok, encode_in: str = "auto") -> str:
+    """"main" or "workers": where ``run_local`` encodes (``encode_in`` "auto" decides by the tokenizer)."""
+    if encode_in != "auto":
+        return encode_in
+    # a batched encoder that runs on the CPU anyway (batch_in_workers) is faster as one copy
+    # per worker process than as one copy in the main process
+    return "main" if has_batched_encoder(tok) and not tok.batch_in_workers else "workers"
+
+
+def default_workers(encode_in: str) -> int:
+    """Workers when none are asked for: one per CPU when they encode (the job's own process then
+    only collects and writes), one fewer when the main process encodes."""
+    from .job import environment_cpu_count
+
+    cpus = environment_cpu_count()
+    return cpus if encode_in == "workers" else max(1, cpus - 1)
+
+
 def run_local(
     out: Path,
     plan: dict,
     pending: list[tuple[int, list]],
     tok,
-    workers: int,
+    workers: int | None,
     batching: Batching,
     on_read: Callable[[float], None],
     encode_in: str = "auto",
 ) -> None:
     """Tokenize and commit each pending ``(shard index, utterances)``.
 
-    ``workers`` reader processes (0: read in this process, no overlap). ``encode_in``: "main"
+    ``workers`` reader processes (0: read in this process, no overlap; None: ``default_workers``). ``encode_in``: "main"
     encodes here in length-sorted batches (for a batched, maybe GPU, encoder), "workers" has
     each worker encode what it read (a one-by-one CPU codec then runs on every core), "auto"
     picks "main" for tokenizers with a batched encoder (unless they say ``batch_in_workers``),
@@ -60,10 +78,9 @@ def run_local(
     """
     ordered = [(i, length_order(g)) for i, g in pending]
     sr = int(plan["sample_rate"])
-    if encode_in == "auto":
-        # a batched encoder that runs on the CPU anyway (batch_in_workers) is faster as one copy
-        # per worker process than as one copy in the main process
-        encode_in = "main" if has_batched_encoder(tok) and not tok.batch_in_workers else "workers"
+    encode_in = encode_place(tok, encode_in)
+    if workers is None:
+        workers = default_workers(encode_in)
     if encode_in == "workers" and workers > 0:
         fn, jobs = read_and_encode, ((u.path, plan["tokenizer_spec"]) for _, g in ordered for u in g)
     else:
@@ -84,9 +101,33 @@ def run_local(
         ctx.set_forkserver_preload(["speechtok.corpus.encode"])
     # One thread per worker: the work is many independent files, so processes use the cores and
     # intra-op threads only add contention (on a busy machine, tens of times slower).
+    # Several inputs per task: one round trip through the pool costs the job's process more than
+    # pickling the codes; the window (in inputs) bounds how far reading runs ahead, as before.
+    window = max(32, 8 * workers, 2 * batching.size)
+    chunk = max(1, min(TASK_INPUTS, window // (4 * workers)))
     with ctx.Pool(workers, initializer=_init_worker, initargs=("speechtok tokenize", 1)) as pool:
-        stream = bounded_imap(pool, fn, jobs, window=max(32, 8 * workers, 2 * batching.size))
+        tasks = bounded_imap(pool, _run_many, ((fn, c) for c in _chunks(jobs, chunk)), window=-(-window // chunk))
+        stream = (d for results in tasks for d in results)
         _encode_all(out, plan, ordered, tok, batching, stream, on_read)
+
+
+TASK_INPUTS = 8  # inputs per pool task at most
+
+
+def _chunks(items: Iterable, n: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _run_many(job: tuple) -> list:
+    fn, items = job
+    return [fn(item) for item in items]
 
 
 def limit_threads(threads: int) -> None:
