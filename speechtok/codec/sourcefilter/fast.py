@@ -348,8 +348,8 @@ def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndar
     w = torch.index_select(_windows(half), 0, half_len)
     torch.mul(_frames(x, centres, half), w.view(B, F, K), out=y.view(B, F, K))
     y.sub_(w * (y.sum(1, keepdim=True) / _window_sums(half)[half_len][:, None]))  # DC under the window
-    spec = torch.view_as_real(torch.fft.rfft(buf))
-    p = spec[..., 0].square().add_(spec[..., 1].square())  # (frames, bins) power spectrum
+    sq = torch.view_as_real(torch.fft.rfft(buf)).square_()
+    p = sq[..., 0] + sq[..., 1]  # (frames, bins) power spectrum
     # rectangular smoothing over 2/3 F0 in frequency == the autocorrelation times a sinc in lag
     # (the DFT's symmetry mirrors the spectrum at 0 and Nyquist, as CheapTrick does by hand)
     acf = torch.fft.irfft(p, FFT).mul_(_lookup(_box_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS / _BOX_EVERY))
