@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, help="manifest (.jsonl) or folder of audio files")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=nonnegative_int, default=None, help="reader processes (local) or concurrent tasks (ray); "
-                   "default: CPUs - 1 (local), all cluster CPUs (ray)")
+                   "default: one per CPU when the workers encode (local; CPUs - 1 when the main process encodes), all cluster CPUs (ray)")
     p.add_argument("--batch-seconds", type=positive_float, default=60.0,
                    help="most padded audio seconds per encoder batch (default 60)")
     p.add_argument("--batch-size", type=nonnegative_int, default=0, help="most utterances per encoder batch (default: no limit)")
@@ -53,7 +53,7 @@ def register(subparsers) -> None:
 
 def run_tokenize(args) -> int:
     from ..corpus import Batching, JobOptions, run_job
-    from ..corpus.job import environment_cpu_count, exit_code
+    from ..corpus.job import exit_code
 
     if args.backend == "ray":  # before any work, not after the plan is written
         from importlib.util import find_spec
@@ -63,8 +63,8 @@ def run_tokenize(args) -> int:
         if find_spec("ray") is None:
             raise MissingDependencyError("--backend ray needs Ray: pip install 'speechtok[ray]'")
     workers = args.workers
-    if workers is None:
-        workers = 0 if args.backend == "ray" else max(1, environment_cpu_count() - 1)
+    if workers is None and args.backend == "ray":
+        workers = 0  # all the cluster's CPUs; the local backend picks its own default (local.default_workers)
     opts = JobOptions(
         tokenizer=args.tokenizer,
         data=args.data,

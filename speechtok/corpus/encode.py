@@ -57,6 +57,12 @@ def read_input(job: tuple[str, int]) -> Decoded:
 _TOKENIZERS: dict = {}  # per process: a tokenizer is loaded once, not per file
 
 
+def preload_tokenizer(spec: str, tok) -> None:
+    """Make ``tok`` the cached tokenizer for ``spec`` in this process (and so in workers forked
+    from it)."""
+    _TOKENIZERS[spec] = tok
+
+
 def cached_tokenizer(spec: str):
     if spec not in _TOKENIZERS:
         import speechtok

@@ -39,7 +39,7 @@ class JobOptions:
     tokenizer: str
     data: str
     out: str
-    workers: int = 1
+    workers: int | None = 1  # None: the backend's default (local: local.default_workers; ray: the cluster's CPUs)
     batching: Batching = field(default_factory=Batching)
     shard_size: int | None = None  # None: the plan's, or DEFAULT_SHARD_SIZE for a new job
     backend: str = "local"
@@ -110,6 +110,30 @@ def shard_utterances(plan: dict, utts: list) -> list[list]:
     return [utts[i * n : (i + 1) * n] for i in range(plan["num_shards"])]
 
 
+_HELD_LOCKS: set[int] = set()  # descriptors of the output-folder locks this process holds
+
+
+def _drop_locks_in_child() -> None:
+    """A forked process (a local worker) lets go of the job's lock: a lock belongs to the open
+    file, which fork shares, so a worker outliving a killed job would otherwise keep the folder
+    locked. The descriptor is pointed at /dev/null rather than closed, so its number is never
+    reused behind the file object the child also inherited."""
+    if not _HELD_LOCKS:
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    for fd in _HELD_LOCKS:
+        try:
+            os.dup2(null, fd)
+        except OSError:
+            pass
+    os.close(null)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_locks_in_child)
+
+
 @contextmanager
 def _exclusive(out: Path):
     """One writer per output folder; the OS drops the lock when the process dies (even SIGKILL)."""
@@ -118,7 +142,11 @@ def _exclusive(out: Path):
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise JobError(f"{out}: another `speechtok tokenize` is writing here") from None
-        yield
+        _HELD_LOCKS.add(f.fileno())
+        try:
+            yield
+        finally:
+            _HELD_LOCKS.discard(f.fileno())
 
 
 def run_job(opts: JobOptions, log=print) -> dict:
@@ -194,11 +222,11 @@ def _run_backend(opts: JobOptions, out: Path, plan: dict, pending: list, tok) ->
         if opts.backend == "local":
             from .local import run_local
 
-            run_local(out, plan, pending, tok, opts.workers, opts.batching, on_read, opts.encode_in)
+            run_local(out, plan, pending, tok, opts.workers, opts.batching, on_read, opts.encode_in)  # None: default_workers
         elif opts.backend == "ray":
             from .ray_backend import run_ray
 
-            run_ray(out, plan, pending, opts.workers, opts.batching, opts.ray_address, on_read)
+            run_ray(out, plan, pending, opts.workers or 0, opts.batching, opts.ray_address, on_read)
         else:
             raise JobError(f"unknown backend {opts.backend!r} (choose local or ray)")
     finally:

@@ -93,19 +93,34 @@ def yin(x: torch.Tensor, sample_rate: int, step: int, f0_min: float, f0_max: flo
     L = W + tau_max  # the window and its lagged copies: samples [c - half, c - half + L)
     N = _fast_len(L)  # no wrap-around for lags <= tau_max
     half = L // 2 + 1
-    seg = _frames(x, grid, half)[:, :, :L].reshape(-1, L)
-    r = torch.fft.irfft(torch.conj(torch.fft.rfft(seg[:, :W], N)) * torch.fft.rfft(seg, N), N)[:, : tau_max + 1]
+    G = len(grid)
+    frames = _frames(x, grid, half)  # (B, G, 2 * half + 1)
+    # the two transforms' inputs zero-padded to N, written straight into their buffers (what
+    # rfft(seg, N) would pad to, without the intermediate copies)
+    lagged = x.new_empty(B * G, N)
+    lagged.view(B, G, N)[:, :, :L].copy_(frames[:, :, :L])
+    lagged[:, L:].zero_()
+    head = x.new_empty(B * G, N)
+    head[:, :W].copy_(lagged[:, :W])
+    head[:, W:].zero_()
+    # conj(rfft(head)) * rfft(lagged): the conjugate made by negating the imaginary parts in place
+    # (exact; torch's lazy conj costs a copy), then the same complex product
+    prod = torch.fft.rfft(head)
+    torch.view_as_real(prod)[..., 1].neg_()
+    r = torch.fft.irfft(prod.mul_(torch.fft.rfft(lagged)), N)[:, : tau_max + 1]
     # energy of the window shifted by each lag: sliding sums of W squared samples (one cumulative
     # sum per segment), read as a strided view at every frame's lags (frame g's window starts at
     # grid[g] in the padded signal)
     xp = torch.nn.functional.pad(x, (half, half + L))
     cs = torch.nn.functional.pad(torch.cumsum((xp * xp).double(), 1), (1, 0))
     slide = (cs[:, W:] - cs[:, :-W]).float()  # slide[p] = sum of xp[p : p + W]^2
-    e_lag = slide.unfold(1, tau_max + 1, step)[:, : len(grid)].reshape(-1, tau_max + 1)
-    lags = torch.arange(tau_max + 1)
-    d = (e_lag[:, :1] + e_lag - 2 * r).clamp(min=0)
-    cmnd = d[:, 1:] * lags[1:] / torch.cumsum(d[:, 1:], 1).clamp(min=1e-12)
-    c = cmnd[:, tau_min - 1 : tau_max - 1].numpy()
+    e_lag = slide.unfold(1, tau_max + 1, step)[:, :G]  # (B, G, tau_max + 1)
+    # d = e(0) + e(lag) - 2 r(lag), clamped at 0; the CMND of lags tau_min .. tau_max - 1 (the
+    # only ones read), in place where the values are the same
+    d = torch.add(e_lag, e_lag[:, :, :1]).view(B * G, tau_max + 1).sub_(r, alpha=2).clamp_(min=0)
+    lags = torch.arange(tau_min, tau_max, dtype=torch.float32)
+    den = torch.cumsum(d[:, 1:tau_max], 1)[:, tau_min - 1 :].clamp_(min=1e-12)
+    c = (d[:, tau_min:tau_max] * lags).div_(den).numpy()
     # loudness from the difference function, not the raw energy: a DC offset (cheap recording
     # chains) is blind to it, so silence with an offset stays unvoiced
     loud = (d[:, tau_min:].mean(1) / (2 * W)).numpy() > 1e-8
@@ -143,9 +158,11 @@ def _pick(c: np.ndarray, loud: np.ndarray, B: int, tau_min: int, sample_rate: in
     # first dip below the threshold, then down to its local minimum (else the global minimum)
     below = c < yin_threshold
     has = below.any(1)
-    first = np.where(has, below.argmax(1), c.argmin(1))
-    rising = np.concatenate([c[:, 1:] > c[:, :-1], np.ones((n, 1), bool)], 1)
-    tau_i = np.where(has, (rising & (np.arange(m)[None, :] >= first[:, None])).argmax(1), first)
+    first = below.argmax(1)
+    if not has.all():
+        first[~has] = c[~has].argmin(1)
+    tau_i = first.copy()
+    tau_i[has] = _first_rise(c, np.nonzero(has)[0], first[has])
     sure = (c[rows, tau_i] < 2 * yin_threshold) & loud
     # other frames: the best dip within +-20 % of the period of the sure frames around them
     # (interpolated inside each segment)
@@ -154,10 +171,14 @@ def _pick(c: np.ndarray, loud: np.ndarray, B: int, tau_min: int, sample_rate: in
         ks = np.nonzero(sure[b * G : (b + 1) * G])[0]
         if len(ks):
             expect[b * G : (b + 1) * G] = np.exp(np.interp(np.arange(G), ks, np.log(tau_i[b * G + ks] + tau_min)))
-    lag = np.arange(m)[None, :] + tau_min
-    near = (lag > 0.8 * expect[:, None]) & (lag < 1.2 * expect[:, None])  # all False where nan
-    guided = np.where(near.any(1), np.where(near, c, np.inf).argmin(1), tau_i)
-    tau_i = np.where(sure, tau_i, guided)
+    # (only frames that are not sure and have an expected period: the others keep their dip)
+    ask = np.nonzero(~sure & ~np.isnan(expect))[0]
+    if len(ask):
+        lag = np.arange(m)[None, :] + tau_min
+        e = expect[ask, None]
+        near = (lag > 0.8 * e) & (lag < 1.2 * e)
+        any_near = near.any(1)
+        tau_i[ask[any_near]] = np.where(near[any_near], c[ask[any_near]], np.inf).argmin(1)
     best = c[rows, tau_i]
     cand = (sure | (loud & (best < voicing_threshold) & ~np.isnan(expect))).reshape(B, G)
     sure = sure.reshape(B, G)
@@ -174,6 +195,26 @@ def _pick(c: np.ndarray, loud: np.ndarray, B: int, tau_min: int, sample_rate: in
     shift = np.where(ok, 0.5 * (lo - hi) / np.maximum(den, 1e-9), 0.0)
     f0 = np.where(voiced.reshape(-1), sample_rate / (tau_i + tau_min + np.clip(shift, -0.5, 0.5)), 0.0).reshape(B, G)
     return np.stack([_clean(f, min_run, span) for f in f0]), np.clip(1 - best, 0, 1).reshape(B, G)
+
+
+def _first_rise(c: np.ndarray, rows: np.ndarray, start: np.ndarray, window: int = 16) -> np.ndarray:
+    """For each row of ``c`` in ``rows``: the first lag ``k >= start`` where the CMND rises
+    (``c[k + 1] > c[k]``, or ``k`` is the last lag), i.e. the bottom of the dip that begins at
+    ``start``. Looks ``window`` lags ahead first and searches the whole row only for the rows
+    whose dip is longer."""
+    m = c.shape[1]
+    if not len(rows):
+        return start
+    k = start[:, None] + np.arange(window)[None, :]
+    here, after = c[rows[:, None], np.minimum(k, m - 1)], c[rows[:, None], np.minimum(k + 1, m - 1)]
+    rises = (after > here) | (k >= m - 1)
+    found = rises.any(1)
+    out = start + rises.argmax(1)
+    if not found.all():
+        r = rows[~found]
+        full = np.concatenate([c[r, 1:] > c[r, :-1], np.ones((len(r), 1), bool)], 1)
+        out[~found] = (full & (np.arange(m)[None, :] >= start[~found][:, None])).argmax(1)
+    return out
 
 
 def _clean(f0: np.ndarray, min_run: int, span: tuple[int, int] | None = None) -> np.ndarray:
@@ -252,7 +293,28 @@ def _lookup(table_fn, f0: torch.Tensor, sample_rate: int, f_lo: float, f_hi: flo
     """Rows of an F0-indexed table for (frames,) F0 in Hz (rounded to the grid, clamped to the range)."""
     i0, i1 = _rows(f_lo, f_hi, steps)
     idx = torch.round(torch.log10(f0.clamp(f_lo, f_hi) / _F_LO) * steps).long() - i0
-    return table_fn(sample_rate, i0, i1)[idx.clamp(0, i1 - i0)]
+    return torch.index_select(table_fn(sample_rate, i0, i1), 0, idx.clamp(0, i1 - i0))
+
+
+@lru_cache(maxsize=8)
+def _window_sums(half: int) -> torch.Tensor:
+    """(half + 1,): the sum of each row of ``_windows(half)`` (the same reduction, so the same bits)."""
+    return _windows(half).sum(1)
+
+
+def _envelope_long(x, centres, half, half_len, f0, sample_rate, f_lo, f_hi, order, alpha) -> torch.Tensor:
+    """``envelope``'s arithmetic written plainly (frames, order); used when a window is longer
+    than ``FFT`` (``rfft(y, FFT)`` then cuts it)."""
+    B = x.shape[0]
+    seg = _frames(x, centres, half).reshape(-1, 2 * half + 1)
+    w = _windows(half)[half_len]
+    y = seg * w
+    y = y - w * (y.sum(1, keepdim=True) / w.sum(1, keepdim=True))  # remove DC under the window
+    X = torch.fft.rfft(y, FFT)
+    p = X.real.square() + X.imag.square()  # (frames, bins) power spectrum
+    smooth = torch.fft.rfft(torch.fft.irfft(p, FFT) * _lookup(_box_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS / _BOX_EVERY), FFT).real.clamp(min=1e-12)
+    cep = torch.fft.irfft(torch.log(smooth), FFT)[:, : FFT // 2 + 1]
+    return (0.5 * cep * _lookup(_lifter_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS)) @ _cep_to_warped(order, alpha)
 
 
 def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndarray, unvoiced_f0: float,
@@ -275,17 +337,25 @@ def envelope(x: torch.Tensor, sample_rate: int, centres: np.ndarray, f0: np.ndar
         raise ValueError(f"f0_min below {_F_LO / 0.9:.1f} Hz is not supported")
     f_lo = 0.9 * min(f0_min, unvoiced_f0)
     f_hi = sample_rate / 2 if f0_max is None else min(sample_rate / 2, max(1.1 * unvoiced_f0, 1.1 * f0_max))
-    seg = _frames(x, centres, half).reshape(B * F, -1)
-    w = _windows(half)[half_len]
-    y = seg * w
-    y = y - w * (y.sum(1, keepdim=True) / w.sum(1, keepdim=True))  # remove DC under the window
-    X = torch.fft.rfft(y, FFT)
-    p = X.real.square() + X.imag.square()  # (frames, bins) power spectrum
+    K = 2 * half + 1
+    if K > FFT:  # windows longer than the spectrum (an f0_min far below the shipped models')
+        return _envelope_long(x, centres, half, half_len, f0, sample_rate, f_lo, f_hi, order, alpha).numpy().reshape(B, F, order)
+    # each windowed frame is written straight into its zero-padded FFT buffer; the arithmetic
+    # (and so every bit) is that of _envelope_long, with fewer passes over memory
+    buf = x.new_empty(B * F, FFT)
+    buf[:, K:].zero_()
+    y = buf[:, :K]
+    w = torch.index_select(_windows(half), 0, half_len)
+    torch.mul(_frames(x, centres, half), w.view(B, F, K), out=y.view(B, F, K))
+    y.sub_(w * (y.sum(1, keepdim=True) / _window_sums(half)[half_len][:, None]))  # DC under the window
+    sq = torch.view_as_real(torch.fft.rfft(buf)).square_()
+    p = sq[..., 0] + sq[..., 1]  # (frames, bins) power spectrum
     # rectangular smoothing over 2/3 F0 in frequency == the autocorrelation times a sinc in lag
     # (the DFT's symmetry mirrors the spectrum at 0 and Nyquist, as CheapTrick does by hand)
-    smooth = torch.fft.rfft(torch.fft.irfft(p, FFT) * _lookup(_box_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS / _BOX_EVERY), FFT).real.clamp(min=1e-12)
+    acf = torch.fft.irfft(p, FFT).mul_(_lookup(_box_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS / _BOX_EVERY))
+    smooth = torch.fft.rfft(acf).real.clamp(min=1e-12).log_()
     # cepstral liftering (sinc smoothing + peak compensation at the F0 quefrency), then straight
     # into the warped cepstrum
-    cep = torch.fft.irfft(torch.log(smooth), FFT)[:, : FFT // 2 + 1]
-    out = (0.5 * cep * _lookup(_lifter_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS)) @ _cep_to_warped(order, alpha)
+    cep = torch.fft.irfft(smooth, FFT)[:, : FFT // 2 + 1].mul(0.5).mul_(_lookup(_lifter_table, f0, sample_rate, f_lo, f_hi, _LIFTER_STEPS))
+    out = cep @ _cep_to_warped(order, alpha)
     return out.numpy().reshape(B, F, order)

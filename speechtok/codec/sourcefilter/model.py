@@ -139,12 +139,11 @@ class SourceFilterCodec(torch.nn.Module):
         if latency == "low":  # only the segment's frame; YIN's decisions bounded by the segment
             return analyze_batch(segments, self.cfg.sample_rate, hop, a, frames=(before // hop, S), open_edges=True,
                                  max_half=self._low_latency_reach()[1])
-        if a.method == "stft":  # all segments in the same FFT calls
-            frs = analyze_batch(segments, self.cfg.sample_rate, hop, a)
-        else:
-            frs = [analyze(seg, self.cfg.sample_rate, hop, a) for seg in segments]
         c = before // hop
         n = (segments.shape[1] - before - after) // hop
+        if a.method == "stft":  # all segments in the same FFT calls; the envelope of the segment's frames only
+            return analyze_batch(segments, self.cfg.sample_rate, hop, a, frames=(c, n))
+        frs = [analyze(seg, self.cfg.sample_rate, hop, a) for seg in segments]
         return [Frames(fr.f0[c : c + n], fr.cep[c : c + n], fr.bap[c : c + n]) for fr in frs]
 
     def analyze(self, wav: np.ndarray, latency: str = "file") -> Frames:

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import torch
 
-from ...dsp import kmeans, nearest
+from ...dsp import centroid_norms, kmeans, nearest
 
 
 class PitchQuantizer:
@@ -70,7 +70,19 @@ class ResidualKMeans(torch.nn.Module):
             if side is None or side.shape != (len(x), self.side_dim):
                 raise ValueError(f"this quantizer's first stage needs {self.side_dim} teacher coordinates per frame")
             return _nearest(torch.cat([x, side], 1), torch.cat([self.codebooks[0], self.side_codebook], 1))
-        return _nearest(x, self.codebooks[s])
+        return _nearest(x, self.codebooks[s], c2=self._norms(s))
+
+    def _norms(self, s: int) -> torch.Tensor:
+        """Stage ``s``'s codeword norms (``dsp.centroid_norms``), kept until the codebooks change
+        (fit, load_state_dict: their version counter moves)."""
+        cb = self.codebooks
+        key = (cb.data_ptr(), cb._version, s)
+        cache = self.__dict__.setdefault("_norm_cache", {})
+        if key not in cache:
+            if len(cache) > 4 * self.num_stages:
+                cache.clear()
+            cache[key] = centroid_norms(cb[s])
+        return cache[key]
 
     @torch.no_grad()
     def fit(self, x: torch.Tensor, iters: int = 20, seed: int = 0, progress=None,
