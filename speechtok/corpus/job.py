@@ -270,6 +270,3 @@ def exit_code(summary: dict) -> int:
     """0 when every input was tokenized, 1 when some failed (they are listed in errors.jsonl)."""
     return 1 if summary["failed"] else 0
 
-
-def environment_cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -28,6 +28,11 @@ from .encode import (
 )
 
 
+def environment_cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def bounded_imap(pool, fn, jobs: Iterable, window: int) -> Iterator:
     """``pool.imap(fn, jobs)`` in order, but with at most ``window`` tasks submitted and not yet
     consumed (``Pool.imap`` would read the whole input and buffer every result)."""
@@ -52,8 +57,6 @@ def encode_place(tok, encode_in: str = "auto") -> str:
 def default_workers(encode_in: str) -> int:
     """Workers when none are asked for: one per CPU when they encode (the job's own process then
     only collects and writes), one fewer when the main process encodes."""
-    from .job import environment_cpu_count
-
     cpus = environment_cpu_count()
     return cpus if encode_in == "workers" else max(1, cpus - 1)
 
