@@ -74,10 +74,10 @@ class LMVoice:
     def decode(self, codes: np.ndarray) -> np.ndarray:
         from ..tokens import Tokens
 
-        tok = self.tokenizer
-        sizes = tok.codebook_sizes[self.lm.layout.skip : self.lm.layout.skip + codes.shape[0]]
         if self.lm.layout.skip:
             raise ValueError("an LM that skips codebooks (data.skip_codebooks) cannot be decoded to audio on its own")
+        tok = self.tokenizer
+        sizes = tok.codebook_sizes[: codes.shape[0]]
         n = int(round(codes.shape[1] / self.lm.frame_rate * tok.sample_rate))
         tokens = Tokens(codes, tok.name, tok.version, self.lm.frame_rate, sizes, n, tok.sample_rate, model_id=tok.model_id)
         wav, _ = tok.decode(tokens)

@@ -94,8 +94,7 @@ class SpeechLM:
         pads once its own frames are done."""
         lay = self.layout
         out = []
-        for s in range(lay.num_streams):
-            pad = int(lay.pad()[s])
+        for s, pad in enumerate(lay.content_sizes):  # a stream's PAD id is its content size
             if text and ((end_frames is not None and position >= end_frames + s) or (s == 0 and position >= max_frames)):
                 out.append((pad, pad + 1))
                 continue

@@ -130,14 +130,15 @@ class LMTrainer:
         d = self.cfg.data
         if not d.valid:
             return {}
+        model = unwrap(self.model)
+        if self.texts is not None:
+            model.eval()
+            return self._validate_text(model)
         if self._valid_codes is None:
             rows = list(iter_rows(d.valid, limit=d.max_valid_rows))
             self._valid_codes = ([r["codes"] for r in rows], float(sum(r["duration"] for r in rows)))
         codes, seconds = self._valid_codes
-        model = unwrap(self.model)
         model.eval()
-        if self.texts is not None:
-            return self._validate_text(model)
         scores = SpeechLM(self.cfg, self.layout, model, device=str(self.fabric.device)).score(codes)
         model.train()
         bits = sum(s["bits"] for s in scores)

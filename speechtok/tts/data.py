@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..audio import load_audio, resample
 from ..errors import SpeechtokError
-from .frontend import TextError, phonemize
+from .frontend import TextError, phonemize, phonemize_words
 
 
 @dataclass
@@ -143,15 +143,13 @@ def _make_items(rows, codec, progress, alignment="mas"):
     items, skipped = [], []
     aligner = None
     if alignment == "pocketsphinx":
-        from ..semantic.align import Aligner
+        from ..semantic.align import Aligner, AlignmentError
 
         aligner = Aligner()
     for r in tqdm(rows, desc="tts data" if aligner is None else "tts data + alignment", unit="utt", disable=not progress):
         lang = r["language"].split("-")[0]
         try:
             if aligner is not None:
-                from .frontend import phonemize_words
-
                 phones, index, words = phonemize_words(r["text"], lang)
             else:
                 phones = phonemize(r["text"], r["language"])
@@ -167,8 +165,6 @@ def _make_items(rows, codec, progress, alignment="mas"):
             continue
         spans = None
         if aligner is not None:
-            from ..semantic.align import AlignmentError
-
             try:
                 _, segs = aligner.align(resample(wav, codec.cfg.sample_rate, 16000) if codec.cfg.sample_rate != 16000 else wav,
                                         " ".join(words))

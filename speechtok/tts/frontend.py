@@ -148,6 +148,15 @@ def _espeak_phones(chunk: str, voice: str) -> tuple[str, ...]:
     return tuple(phones)
 
 
+def _pause(phones: list[str], punct: str) -> bool:
+    """Append the pause symbol of the punctuation ending a clause (none after another pause or at
+    the start); True when one was appended."""
+    if len(phones) <= 1 or phones[-1] in (SHORT_PAUSE, LONG_PAUSE, QUESTION) or not punct:
+        return False
+    phones.append(LONG_PAUSE if punct[0] in ".!…" else QUESTION if punct[0] == "?" else SHORT_PAUSE)
+    return True
+
+
 def phonemize(text: str, language: str = "en", normalize: bool = True) -> list[str]:
     """Text -> phone symbols (``^ ... $``), clause by clause; raises TextError on empty text or
     characters no voice reads."""
@@ -164,13 +173,7 @@ def phonemize(text: str, language: str = "en", normalize: bool = True) -> list[s
         punct = parts[k + 1].strip() if k + 1 < len(parts) else ""
         if chunk and re.search(r"\w", chunk):
             phones += _espeak_phones(chunk, voice)
-        if len(phones) > 1 and phones[-1] not in (SHORT_PAUSE, LONG_PAUSE, QUESTION):
-            if punct and punct[0] in ".!…":
-                phones.append(LONG_PAUSE)
-            elif punct and punct[0] == "?":
-                phones.append(QUESTION)
-            elif punct:
-                phones.append(SHORT_PAUSE)
+        _pause(phones, punct)
     if len(phones) == 1:
         raise TextError(f"text {text[:60]!r} has no words to speak")
     if phones[-1] not in (LONG_PAUSE, QUESTION):
@@ -207,15 +210,7 @@ def phonemize_words(text: str, language: str = "en") -> tuple[list[str], list[in
             phones += wp
             index += [len(words)] * len(wp)
             words.append(w)
-        if len(phones) > 1 and phones[-1] not in (SHORT_PAUSE, LONG_PAUSE, QUESTION):
-            if punct and punct[0] in ".!…":
-                phones.append(LONG_PAUSE)
-            elif punct and punct[0] == "?":
-                phones.append(QUESTION)
-            elif punct:
-                phones.append(SHORT_PAUSE)
-            else:
-                continue
+        if _pause(phones, punct):
             index.append(-1)
     if not words:
         raise TextError(f"text {text[:60]!r} has no words to speak")
