@@ -23,6 +23,7 @@ def register_bench(sub) -> None:
     b.add_argument("--valid", help="validation manifest")
     b.add_argument("--test", required=True, help="held-out test manifest")
     b.add_argument("--lexical", help="lexical test folder (from `speechtok lm lexical build`)")
+    b.add_argument("--syntactic", help="syntactic test folder (from `speechtok lm syntactic build`)")
     b.add_argument("--config", default=None, help="the LM budget (default: speechtok's configs/lm-tiny.yaml)")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override the LM config")
     b.add_argument("--continuation", metavar="MANIFEST",
@@ -53,9 +54,23 @@ def register_bench(sub) -> None:
     build.add_argument("--no-progress", action="store_true")
     build.set_defaults(func=run_lexical_build)
 
+    sx = sub.add_parser("syntactic", help="build the spoken syntactic test (sBLIMP-style sentence pairs, espeak-ng voices)")
+    ssub = sx.add_subparsers(dest="syntactic_command", metavar="ACTION")
+    sx.set_defaults(func=lambda args: (sx.print_help(), 2)[1])
+    sbuild = ssub.add_parser("build", help="make grammatical / ungrammatical sentence pairs from templates and synthesize them (resumable)")
+    sbuild.add_argument("--out", type=Path, required=True)
+    sbuild.add_argument("--per-phenomenon", type=positive_int, default=40, help="pairs of each of the 6 phenomena (default 40)")
+    sbuild.add_argument("--seed", type=int, default=0)
+    sbuild.add_argument("--no-progress", action="store_true")
+    sbuild.set_defaults(func=run_syntactic_build)
+
     f = sub.add_parser("fortunes", help="synthetic training speech: Debian fortunes read by espeak-ng and flite voices")
     f.add_argument("--out", type=Path, required=True)
     f.add_argument("--per-voice", type=positive_int, default=60, help="fortunes per voice (6 voices; default 60)")
+    f.add_argument("--voices", nargs="+", metavar="VOICE",
+                   help="read each fortune once, dealt to these voices in turn (ids of speechtok.data.synthetic.VOICES "
+                   "or espeak_<voice>; 'large' = the larger bench tier's 12 English voices)")
+    f.add_argument("--jobs", type=positive_int, default=1, help="synthesis processes at once (with --voices)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--no-progress", action="store_true")
     f.set_defaults(func=run_fortunes)
@@ -74,6 +89,8 @@ def run_bench(args: argparse.Namespace) -> int:
             raise SpeechtokError(f"{m}: no such manifest (make the corpus with `speechtok data asterisk`)")
     if args.lexical and not (Path(args.lexical) / "manifest.jsonl").exists():
         raise SpeechtokError(f"{args.lexical}: no lexical test there (build it with `speechtok lm lexical build`)")
+    if args.syntactic and not (Path(args.syntactic) / "manifest.jsonl").exists():
+        raise SpeechtokError(f"{args.syntactic}: no syntactic test there (build it with `speechtok lm syntactic build`)")
     args.config = _bench_config(args.config)
     # both folders are this command's own: a user's folder (or a foreign results.jsonl) is refused
     # before any work, and folders of earlier versions are known by what they hold
@@ -98,7 +115,7 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"== {spec.text}")
         try:
             result = run_spec(spec, config=args.config, overrides=args.overrides, train=train, valid=args.valid, test=args.test,
-                              lexical=args.lexical, work=args.work, out=args.out, workers=args.workers,
+                              lexical=args.lexical, syntactic=args.syntactic, work=args.work, out=args.out, workers=args.workers,
                               ngram_order=args.ngram_order, progress=not args.no_progress)
         except (FileNotFoundError, ValueError) as e:
             raise SpeechtokError(f"{spec.text}: {e}") from None
@@ -167,12 +184,29 @@ def run_lexical_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_syntactic_build(args: argparse.Namespace) -> int:
+    from ..lm.syntactic import build_pairs, synthesize_pairs
+
+    pairs = build_pairs(args.per_phenomenon, seed=args.seed)
+    try:
+        manifest = synthesize_pairs(pairs, args.out, progress=not args.no_progress)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise SpeechtokError(str(e)) from None
+    print(f"{len(pairs)} pairs; manifest {manifest}")
+    return 0
+
+
 def run_fortunes(args: argparse.Namespace) -> int:
-    from ..lm.synthetic import build_synthetic_corpus
+    from ..lm.synthetic import LARGE_TIER_VOICES, build_reading_corpus, build_synthetic_corpus
 
     try:
-        manifest = build_synthetic_corpus(args.out, per_voice=args.per_voice, seed=args.seed, progress=not args.no_progress)
-    except (FileNotFoundError, RuntimeError) as e:
+        if args.voices:
+            voices = LARGE_TIER_VOICES if args.voices == ["large"] else tuple(args.voices)
+            manifest = build_reading_corpus(args.out, voices, per_voice=args.per_voice, seed=args.seed, jobs=args.jobs,
+                                            progress=not args.no_progress)
+        else:
+            manifest = build_synthetic_corpus(args.out, per_voice=args.per_voice, seed=args.seed, progress=not args.no_progress)
+    except (FileNotFoundError, RuntimeError, ValueError) as e:
         raise SpeechtokError(str(e)) from None
     print(f"manifest {manifest}")
     return 0

@@ -190,8 +190,9 @@ def remove_stale_temporaries(out: Path) -> int:
     return n
 
 
-def write_index_and_card(out: Path, plan: dict, stats: list[dict], command: str) -> dict:
-    """``index.json`` (shards and totals), merged ``errors.jsonl`` and the ``README.md`` card."""
+def write_index_and_card(out: Path, plan: dict, stats: list[dict], command: str, extra: dict | None = None) -> dict:
+    """``index.json`` (shards and totals, plus ``extra`` keys), merged ``errors.jsonl`` and the
+    ``README.md`` card."""
     errors = [e for i in range(len(stats)) for e in read_shard_errors(out, i)]
     write_text_atomic(out / "errors.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
     totals = {
@@ -211,6 +212,7 @@ def write_index_and_card(out: Path, plan: dict, stats: list[dict], command: str)
         "num_inputs": plan["num_inputs"],
         "totals": totals,
         "shards": stats,
+        **(extra or {}),
     }
     write_text_atomic(out / "index.json", json.dumps(index, indent=1) + "\n")
     write_text_atomic(out / "README.md", _card(plan, totals, len(stats), command))

@@ -111,22 +111,60 @@ def ngram_bits(layout, train_rows, test_rows, order: int) -> dict:
     return {"order": order, "bits_per_second": sum(bits) / seconds, "bits_per_token": sum(bits) / tokens}
 
 
+def make_folders(spec: Spec, *, train: Path, valid: str | None, test: str, lexical: str | None, syntactic: str | None,
+                 work: Path, workers: int = 1, progress: bool = True) -> dict[str, Path]:
+    """Token folders of every split for ``spec``: ``speechtok tokenize`` for a tokenizer, the phone
+    topline's own writer (``topline.py``; the training folder fixes its phone inventory) for
+    ``phones`` / ``phones@<rate>hz``."""
+    from .topline import inventory_of, item_phonemes, parse_topline, write_phone_folder
+
+    tok_dir = work / "tokens" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec.tokenizer)
+    splits = {"train": train, "test": test}
+    if valid:
+        splits["valid"] = valid
+    if lexical:
+        splits["lexical"] = Path(lexical) / "manifest.jsonl"
+    if syntactic:
+        splits["syntactic"] = Path(syntactic) / "manifest.jsonl"
+    if parse_topline(spec.tokenizer) is None:
+        return {k: tokenize(spec.tokenizer, m, tok_dir / k, workers, progress) for k, m in splits.items()}
+    folders = {"train": write_phone_folder(train, tok_dir / "train", spec.tokenizer, progress=progress)}
+    inventory = inventory_of(folders["train"])
+    for k, m in splits.items():
+        if k != "train":
+            phon = item_phonemes(Path(lexical)) if k == "lexical" else None
+            folders[k] = write_phone_folder(m, tok_dir / k, spec.tokenizer, inventory=inventory, phonemes=phon, progress=progress)
+    return folders
+
+
+def pair_test(lm, folder: Path, tokens: Path, work: Path, out: Path, slug: str, name: str) -> dict:
+    """Score a lexical or syntactic test (``lexical.item_outcomes``: durations of both recordings
+    and the near-identical mark included) -> its summary; items to ``OUT/<name>_items/<slug>.jsonl``."""
+    from .data import iter_rows
+    from .lexical import item_outcomes, lexical_summary, load_pairs, pair_audio
+
+    pairs, meta = load_pairs(folder)
+    rows = list(iter_rows(tokens))
+    scores = lm.score([r["codes"] for r in rows])
+    audio = pair_audio(folder, cache=work / f"{name}-recordings.json")
+    items = item_outcomes(pairs, meta, {r["id"]: {**s, "duration": r["duration"]} for r, s in zip(rows, scores)}, audio)
+    keep = ("pair", "voice", "sum", "norm", "dur_w", "dur_n", "near_identical", "phenomenon")
+    text = "".join(json.dumps({k: i[k] for k in keep if k in i}) + "\n" for i in items)
+    write_atomic(out / f"{name}_items" / f"{slug}.jsonl", lambda tmp: tmp.write_text(text))
+    return lexical_summary(items)
+
+
 def run_spec(spec: Spec, *, config: str | Path, overrides: list[str], train: Path, valid: str | None, test: str,
-             lexical: str | None, work: Path, out: Path, workers: int = 1, ngram_order: int = 3, progress: bool = True) -> dict:
+             lexical: str | None, work: Path, out: Path, workers: int = 1, ngram_order: int = 3, progress: bool = True,
+             syntactic: str | None = None) -> dict:
     from ..lm.config import load_lm_config
     from .data import iter_rows, token_folder_info
     from .measures import likelihood_summary
     from .speech_lm import SpeechLM
     from .train import LMTrainer
 
-    tok_dir = work / "tokens" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec.tokenizer)
-    folders = {"train": tokenize(spec.tokenizer, train, tok_dir / "train", workers, progress),
-               "test": tokenize(spec.tokenizer, test, tok_dir / "test", workers, progress)}
-    if valid:
-        folders["valid"] = tokenize(spec.tokenizer, valid, tok_dir / "valid", workers, progress)
-    if lexical:
-        folders["lexical"] = tokenize(spec.tokenizer, Path(lexical) / "manifest.jsonl", tok_dir / "lexical", workers, progress)
-
+    folders = make_folders(spec, train=train, valid=valid, test=test, lexical=lexical, syntactic=syntactic, work=work,
+                           workers=workers, progress=progress)
     data = [f"data.train={folders['train']}"] + ([f"data.valid={folders['valid']}"] if valid else [])
     cfg = load_lm_config(config, list(overrides) + spec.overrides() + data)
     run_dir = work / "lm" / spec.slug
@@ -156,16 +194,9 @@ def run_spec(spec: Spec, *, config: str | Path, overrides: list[str], train: Pat
         "sampling_x_realtime": speed / summary["steps_per_second"],
     }
     if lexical:
-        from .lexical import item_outcomes, lexical_summary, load_pairs
-
-        pairs, meta = load_pairs(lexical)
-        lex_rows = list(iter_rows(folders["lexical"]))
-        lex_scores = lm.score([r["codes"] for r in lex_rows])
-        items = item_outcomes(pairs, meta, {r["id"]: s for r, s in zip(lex_rows, lex_scores)})
-        result["lexical"] = lexical_summary(items)
-        keep = ("pair", "voice", "sum", "norm")
-        text = "".join(json.dumps({k: i[k] for k in keep}) + "\n" for i in items)
-        write_atomic(out / "lexical_items" / f"{spec.slug}.jsonl", lambda tmp: tmp.write_text(text))
+        result["lexical"] = pair_test(lm, Path(lexical), folders["lexical"], work, out, spec.slug, "lexical")
+    if syntactic:
+        result["syntactic"] = pair_test(lm, Path(syntactic), folders["syntactic"], work, out, spec.slug, "syntactic")
     return result
 
 
@@ -269,25 +300,115 @@ def render_table(rows: list[dict], items_dir: Path | None = None) -> str:
                 continue
             lines.append(f"| `{r['spec']}` | {'yes' if s['identical'] else 'NO'} | {s['plain_steps_per_s']:.0f} | "
                          f"{s['speculative_steps_per_s']:.0f} | {s['speedup']:.2f}× | {s['acceptance'] * 100:.0f}% | {s['ids_per_forward']:.2f} |")
+    lines += control_tables(rows)
     if items_dir is not None and len(lex) > 1:
-        from .lexical import paired_test
+        lines += paired_tables(rows, items_dir)
+    return "\n".join(lines) + "\n"
 
+
+REFERENCE = "mfcc-kmeans@50hz:k500"
+
+
+def topline_of(rows: list[dict]) -> dict | None:
+    """The deduplicated phone topline's row (else any phone topline's)."""
+    from .topline import parse_topline
+
+    tops = [r for r in rows if parse_topline(r["tokenizer"]) is not None]
+    return next((r for r in tops if r["tokenizer"] == "phones"), tops[0] if tops else None)
+
+
+def fraction_of_topline(acc: float | None, top: dict | None, chance: float = 50.0) -> float | None:
+    """How far from chance to the topline a score gets (1 = as far as the topline). ``top`` is the
+    topline's accuracy entry (``{"acc", "ci"}``); None when there is none or its CI reaches chance
+    (a ratio to a margin that may be zero means nothing)."""
+    if acc is None or not top or top.get("acc") is None or top["ci"][0] <= chance:
+        return None
+    return (acc - chance) / (top["acc"] - chance)
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
+def control_tables(rows: list[dict]) -> list[str]:
+    """The duration-controlled lexical table (with the "pick the shorter one" rule and the fraction
+    of the topline's margin) and the syntactic table, for rows that have them."""
+    lines: list[str] = []
+    for test in ("lexical", "syntactic"):
+        done = [r for r in rows if (r.get(test) or {}).get("controls")]
+        if not done:
+            continue
+        top = topline_of(done)
+        c = done[0][test]["controls"]
+        top_m = top[test]["sum"].get("matched") if top else None
+        top_a = top[test]["sum"].get("all") if top else None
+        title = "Lexical test" if test == "lexical" else "Syntactic test (sBLIMP-style sentence pairs)"
+        lines += ["", f"{title}, controlled for duration: all {c['items']} items; **matched** = the {c['matched_items']} items whose two "
+                  f"recordings differ by <= {c['matched_seconds'] * 1000:.0f} ms, {c['near_identical_items']} near-identical pairs "
+                  f"(log-mel distance < {c['near_identical_below']}) left out; length-regressed = a logistic fit of the outcome on the "
+                  "length difference, read at 0; of topline = (score - 50) / (topline - 50), summed scores, given where the topline's "
+                  "CI lies above chance:", "",
+                  "| tokenizer | summed, all % [CI] | summed, matched % [CI] | per token, matched % [CI] | summed, length-regressed % | "
+                  "of topline, all | of topline, matched |", "|---|---|---|---|---:|---:|---:|"]
+        short = done[0][test]["shorter_one"]
+        lines.append(f"| *pick the shorter one* (no LM) | {_ci(short['all'])} | {_ci(short['matched'])} | | | "
+                     f"{_frac(fraction_of_topline(short['all']['acc'], top_a))} | {_frac(fraction_of_topline(short['matched']['acc'], top_m))} |")
+        for r in done:
+            s_, n_ = r[test]["sum"], r[test]["norm"]
+            lines.append(f"| `{r['spec']}` | {_ci(s_['all'])} | {_ci(s_['matched'])} | {_ci(n_['matched'])} | {_pct(s_.get('length_regressed'))} | "
+                         f"{_frac(fraction_of_topline(s_['all']['acc'], top_a))} | {_frac(fraction_of_topline(s_['matched']['acc'], top_m))} |")
+        if test == "syntactic":
+            phen = list(done[0][test]["sum"].get("by_phenomenon", {}))
+            if phen:
+                lines += ["", "Syntactic test by phenomenon, summed score % (items):", "",
+                          "| tokenizer | " + " | ".join(phen) + " |", "|---|" + "---:|" * len(phen)]
+                for r in done:
+                    b = r[test]["sum"]["by_phenomenon"]
+                    lines.append(f"| `{r['spec']}` | " + " | ".join(f"{_pct(b[p]['acc'])} ({b[p]['n']})" for p in phen) + " |")
+    return lines
+
+
+def _frac(v) -> str:
+    return "–" if v is None else f"{v:.2f}"
+
+
+def paired_tables(rows: list[dict], items_dir: Path) -> list[str]:
+    """Each row against MFCC k-means on the same items (summed score): all items and the
+    duration-controlled ones; difference [bootstrap CI], only-A / only-B counts, sign test."""
+    from .lexical import controlled, paired_test
+
+    lines: list[str] = []
+    for test, folder in (("lexical", items_dir), ("syntactic", items_dir.parent / "syntactic_items")):
         items = {}
-        for r in lex:
-            p = items_dir / f"{Spec.parse(r['spec']).slug}.jsonl"
+        for r in rows:
+            if not r.get(test):
+                continue
+            p = folder / f"{Spec.parse(r['spec']).slug}.jsonl"
             if p.exists():
                 items[r["spec"]] = [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
-        specs = list(items)
-        if len(specs) > 1:
-            lines += ["", "Paired comparison on the same lexical items (per-token score): difference A − B in points "
-                      "[bootstrap 95% CI], items only A / only B got right, two-sided sign test:", "",
-                      "| A | B | A − B | only A | only B | p |", "|---|---|---|---:|---:|---:|"]
-            for i, a in enumerate(specs):
-                for b in specs[i + 1 :]:
-                    pt = paired_test(items[a], items[b])
-                    lines.append(f"| `{a}` | `{b}` | {pt['diff']:+.1f} [{pt['ci'][0]:+.1f}, {pt['ci'][1]:+.1f}] | "
-                                 f"{pt['a_only']} | {pt['b_only']} | {pt['p_sign_test']:.3g} |")
-    return "\n".join(lines) + "\n"
+        ref = REFERENCE if REFERENCE in items else None
+        if ref is None or len(items) < 2:
+            continue
+        has_dur = any("dur_w" in i for i in items[ref])
+        lines += ["", f"Paired comparison with `{ref}` on the same {test} items (summed score): difference A − B in points "
+                  "[bootstrap 95% CI], items only A / only B got right, two-sided sign test" + ("; all items, then the duration-controlled ones" if has_dur else "") + ":", "",
+                  "| A | items | A − B | only A | only B | p |" + (" matched: A − B | only A | only B | p |" if has_dur else ""),
+                  "|---|---:|---|---:|---:|---:|" + ("---|---:|---:|---:|" if has_dur else "")]
+        for spec, its in items.items():
+            if spec == ref:
+                continue
+            pt = paired_test(its, items[ref], score="sum")
+            cells = f"| `{spec}` | {pt['items']} | {pt['diff']:+.1f} [{pt['ci'][0]:+.1f}, {pt['ci'][1]:+.1f}] | {pt['a_only']} | {pt['b_only']} | {pt['p_sign_test']:.3g} |"
+            if has_dur:
+                keep = {(i["pair"], i["voice"]) for i in controlled(items[ref])}
+                a = [i for i in its if (i["pair"], i["voice"]) in keep]
+                try:
+                    pm = paired_test(a, items[ref], score="sum")
+                    cells += f" {pm['diff']:+.1f} [{pm['ci'][0]:+.1f}, {pm['ci'][1]:+.1f}] | {pm['a_only']} | {pm['b_only']} | {pm['p_sign_test']:.3g} |"
+                except ValueError:
+                    cells += " – | | | |"
+            lines.append(cells)
+    return lines
 
 
 def speculative_row(lm, work: Path, spec: Spec, prompts: int = 4, prompt_seconds: float = 2.0, seconds: float = 3.0) -> dict:

@@ -24,6 +24,10 @@ def continuation_eval(lm, manifest: str, prompt_seconds: float = 2.5, seconds: f
     from ..eval.stats import summarize
     from ..tokens import Tokens
 
+    from .topline import parse_topline
+
+    if parse_topline(lm.tokenizer) is not None:
+        return {"skipped": f"{lm.tokenizer} is the phone topline (no audio to decode)"}
     tok = speechtok.load(lm.tokenizer)
     if not tok.can_decode:
         return {"skipped": f"{tok.name} is encode-only"}

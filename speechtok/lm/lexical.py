@@ -194,9 +194,10 @@ def load_pairs(folder: str | Path) -> tuple[list[dict], dict]:
     return pairs, json.loads((p / "meta.json").read_text())
 
 
-def item_outcomes(pairs: list[dict], meta: dict, scores: dict[str, dict]) -> list[dict]:
+def item_outcomes(pairs: list[dict], meta: dict, scores: dict[str, dict], audio: dict | None = None) -> list[dict]:
     """One item per (pair, voice) with both members scored: 1 / 0 / 0.5 (tie) for the summed
-    and the per-token log-likelihood."""
+    and the per-token log-likelihood. A score row may carry ``duration`` (seconds: the item gets
+    ``dur_w`` / ``dur_n``); ``audio`` (from ``pair_audio``) marks near-identical recordings."""
     items = []
     for voice in meta["voices"]:
         vid = voice.replace("+", "_")
@@ -206,11 +207,122 @@ def item_outcomes(pairs: list[dict], meta: dict, scores: dict[str, dict]) -> lis
                 continue
             sw, sn = w["bits"], n["bits"]
             nw, nn = w["bits"] / max(1, w["tokens"]), n["bits"] / max(1, n["tokens"])
-            items.append({"pair": p["pair"], "voice": voice, "held_out": voice in meta["held_out"],
-                          "freq_bucket": p["freq_bucket"], "phonemes": p["phonemes"],
-                          "sum": 1.0 if sw < sn else 0.5 if sw == sn else 0.0,
-                          "norm": 1.0 if nw < nn else 0.5 if nw == nn else 0.0})
+            item = {"pair": p["pair"], "voice": voice, "held_out": voice in meta["held_out"],
+                    "freq_bucket": p.get("freq_bucket"), "phonemes": p.get("phonemes"),
+                    "sum": 1.0 if sw < sn else 0.5 if sw == sn else 0.0,
+                    "norm": 1.0 if nw < nn else 0.5 if nw == nn else 0.0}
+            if "duration" in w and "duration" in n:
+                item["dur_w"], item["dur_n"] = round(float(w["duration"]), 5), round(float(n["duration"]), 5)
+            if audio is not None and (vid, p["pair"]) in audio:
+                item["near_identical"] = bool(audio[(vid, p["pair"])]["near_identical"])
+            for key in ("phenomenon",):
+                if key in p:
+                    item[key] = p[key]
+            items.append(item)
     return items
+
+
+# ---- duration controls -------------------------------------------------------------------------------
+#: pairs whose two recordings differ by at most this much are "length-matched"
+MATCHED_SECONDS = 0.020
+#: two recordings are near-identical when their log-mel spectrograms (same frame count) differ by
+#: less than this mean absolute difference (natural-log units); identical samples give 0
+NEAR_IDENTICAL = 0.05
+
+
+def _log_mel(wav: np.ndarray) -> np.ndarray:
+    from ..dsp import mel_filterbank, stft_magnitude
+
+    mag = stft_magnitude(np.asarray(wav, dtype=np.float64), 512, 160)  # (bins, frames)
+    return np.log(mag.T @ mel_filterbank(16000, 512, 40).T + 1e-5)  # (frames, mels)
+
+
+def recording_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """0 for identical samples; else the mean absolute log-mel difference, the shorter recording's
+    frames compared with the longer one's resampled to the same count (inf if lengths differ > 10%)."""
+    if a.shape == b.shape and np.array_equal(a, b):
+        return 0.0
+    if abs(a.size - b.size) > 0.1 * max(a.size, b.size):
+        return float("inf")
+    ma, mb = _log_mel(a), _log_mel(b)
+    if len(ma) != len(mb):
+        idx = np.round(np.linspace(0, len(mb) - 1, len(ma))).astype(int)
+        mb = mb[idx]
+    return float(np.mean(np.abs(ma - mb)))
+
+
+def pair_audio(folder: str | Path, cache: Path | None = None, progress: bool = False) -> dict:
+    """(voice id, pair) -> {"distance", "near_identical"} for every pair of a built test, from its
+    wavs; cached as JSON in ``cache`` (keyed by the test's pairs file)."""
+    import hashlib
+
+    from tqdm import tqdm
+
+    from ..audio import load_audio
+
+    folder = Path(folder)
+    pairs, meta = load_pairs(folder)
+    digest = hashlib.sha1((folder / "pairs.jsonl").read_bytes()).hexdigest()[:12]
+    if cache is not None and cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved.get("digest") == digest:
+            return {(r["voice"], r["pair"]): r for r in saved["rows"]}
+    rows = []
+    jobs = [(voice.replace("+", "_"), p["pair"]) for voice in meta["voices"] for p in pairs]
+    for vid, pair in tqdm(jobs, desc="compare recordings", unit="pair", disable=not progress):
+        paths = [folder / "wav" / vid / f"{pair:05d}-{k}.wav" for k in ("w", "n")]
+        if not all(p.exists() for p in paths):
+            continue
+        a, b = (load_audio(p, 16000)[0] for p in paths)
+        d = recording_distance(a, b)
+        rows.append({"voice": vid, "pair": pair, "distance": round(d, 5) if np.isfinite(d) else None,
+                     "near_identical": bool(d < NEAR_IDENTICAL)})
+    if cache is not None:
+        from ..fsutil import write_atomic
+
+        text = json.dumps({"digest": digest, "rows": rows}) + "\n"
+        write_atomic(cache, lambda tmp: tmp.write_text(text))
+    return {(r["voice"], r["pair"]): r for r in rows}
+
+
+def shorter_outcomes(items: list[dict]) -> list[dict]:
+    """The "pick the shorter recording" rule scored like an LM: 1 when the word is shorter."""
+    out = []
+    for i in items:
+        if "dur_w" not in i:
+            continue
+        v = 1.0 if i["dur_w"] < i["dur_n"] else 0.5 if i["dur_w"] == i["dur_n"] else 0.0
+        out.append({**i, "sum": v, "norm": v})
+    return out
+
+
+def controlled(items: list[dict]) -> list[dict]:
+    """Items kept by the duration control: length-matched (|word - non-word| <= MATCHED_SECONDS)
+    and not near-identical."""
+    return [i for i in items if "dur_w" in i and abs(i["dur_w"] - i["dur_n"]) <= MATCHED_SECONDS + 1e-9
+            and not i.get("near_identical", False)]
+
+
+def length_regressed(items: list[dict], score: str) -> float | None:
+    """Accuracy (%) at equal length: a logistic regression of the item's outcome on the length
+    difference (word minus non-word, in 100 ms; near-identical pairs left out, ties counted half)
+    read at a difference of 0."""
+    rows = [(i["dur_w"] - i["dur_n"], i[score]) for i in items if "dur_w" in i and not i.get("near_identical", False)]
+    if len(rows) < 10:
+        return None
+    x = np.array([r[0] for r in rows]) * 10.0
+    y = np.array([r[1] for r in rows])
+    X = np.stack([np.ones_like(x), x], 1)
+    w = np.zeros(2)
+    for _ in range(50):  # Newton (IRLS) on the log-likelihood with fractional targets, a small ridge
+        p = 1 / (1 + np.exp(-(X @ w)))
+        g = X.T @ (y - p) - 1e-3 * w
+        h = (X * (p * (1 - p))[:, None]).T @ X + 1e-3 * np.eye(2)
+        step = np.linalg.solve(h, g)
+        w += step
+        if np.abs(step).max() < 1e-9:
+            break
+    return float(100 / (1 + np.exp(-w[0])))
 
 
 def cluster_bootstrap_ci(values, clusters, resamples: int = 2000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
@@ -242,15 +354,33 @@ def _length_bucket(n: int) -> str:
 
 
 def lexical_summary(items: list[dict]) -> dict:
-    """Accuracy (%) with 95% bootstrap CIs, overall and broken down; chance is 50."""
+    """Accuracy (%) with 95% bootstrap CIs, overall and broken down; chance is 50. With durations
+    on the items: the same on the duration-controlled items (``matched``), the length-regressed
+    accuracy, and the "pick the shorter one" rule on both sets."""
     out = {"chance": 50.0}
+    has_dur = any("dur_w" in i for i in items)
+    kept = controlled(items) if has_dur else []
     for score in ("sum", "norm"):
         s = {"all": _acc(items, score),
              "seen_voices": _acc([i for i in items if not i["held_out"]], score),
              "held_out_voice": _acc([i for i in items if i["held_out"]], score)}
-        s["by_train_count"] = {b: _acc([i for i in items if i["freq_bucket"] == b], score) for *_, b in FREQ_BUCKETS}
-        s["by_phonemes"] = {b: _acc([i for i in items if _length_bucket(i["phonemes"]) == b], score) for b in ("<=4", "5-6", "7+")}
+        if any(i.get("freq_bucket") is not None for i in items):
+            s["by_train_count"] = {b: _acc([i for i in items if i["freq_bucket"] == b], score) for *_, b in FREQ_BUCKETS}
+        if any(i.get("phonemes") is not None for i in items):
+            s["by_phonemes"] = {b: _acc([i for i in items if _length_bucket(i["phonemes"]) == b], score) for b in ("<=4", "5-6", "7+")}
+        if any("phenomenon" in i for i in items):
+            s["by_phenomenon"] = {ph: _acc([i for i in items if i.get("phenomenon") == ph], score)
+                                  for ph in sorted({i["phenomenon"] for i in items if "phenomenon" in i})}
+        if has_dur:
+            s["matched"] = _acc(kept, score)
+            s["length_regressed"] = length_regressed(items, score)
         out[score] = s
+    if has_dur:
+        short = shorter_outcomes(items)
+        out["shorter_one"] = {"all": _acc(short, "sum"), "matched": _acc(controlled(short), "sum")}
+        out["controls"] = {"matched_seconds": MATCHED_SECONDS, "near_identical_below": NEAR_IDENTICAL,
+                           "items": len(items), "matched_items": len(kept),
+                           "near_identical_items": sum(1 for i in items if i.get("near_identical"))}
     return out
 
 

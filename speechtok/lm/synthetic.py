@@ -82,6 +82,61 @@ def synthesize(text: str, voice: str, out_wav: Path, engine: str = "espeak") -> 
     return len(wav) / SAMPLE_RATE
 
 
+#: the larger LM bench tier's readers: every English voice of `speechtok data speech`'s synthetic
+#: set (festival diphone / unit selection / HTS, flite, espeak-ng variants) except the lexical
+#: test's held-out voice (en-us+m3), plus espeak-ng's plain en-us and en-gb
+LARGE_TIER_VOICES = ("festival_kal", "festival_ked", "festival_slt_hts", "flite_kal16", "flite_slt", "flite_rms",
+                     "flite_awb", "espeak_en-us+f3", "espeak_en-gb+m1", "espeak_en-gb+f2", "espeak_en-us", "espeak_en-gb")
+
+
+def _voice(vid: str):
+    """A voice of ``speechtok.data.synthetic.VOICES``, or ``espeak_<name>`` for any espeak-ng voice."""
+    from ..data.synthetic import VOICES, SynthVoice
+
+    if vid in VOICES:
+        return VOICES[vid]
+    if vid.startswith("espeak_"):
+        name = vid[len("espeak_"):]
+        return SynthVoice(vid, "espeak", name, "en", "en", package="espeak-ng", licence="GPL-3")
+    raise ValueError(f"unknown voice {vid!r}; use an id of speechtok.data.synthetic.VOICES or espeak_<espeak-ng voice>")
+
+
+def build_reading_corpus(out_dir: str | Path, voices: Sequence[str] = LARGE_TIER_VOICES, per_voice: int = 600,
+                         seed: int = 0, jobs: int = 1, progress: bool = True) -> Path:
+    """Fortunes read once each: a seeded permutation of the fortunes dealt to the voices in turn,
+    ``per_voice`` each (fewer if the fortunes run out). Writes ``out_dir/wav/<voice>/<n>.wav`` and
+    ``out_dir/train.jsonl``; resumable (wavs already written are kept). Returns the manifest."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    from ..data.manifest import Utterance, write_manifest
+    from ..data.synthetic import speakable, synthesize as synth_voice
+
+    out = Path(out_dir)
+    fortunes = read_fortunes()
+    order = np.random.default_rng(seed).permutation(len(fortunes))
+    vs = [_voice(v) for v in voices]
+    n = min(len(fortunes), per_voice * len(vs))
+    work = [(vs[i % len(vs)], int(order[i])) for i in range(n)]
+
+    def one(job):
+        voice, j = job
+        path = out / "wav" / voice.id.replace("+", "_") / f"{j:05d}.wav"
+        return voice, j, path, synth_voice(voice, speakable(fortunes[j]), path)
+
+    utts = []
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        for voice, j, path, seconds in tqdm(pool.map(one, work), total=len(work), desc="read fortunes", unit="utt",
+                                            disable=not progress):
+            vid = voice.id.replace("+", "_")
+            utts.append(Utterance(id=f"{vid}/{j:05d}", path=str(path.resolve()), duration=round(seconds, 3), speaker=vid,
+                                  language="en", text=fortunes[j], split="train"))
+    manifest = out / "train.jsonl"
+    write_manifest(manifest, utts, relative_to=out)
+    return manifest
+
+
 def build_synthetic_corpus(out_dir: str | Path, per_voice: int = 60, seed: int = 0,
                            espeak_voices: Sequence[str] = ESPEAK_VOICES, flite_voices: Sequence[str] = FLITE_VOICES,
                            progress: bool = True) -> Path:
