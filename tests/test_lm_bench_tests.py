@@ -197,3 +197,26 @@ def test_fraction_of_topline():
     assert fraction_of_topline(50.0, top) == 0.0
     assert fraction_of_topline(65.0, {"acc": 53.0, "ci": [49.0, 57.0]}) is None  # the topline's margin may be 0
     assert fraction_of_topline(None, top) is None
+
+
+# ---- the larger tier's reading corpus ----------------------------------------------------------------
+@needs_espeak
+def test_reading_corpus_reads_each_fortune_once_and_skips_what_a_voice_cannot_read(tmp_path):
+    from speechtok.data.manifest import list_inputs
+    from speechtok.lm.synthetic import FORTUNE_DIR, build_reading_corpus
+
+    if not FORTUNE_DIR.exists():
+        pytest.skip("Debian fortunes not installed")
+    out = tmp_path / "reading"
+    manifest = build_reading_corpus(out, ("espeak_en-us", "espeak_nosuchvoice"), per_voice=2, progress=False)
+    utts = list_inputs(manifest)
+    skipped = [json.loads(x) for x in (out / "skipped.jsonl").read_text().splitlines()]
+    assert len(utts) == 2 and {u.speaker for u in utts} == {"espeak_en-us"}
+    assert len(skipped) == 2 and all(s["voice"] == "espeak_nosuchvoice" for s in skipped)
+    ids = [u.id.split("/")[1] for u in utts] + [f"{s['fortune']:05d}" for s in skipped]
+    assert len(set(ids)) == 4  # each fortune once
+    assert all(u.text and u.duration > 0.3 for u in utts)
+    again = list_inputs(build_reading_corpus(out, ("espeak_en-us", "espeak_nosuchvoice"), per_voice=2, progress=False))
+    assert [u.id for u in again] == [u.id for u in utts]  # resumed: the same corpus
+    with pytest.raises(ValueError, match="unknown voice"):
+        build_reading_corpus(out, ("no_such_engine_voice",), per_voice=1, progress=False)

@@ -7,6 +7,7 @@ wrappers the lexical test uses too.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -105,13 +106,17 @@ def build_reading_corpus(out_dir: str | Path, voices: Sequence[str] = LARGE_TIER
                          seed: int = 0, jobs: int = 1, progress: bool = True) -> Path:
     """Fortunes read once each: a seeded permutation of the fortunes dealt to the voices in turn,
     ``per_voice`` each (fewer if the fortunes run out). Writes ``out_dir/wav/<voice>/<n>.wav`` and
-    ``out_dir/train.jsonl``; resumable (wavs already written are kept). Returns the manifest."""
+    ``out_dir/train.jsonl``; resumable (wavs already written are kept). A text a voice cannot read
+    (festival crashes on a few) is left out and listed in ``out_dir/skipped.jsonl``. Returns the
+    manifest."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
+    from ..data.asterisk import CorpusError
     from ..data.manifest import Utterance, write_manifest
     from ..data.synthetic import speakable, synthesize as synth_voice
+    from ..fsutil import write_atomic
 
     out = Path(out_dir)
     fortunes = read_fortunes()
@@ -123,15 +128,23 @@ def build_reading_corpus(out_dir: str | Path, voices: Sequence[str] = LARGE_TIER
     def one(job):
         voice, j = job
         path = out / "wav" / voice.id.replace("+", "_") / f"{j:05d}.wav"
-        return voice, j, path, synth_voice(voice, speakable(fortunes[j]), path)
+        try:
+            return voice, j, path, synth_voice(voice, speakable(fortunes[j]), path)
+        except CorpusError as e:
+            return voice, j, path, str(e)
 
-    utts = []
+    utts, skipped = [], []
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         for voice, j, path, seconds in tqdm(pool.map(one, work), total=len(work), desc="read fortunes", unit="utt",
                                             disable=not progress):
             vid = voice.id.replace("+", "_")
+            if isinstance(seconds, str):
+                skipped.append({"voice": vid, "fortune": j, "error": seconds})
+                continue
             utts.append(Utterance(id=f"{vid}/{j:05d}", path=str(path.resolve()), duration=round(seconds, 3), speaker=vid,
                                   language="en", text=fortunes[j], split="train"))
+    text = "".join(json.dumps(x) + "\n" for x in skipped)
+    write_atomic(out / "skipped.jsonl", lambda tmp: tmp.write_text(text))
     manifest = out / "train.jsonl"
     write_manifest(manifest, utts, relative_to=out)
     return manifest
