@@ -39,7 +39,7 @@ def _eval(args) -> int:
     from .evaluate import evaluate_manifest
 
     torch.set_num_threads(args.threads)
-    summary = evaluate_manifest(args.tokenizer, args.data, args.align, out=args.out)
+    summary = evaluate_manifest(args.tokenizer, args.data, args.align, out=args.out, map_manifest=args.map_data)
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -58,6 +58,7 @@ def main(argv=None) -> int:
     e.add_argument("--align", required=True, help="alignment cache (python -m speechtok.semantic.align); missing rows are aligned into it")
     e.add_argument("-t", "--tokenizer", default="syllables")
     e.add_argument("--out", help="folder for rows.jsonl and summary.json")
+    e.add_argument("--map-data", help="manifest whose syllables map units to labels for the held-out unit accuracy (e.g. the train split)")
     e.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     return _fit(args) if args.cmd == "fit" else _eval(args)

@@ -65,8 +65,33 @@ def _entropy_bits(values: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def evaluate_manifest(tokenizer, manifest: str, align_cache: str, out: str | None = None) -> dict:
-    """Rows per utterance (``OUT/rows.jsonl``) and a summary (``OUT/summary.json``); returns the summary."""
+def content_and_labels(tok, manifest: str, align_cache: str) -> tuple[np.ndarray, list[str], list[str]]:
+    """Content codes of every syllable token of a manifest's aligned utterances, with the
+    phone-string and vowel labels of the reference syllables they overlap most."""
+    utts = list_inputs(manifest)
+    aligned = align_manifest(utts, align_cache, progress=False)
+    units, labels, vowels = [], [], []
+    for u in utts:
+        if u.id not in aligned:
+            continue
+        wav, _ = load_audio(u.path, SAMPLE_RATE)
+        codes, spans = tok.codes_and_spans(wav)
+        ref = reference_syllables(aligned[u.id]["phones"], aligned[u.id]["words"])
+        lab, vow = overlap_labels([(a, b) for a, b, p in spans if not p], ref)
+        units.append(codes[0, codes[0] != tok.pause_code])
+        labels += lab
+        vowels += vow
+    return np.concatenate(units), labels, vowels
+
+
+def evaluate_manifest(tokenizer, manifest: str, align_cache: str, out: str | None = None,
+                      map_manifest: str | None = None) -> dict:
+    """Rows per utterance (``OUT/rows.jsonl``) and a summary (``OUT/summary.json``); returns the summary.
+
+    ``map_manifest``: also the held-out unit accuracy (``measures.heldout_unit_accuracy``): each
+    content unit's majority label counted on that manifest's syllables (e.g. the train split),
+    scored on this one; unlike PNMI and purity it does not grow with the number of units."""
+    from ..semantic.measures import heldout_unit_accuracy
     from ..tokenizers.registry import load
 
     tok = load(tokenizer) if isinstance(tokenizer, str) else tokenizer
@@ -130,6 +155,12 @@ def evaluate_manifest(tokenizer, manifest: str, align_cache: str, out: str | Non
         "pitch_voiced_share": float((codes[2, syl_mask] > 0).mean()) if syl_mask.any() else 0.0,
         "encode_seconds": round(elapsed, 2), "real_time_factor": elapsed / seconds,
     }
+    if map_manifest:
+        mu, ml, mv = content_and_labels(tok, map_manifest, align_cache)
+        for name, train_l, test_l in (("label", ml, labels), ("vowel", mv, vowels)):
+            _, inv = np.unique(np.asarray(list(train_l) + list(test_l)), return_inverse=True)
+            summary[f"heldout_unit_acc_{name}"] = heldout_unit_accuracy(mu, inv[: len(train_l)], units, inv[len(train_l):])
+        summary["map_manifest"] = str(map_manifest)
     for (kind, tol), (h, nr, nh) in counts.items():
         s = scores_from_counts(h, nr, nh)
         for key in ("precision", "recall", "f1", "os", "r_value"):
