@@ -41,6 +41,7 @@ _FAMILIES: tuple[str, ...] = (
     "speechtok.tokenizers.codec2",
     "speechtok.codec.catalogue",  # our shipped models; names and facts without torch
     "speechtok.semantic.mfcc_kmeans",
+    "speechtok.syllables.tokenizer",
     "speechtok.tokenizers.external",
 )
 _EXTRA: list = []  # families added with register()

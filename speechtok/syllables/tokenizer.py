@@ -1,0 +1,274 @@
+"""The ``syllables`` tokenizer family: one token of three codes per syllable (encode only).
+
+Each utterance is cut into syllables by ``segment.segment`` and every syllable becomes one column
+of ``Tokens.codes`` (``[3, tokens]``, variable rate):
+
+- **codebook 0, content** (``k + 1`` codes): the nearest of ``k`` k-means centroids to the
+  syllable's pooled features: PhoneCTC frame posteriors (40 phone classes, 50 Hz, the shipped
+  ``speechtok/assets/phone_ctc`` model) and MFCC + Δ + ΔΔ (39, 100 Hz, utterance mean removed),
+  each averaged over the syllable's first, middle and last third: 120 + 117 dims, standardised
+  with the training set's statistics, each block scaled to the same total variance. Code ``k``
+  is a **pause**: the silence before, between (gaps of 60 ms or more) and after speech runs, one
+  pause token per second or part of it (so the durations of all tokens add up to the audio).
+- **codebook 1, duration** (16 codes): ``round(15 * log(d / 20 ms) / log(50))``, clipped: log
+  steps from 20 ms to 1 s (about 30% apart).
+- **codebook 2, pitch** (33 codes): 0 = unvoiced (fewer than 20% of the syllable's 5 ms frames
+  voiced, WORLD DIO + StoneMask, 50-500 Hz); else ``1 + round(31 * log(f0 / 60) / log(400 / 60))``,
+  clipped, of the syllable's mean log-F0: 32 levels from 60 to 400 Hz, about a semitone apart.
+
+``frame_rate`` is **nominal**: 4 tokens/s (a typical English syllable rate), so ``bitrate`` is
+nominal too; ``Tokens.bitrate`` measures the real rate (tokens × Σ log2 sizes / seconds). The
+token times are implied by the durations (each token starts where the previous ended), so nothing
+else is stored. Names: ``syllables`` (= ``syllables:k1024``), ``syllables:kK`` for other fitted K.
+
+The centroids ship in ``speechtok/assets/syllables/`` (TRAINING.md says how they were made).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SpeechtokError
+from ..tokenizers.base import Tokenizer
+from .segment import SAMPLE_RATE, SegmenterConfig, segment
+
+ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "syllables"
+DEFAULT_K = 1024
+NOMINAL_RATE = 4.0
+DUR_LEVELS, DUR_MIN, DUR_MAX = 16, 0.02, 1.0
+F0_LEVELS, F0_LO, F0_HI = 32, 60.0, 400.0
+VOICED_SHARE = 0.2
+MIN_PAUSE = 0.02  # silence shorter than this at the edges is added to the nearest syllable
+MAX_TOKEN = 1.0  # a longer pause is split into tokens of at most this
+
+
+# ---- the three streams ----------------------------------------------------------------------
+def duration_code(seconds) -> np.ndarray:
+    d = np.maximum(np.asarray(seconds, np.float64), 1e-6)
+    q = np.round((DUR_LEVELS - 1) * np.log(d / DUR_MIN) / np.log(DUR_MAX / DUR_MIN))
+    return np.clip(q, 0, DUR_LEVELS - 1).astype(np.int64)
+
+
+def duration_value(code) -> np.ndarray:
+    """The duration (s) a code stands for: the centre of its log step."""
+    return DUR_MIN * (DUR_MAX / DUR_MIN) ** (np.asarray(code, np.float64) / (DUR_LEVELS - 1))
+
+
+def pitch_code(f0_hz) -> np.ndarray:
+    """Mean F0 (Hz; 0 or less = unvoiced) -> pitch codes 0..32."""
+    f = np.asarray(f0_hz, np.float64)
+    q = np.round((F0_LEVELS - 1) * np.log(np.maximum(f, 1e-3) / F0_LO) / np.log(F0_HI / F0_LO))
+    return np.where(f > 0, 1 + np.clip(q, 0, F0_LEVELS - 1), 0).astype(np.int64)
+
+
+def pitch_value(code) -> np.ndarray:
+    """Pitch code -> Hz (0 for unvoiced)."""
+    c = np.asarray(code, np.float64)
+    return np.where(c > 0, F0_LO * (F0_HI / F0_LO) ** ((c - 1) / (F0_LEVELS - 1)), 0.0)
+
+
+def syllable_f0(wav: np.ndarray, segments) -> np.ndarray:
+    """Mean F0 (Hz, geometric) of each ``(start, end)``, 0 where under 20% of its frames are voiced."""
+    from ..codec.sourcefilter.analysis import track_f0
+
+    if not len(segments):
+        return np.zeros(0)
+    f0, t = track_f0(np.asarray(wav, np.float64), SAMPLE_RATE, 50.0, 500.0, 0.4)
+    out = np.zeros(len(segments))
+    for i, (a, b) in enumerate(segments):
+        sel = f0[(t >= a) & (t < b)]
+        v = sel[sel > 0]
+        if len(sel) and len(v) >= max(1, VOICED_SHARE * len(sel)):
+            out[i] = float(np.exp(np.log(v).mean()))
+    return out
+
+
+# ---- content features -------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _phone_model():
+    from ..semantic.phone_ctc import PhoneCTC
+
+    return PhoneCTC.load()
+
+
+def phone_posteriors(wav: np.ndarray) -> np.ndarray:
+    """``(ceil(samples / 320), 40)`` PhoneCTC frame-head posteriors (50 Hz)."""
+    import torch
+
+    with torch.no_grad():
+        _, logits = _phone_model()(torch.as_tensor(np.asarray(wav, np.float32))[None])
+    return logits[0].softmax(-1).numpy().astype(np.float32)
+
+
+def _thirds(frames: np.ndarray, rate: float, segments) -> np.ndarray:
+    """``(n, d)`` frames at ``rate`` Hz -> ``(len(segments), 3 d)``: means over each segment's thirds."""
+    n = len(frames)
+    out = np.zeros((len(segments), 3 * frames.shape[1]), np.float32)
+    for i, (a, b) in enumerate(segments):
+        fa = min(int(math.floor(a * rate)), n - 1)
+        fb = min(max(int(math.ceil(b * rate)), fa + 1), n)
+        m = fb - fa
+        for t in range(3):
+            lo = fa + (t * m) // 3
+            hi = max(fa + ((t + 1) * m) // 3, lo + 1)
+            out[i, t * frames.shape[1] : (t + 1) * frames.shape[1]] = frames[lo:hi].mean(0)
+    return out
+
+
+def raw_features(wav: np.ndarray, segments) -> np.ndarray:
+    """``(len(segments), 237)``: posterior thirds (120) then MFCC thirds (117), unstandardised."""
+    from ..semantic.mfcc_kmeans import mfcc
+
+    if not len(segments):
+        return np.zeros((0, 237), np.float32)
+    m = mfcc(wav)
+    m = m - m.mean(0)
+    return np.concatenate([_thirds(phone_posteriors(wav), 50.0, segments), _thirds(m, 100.0, segments)], axis=1)
+
+
+BLOCKS = ((0, 120), (120, 237))
+
+
+def standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Standardised features, each block scaled by 1 / sqrt(its dims) (equal total variance)."""
+    z = (x - mean) / std
+    for a, b in BLOCKS:
+        z[:, a:b] /= math.sqrt(b - a)
+    return z.astype(np.float32)
+
+
+# ---- tokens -------------------------------------------------------------------------------
+def token_spans(segments, duration: float) -> list[tuple[float, float, bool]]:
+    """Syllables and the pauses around them -> ``[(start, end, is_pause)]`` tiling ``[0, duration]``."""
+    out: list[tuple[float, float, bool]] = []
+    pos = 0.0
+    segs = [list(s) for s in segments]
+    if segs and segs[0][0] < MIN_PAUSE:
+        segs[0][0] = 0.0
+    if segs and duration - segs[-1][1] < MIN_PAUSE:
+        segs[-1][1] = duration
+    for a, b in segs + [[duration, duration]]:
+        while a - pos > 1e-9:
+            step = min(MAX_TOKEN, a - pos)
+            out.append((pos, pos + step, True))
+            pos += step
+        if b > a:
+            out.append((a, b, False))
+        pos = max(pos, b)
+    return out
+
+
+def asset_path(k: int) -> Path:
+    return ASSET_DIR / f"syllables_k{k}.safetensors"
+
+
+class SyllableTokenizer(Tokenizer):
+    """Three codes per syllable: content (k-means, plus a pause code), duration, pitch; no decoder."""
+
+    version = "1"
+    sample_rate = SAMPLE_RATE
+    frame_rate = NOMINAL_RATE
+    can_decode = False
+    streams = ["content", "duration", "pitch"]
+
+    def __init__(self, k: int = DEFAULT_K, path: str | Path | None = None, config: SegmenterConfig | None = None):
+        from safetensors.numpy import load_file
+
+        from ..fsutil import file_digest
+
+        p = Path(path) if path else asset_path(k)
+        self.name = "syllables" if (k == DEFAULT_K and path is None) else f"syllables:k{k}"
+        if not p.exists():
+            raise SpeechtokError(f"{p}: no fitted centroids for {self.name}; fit them with "
+                                 f"`python -m speechtok.syllables fit --data TRAIN.jsonl --k {k}`")
+        t = load_file(str(p))
+        self.centroids, self.mean, self.std = t["centroids"], t["mean"], t["std"]
+        self.k = len(self.centroids)
+        self.codebook_sizes = (self.k + 1, DUR_LEVELS, F0_LEVELS + 1)
+        self.pause_code = self.k
+        self.model_id = file_digest(p)
+        self.config = config or SegmenterConfig()
+
+    def spans(self, wav: np.ndarray) -> list[tuple[float, float, bool]]:
+        return token_spans(segment(wav, self.config), len(wav) / SAMPLE_RATE)
+
+    def _encode(self, wav):
+        return self.codes_and_spans(wav)[0]
+
+    def codes_and_spans(self, wav: np.ndarray) -> tuple[np.ndarray, list[tuple[float, float, bool]]]:
+        """``[3, tokens]`` codes of a 16 kHz waveform and each token's ``(start, end, is_pause)``."""
+        from ..dsp import nearest
+
+        spans = self.spans(wav)
+        syl = [(a, b) for a, b, pause in spans if not pause]
+        codes = np.zeros((3, len(spans)), np.int64)
+        is_syl = np.array([not p for _, _, p in spans], bool)
+        codes[1] = duration_code([b - a for a, b, _ in spans])
+        codes[0, ~is_syl] = self.pause_code
+        if syl:
+            codes[0, is_syl] = nearest(standardise(raw_features(wav, syl), self.mean, self.std), self.centroids)
+            codes[2, is_syl] = pitch_code(syllable_f0(wav, syl))
+        return codes, spans
+
+    def _decode(self, codes, num_samples, tokens):
+        raise NotImplementedError(f"{self.name} is encode-only")
+
+
+def token_times(codes: np.ndarray) -> np.ndarray:
+    """``[3, n]`` codes -> ``(n, 2)`` approximate start/end seconds, from the duration codes."""
+    ends = np.cumsum(duration_value(np.asarray(codes)[1]))
+    return np.stack([ends - duration_value(np.asarray(codes)[1]), ends], axis=1)
+
+
+# ---- fitting --------------------------------------------------------------------------------
+def fit(wavs, k: int = DEFAULT_K, out: str | Path | None = None, seed: int = 0, progress: bool = False,
+        meta: dict | None = None) -> Path:
+    """Segment waveforms (float32 16 kHz), pool each syllable's features, fit k-means; save."""
+    from safetensors.numpy import save_file
+    from tqdm import tqdm
+
+    from ..dsp import kmeans
+
+    feats = np.concatenate([raw_features(w, segment(w)) for w in tqdm(wavs, desc="features", unit="utt", disable=not progress)])
+    mean, std = feats.mean(0), feats.std(0) + 1e-4
+    c = kmeans(standardise(feats, mean, std), k, iters=30, seed=seed)
+    p = Path(out) if out else asset_path(k)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    save_file({"centroids": c.astype(np.float32), "mean": mean.astype(np.float32), "std": std.astype(np.float32)},
+              str(tmp), metadata={"syllables": str(len(feats)), "k": str(k), "seed": str(seed),
+                                  **{a: str(b) for a, b in (meta or {}).items()}})
+    tmp.chmod(0o644)
+    tmp.replace(p)
+    return p
+
+
+# ---- registry family ----------------------------------------------------------------------
+_NAME = re.compile(r"^syllables(?::k(?P<k>\d+))?$")
+
+
+def names() -> list[str]:
+    ks = sorted(int(m[1]) for f in ASSET_DIR.glob("syllables_k*.safetensors") if (m := re.match(r"syllables_k(\d+)", f.stem)))
+    return (["syllables"] if DEFAULT_K in ks else []) + [f"syllables:k{k}" for k in ks if k != DEFAULT_K]
+
+
+def resolve(name: str):
+    m = _NAME.match(name)
+    if not m:
+        return None
+    return SyllableTokenizer(int(m["k"] or DEFAULT_K))
+
+
+def describe(name: str) -> dict | None:
+    m = _NAME.match(name)
+    if not m:
+        return None
+    k = int(m["k"] or DEFAULT_K)
+    if not asset_path(k).exists():
+        return None  # load() then says how to fit it
+    return {"sample_rate": SAMPLE_RATE, "frame_rate": NOMINAL_RATE, "codebook_sizes": [k + 1, DUR_LEVELS, F0_LEVELS + 1]}
