@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from speechtok.semantic.measures import (
+from speechtok.eval.metrics.units import (
     PERTURBATIONS, cluster_quality, dedup, edit_distance, token_stability, unit_edit_distance,
 )
-from speechtok.semantic.phones import (
+from speechtok.data.phones import (
     PHONES, Segment, num_frames_for, phone_id, resample_labels, segments_to_frames,
 )
-from speechtok.semantic.teachers import HFTeacher, HFTextTeacher, PhoneTeacher, pooling_matrix
+from speechtok.teachers.frame_targets import AlignedPhoneTeacher, HFTeacher, HFTextTeacher, pooling_matrix
 
 RATES = (50.0, 25.0, 12.5)
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (apt-get install flite)")
@@ -119,7 +119,7 @@ def test_text_teacher_spreads_word_vectors_over_word_frames():
 
 def test_phone_teacher_from_cache_and_batch():
     row = {"id": "a", "phones": [["SIL", 0, 0.1], ["HH", 0.1, 0.2], ["AY", 0.2, 0.5]]}
-    teacher = PhoneTeacher({"a": row})
+    teacher = AlignedPhoneTeacher({"a": row})
     for rate in RATES:
         t = teacher.targets(np.zeros(8000, np.float32), rate, utt_id="a")
         assert t.shape == (num_frames_for(8000, rate),) and t.dtype == np.int64
@@ -173,7 +173,7 @@ def test_perturbations_change_audio_as_specified():
 
 
 def test_stability_of_a_deterministic_tokenizer_on_identical_audio_is_zero(en_clip):
-    from speechtok.semantic.mfcc_kmeans import MFCCKMeansTokenizer
+    from speechtok.tokenizers.mfcc_kmeans import MFCCKMeansTokenizer
 
     tok = MFCCKMeansTokenizer(50.0)
     _, wav = en_clip
@@ -186,7 +186,7 @@ def test_stability_of_a_deterministic_tokenizer_on_identical_audio_is_zero(en_cl
 # ---- MFCC k-means reference tokenizer --------------------------------------------------------------
 @pytest.mark.parametrize("rate", RATES)
 def test_mfcc_kmeans_tokenizer_frames(rate, en_clip):
-    from speechtok.semantic.mfcc_kmeans import resolve
+    from speechtok.tokenizers.mfcc_kmeans import resolve
 
     tok = resolve(f"mfcc-kmeans@{rate:g}hz:k500")
     _, wav = en_clip
@@ -201,7 +201,7 @@ def test_mfcc_kmeans_tokenizer_frames(rate, en_clip):
 @needs_flite
 def test_pocketsphinx_aligns_the_shipped_english_clip(en_clip):
     pytest.importorskip("pocketsphinx")
-    from speechtok.semantic.align import Aligner, AlignmentError
+    from speechtok.data.forced_align import Aligner, AlignmentError
 
     u, wav = en_clip
     phones, words = Aligner().align(wav, u.text)
@@ -216,7 +216,7 @@ def test_pocketsphinx_aligns_the_shipped_english_clip(en_clip):
 @needs_flite
 def test_align_manifest_caches_resumes_and_retries_errors(tmp_path, en_clip):
     pytest.importorskip("pocketsphinx")
-    from speechtok.semantic.align import align_manifest
+    from speechtok.data.forced_align import align_manifest
 
     u, _ = en_clip
     cache = tmp_path / "al.jsonl"
@@ -231,7 +231,7 @@ def test_align_manifest_caches_resumes_and_retries_errors(tmp_path, en_clip):
 
 @needs_flite
 def test_flite_synthesis_timings_span_the_audio():
-    from speechtok.semantic.synth import synthesize
+    from speechtok.data.flite_labels import synthesize
 
     wav, segs = synthesize("Testing one two three.", "slt")
     assert [s.phone for s in segs][:3] == ["pau", "t", "eh"]
@@ -240,7 +240,7 @@ def test_flite_synthesis_timings_span_the_audio():
 
 # ---- PhoneCTC --------------------------------------------------------------------------------------
 def test_phone_ctc_frames_and_gradient_wrt_audio():
-    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig
+    from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig
 
     model = PhoneCTC(PhoneCTCConfig(dim=32, conv_blocks=1, gru_layers=1))
     for samples in (16000, 16001, 1280 * 3):
@@ -254,9 +254,9 @@ def test_phone_ctc_frames_and_gradient_wrt_audio():
 @needs_flite
 def test_shipped_phone_ctc_recognizes_the_held_out_english_clip(en_clip):
     pytest.importorskip("pocketsphinx")
-    from speechtok.semantic.align import Aligner
-    from speechtok.semantic.phone_ctc import PhoneCTC, phone_error_rate
-    from speechtok.semantic.phones import phone_sequence
+    from speechtok.data.forced_align import Aligner
+    from speechtok.teachers.phone_ctc import PhoneCTC, phone_error_rate
+    from speechtok.data.phones import phone_sequence
 
     u, wav = en_clip
     ref = phone_sequence(Aligner().align(wav, u.text)[0])
@@ -265,8 +265,8 @@ def test_shipped_phone_ctc_recognizes_the_held_out_english_clip(en_clip):
 
 
 def test_phone_ctc_teacher_frames():
-    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig
-    from speechtok.semantic.teachers import PhoneCTCTeacher
+    from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig
+    from speechtok.teachers.frame_targets import PhoneCTCTeacher
 
     teacher = PhoneCTCTeacher(PhoneCTC(PhoneCTCConfig(dim=16, conv_blocks=1, gru_layers=1)))
     wav = np.random.default_rng(2).standard_normal(16500).astype(np.float32) * 0.1
@@ -278,7 +278,7 @@ def test_phone_ctc_teacher_frames():
 
 
 def test_phone_ctc_trains_resumably_saves_and_loads_frozen(tmp_path, en_clip):
-    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig, train
+    from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig, train
 
     u, wav = en_clip
     row = {"id": u.id, "path": u.path, "phones": [["SIL", 0, 0.3], ["P", 0.3, 0.4], ["L", 0.4, 0.5], ["IY", 0.5, 0.7],

@@ -8,7 +8,7 @@ centroids. Names: ``mfcc-kmeans@50hz:k500``, ``@25hz``, ``@12.5hz``. Frame i cov
 
 The centroids ship in ``speechtok/assets/mfcc_kmeans/``; they were fitted by::
 
-    python -m speechtok.semantic.mfcc_kmeans --data data/asterisk/train.jsonl --rate 50 --k 500
+    python -m speechtok.tokenizers.mfcc_kmeans --data data/asterisk/train.jsonl --rate 50 --k 500
 
 (English utterances of the asterisk train split; see docs/semantic.md).
 """
@@ -25,8 +25,8 @@ import numpy as np
 
 from ..dsp import htk_mel_filterbank, kmeans, nearest
 from ..errors import SpeechtokError
-from ..tokenizers.base import Tokenizer
-from .phones import SAMPLE_RATE, num_frames_for
+from .base import Tokenizer
+from ..data.phones import SAMPLE_RATE, num_frames_for
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "mfcc_kmeans"
 RATES = (50.0, 25.0, 12.5)
@@ -99,7 +99,7 @@ class MFCCKMeansTokenizer(Tokenizer):
         if not p.exists():
             raise SpeechtokError(
                 f"{p}: no fitted centroids for {self.name}; fit them with "
-                f"`python -m speechtok.semantic.mfcc_kmeans --data TRAIN.jsonl --rate {frame_rate:g} --k {k}`"
+                f"`python -m speechtok.tokenizers.mfcc_kmeans --data TRAIN.jsonl --rate {frame_rate:g} --k {k}`"
             )
         t = load_file(str(p))
         self.centroids, self.mean, self.std = t["centroids"], t["mean"], t["std"]
@@ -154,7 +154,7 @@ def main(argv=None) -> int:
 
     from ..audio import load_audio
     from ..data.manifest import list_inputs
-    from .align import english_with_text
+    from ..data.forced_align import english_with_text
 
     ap = argparse.ArgumentParser(description="Fit MFCC k-means centroids on English audio of a manifest.")
     ap.add_argument("--data", required=True, help="manifest (.jsonl); its English utterances are used")

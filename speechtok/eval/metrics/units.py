@@ -19,7 +19,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .phones import SAMPLE_RATE
+from ...data.phones import SAMPLE_RATE
+from ...dsp import edit_distance  # noqa: F401  (UED's Levenshtein; phone_ctc's PER uses it too)
 
 
 # ---- cluster quality ----------------------------------------------------------------------
@@ -88,23 +89,6 @@ def dedup(units: Sequence[int]) -> np.ndarray:
     return u[np.concatenate([[True], u[1:] != u[:-1]])]
 
 
-def edit_distance(a: Sequence[int], b: Sequence[int]) -> int:
-    """Levenshtein distance between two int sequences; O(len(a)·len(b)) in numpy rows."""
-    a, b = np.asarray(a).ravel(), np.asarray(b).ravel()
-    if a.size == 0 or b.size == 0:
-        return int(max(a.size, b.size))
-    idx = np.arange(b.size + 1)
-    row = idx.astype(np.int64)
-    for i in range(1, a.size + 1):
-        sub = row[:-1] + (b != a[i - 1])
-        t = np.empty_like(row)
-        t[0] = i
-        t[1:] = np.minimum(row[1:] + 1, sub)
-        # insertions chain along the row: new[j] = min_k<=j t[k] + (j - k)
-        row = np.minimum.accumulate(t - idx) + idx
-    return int(row[-1])
-
-
 def unit_edit_distance(clean: Sequence[int], perturbed: Sequence[int], merge_repeats: bool = True) -> float:
     """Levenshtein(clean, perturbed) / len(clean), repeats merged first by default."""
     if merge_repeats:
@@ -121,7 +105,7 @@ def add_noise(wav: np.ndarray, snr_db: float = 20.0, seed: int = 0) -> np.ndarra
 
 def change_speed(wav: np.ndarray, factor: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Play ``factor`` times faster (tempo and pitch both, like sox ``speed``)."""
-    from ..audio import resample
+    from ...audio import resample
 
     return resample(wav, int(round(sample_rate * factor)), sample_rate)
 

@@ -13,7 +13,7 @@ Everything is torch and differentiable w.r.t. the input audio, so a codec loss c
 Training (``train``) mixes the CTC loss on phone sequences (silence dropped) with frame-level
 cross-entropy on the aligned labels, which makes it converge in minutes on a CPU::
 
-    python -m speechtok.semantic.phone_ctc --align data/asterisk/alignments/en.jsonl \\
+    python -m speechtok.teachers.phone_ctc --align data/asterisk/alignments/en.jsonl \\
         data/synthetic/alignments.jsonl --valid-ids data/asterisk/test.jsonl --out runs/phone_ctc
 """
 
@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .phones import NUM_PHONES, SAMPLE_RATE, num_frames_for, phone_sequence, segments_from_rows, segments_to_frames
+from ..data.phones import NUM_PHONES, SAMPLE_RATE, num_frames_for, phone_sequence, segments_from_rows, segments_to_frames
 
 BLANK = NUM_PHONES  # CTC blank after the 40 labels; SIL (0) is never a CTC target
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "phone_ctc"
@@ -134,7 +134,7 @@ class PhoneCTC(nn.Module):
 
         folder = Path(folder) if folder else ASSET
         if not (folder / "model.safetensors").exists():
-            raise FileNotFoundError(f"{folder}: no model.safetensors (train one with python -m speechtok.semantic.phone_ctc)")
+            raise FileNotFoundError(f"{folder}: no model.safetensors (train one with python -m speechtok.teachers.phone_ctc)")
         cfg = json.loads((folder / "config.json").read_text())["config"]
         model = cls(PhoneCTCConfig(**cfg))
         model.load_state_dict(load_file(str(folder / "model.safetensors")))
@@ -155,7 +155,7 @@ def ctc_greedy(best: list[int]) -> list[int]:
 
 def phone_error_rate(refs: list[list[int]], hyps: list[list[int]]) -> float:
     """Σ edit distance / Σ reference length over utterances."""
-    from .measures import edit_distance
+    from ..dsp import edit_distance
 
     return sum(edit_distance(r, h) for r, h in zip(refs, hyps)) / max(1, sum(len(r) for r in refs))
 
@@ -255,7 +255,7 @@ def train(
 
 
 def main(argv=None) -> int:
-    from .align import read_alignments
+    from ..data.forced_align import read_alignments
 
     ap = argparse.ArgumentParser(description="Train the small CTC phone recognizer on alignment files.")
     ap.add_argument("--align", nargs="+", required=True, help="alignment .jsonl files (align_manifest / make_synthetic_set)")

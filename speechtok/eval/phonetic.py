@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .align import ALIGNER_VERSION, align_manifest, english_with_text, phone_segments
-from .phones import SAMPLE_RATE, phone_sequence, segments_to_frames
+from ..data.forced_align import ALIGNER_VERSION, align_manifest, english_with_text, phone_segments
+from ..data.phones import SAMPLE_RATE, phone_sequence, segments_to_frames
 
 MEASURES_VERSION = "1"
 ALL_MEASURES = ("purity", "stability", "probe")
@@ -65,7 +65,7 @@ def default_alignment_cache(data: str) -> Path:
 def aligned_utterances(source: str, cache: Path, limit: int | None = None, progress: bool = True):
     """English utterances of ``source`` with transcripts, aligned (cached) -> [(utt, row)]."""
     from ..data.manifest import list_inputs
-    from ..eval.runner import pick
+    from .runner import pick
 
     utts = pick(english_with_text(list_inputs(source)), limit)
     rows = align_manifest(utts, cache, progress=progress)
@@ -78,9 +78,9 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
     from tqdm import tqdm
 
     from ..audio import load_audio
-    from ..eval.rows import RowLog, make_row
-    from .measures import PERTURBATIONS, cluster_quality, heldout_unit_accuracy, unit_edit_distance
-    from .probe import ProbeItem, run_probe
+    from .rows import RowLog, make_row
+    from .metrics.units import PERTURBATIONS, cluster_quality, heldout_unit_accuracy, unit_edit_distance
+    from .phone_probe import ProbeItem, run_probe
 
     load = load or speechtok.load
     out = Path(cfg.out)
@@ -121,7 +121,7 @@ def run_semantic(cfg: SemanticConfig, load=None) -> Path:
                 if not log.has(tn, "*", "content_codebook"):
                     log.write([make_row(tn, tv, "*", "content_codebook", k0, **align_ev)])
             if "stability" in cfg.measures:
-                from ..eval.runner import pick
+                from .runner import pick
 
                 ev = {"evaluator": "token-stability", "evaluator_version": MEASURES_VERSION}
                 for u, _ in tqdm(pick(test, cfg.stability_limit), desc=f"stability {tn}", disable=not cfg.progress):
@@ -164,7 +164,7 @@ def markdown_table(rows_path: str | Path) -> str:
     """One line per tokenizer: the content codebook's PNMI/purities (codebook 0, or 1 after a
     pitch stream: column ``cb``), its held-out unit phone accuracy, mean UED per perturbation,
     probe PER."""
-    from ..eval.rows import latest, read_rows
+    from .rows import latest, read_rows
 
     rows = [r for r in latest(read_rows(rows_path)) if r["error"] is None]
     per_cb = ["pnmi", "pnmi_chance", "phone_purity", "cluster_purity", "unit_phone_acc"]

@@ -2,7 +2,7 @@
 into the quantizer.
 
 The codec has no learned encoder, so a teacher can only shape its codebooks. A frozen phone
-recognizer (``speechtok.semantic.phone_ctc.PhoneCTC``, the shipped 50 Hz teacher) gives phone
+recognizer (``speechtok.teachers.phone_ctc.PhoneCTC``, the shipped 50 Hz teacher) gives phone
 posteriors for every training frame; the first envelope stage is then fitted so that its
 centroids separate phones, and the later stages stay plain residual k-means. Decoding never runs
 the teacher; whether encoding does depends on the variant.
@@ -16,10 +16,10 @@ k-means on ``[features ; w * posteriors]`` and keep the feature part of each cen
     (``benchmarks/sourcefilter/semantic_sweep.py``), that is almost nothing: a frame's envelope
     holds little phone identity that 2048 plain k-means units do not already expose.
 ``teacher``
-    the codec keeps the teacher (``PhoneTeacher``, 0.86 M parameters, inside the model file) and
-    the phonetic part of the stage-1 centroids; encoding runs the teacher on the whole utterance
-    and assigns stage 1 by the joint distance. Decoding never runs it. The teacher is a
-    bidirectional recurrent net over the whole file, so such a model does not stream.
+    the codec keeps the teacher (``teacher.EmbeddedPhoneTeacher``, 0.86 M parameters, inside the
+    model file) and the phonetic part of the stage-1 centroids; encoding runs the teacher on the
+    whole utterance and assigns stage 1 by the joint distance. Decoding never runs it. The teacher
+    is a bidirectional recurrent net over the whole file, so such a model does not stream.
 
 ``w`` (``semantic_weight``) is relative: the teacher part gets ``w`` times the total variance of
 the features (``w = 0`` would be plain k-means).
@@ -38,11 +38,12 @@ from tqdm import tqdm
 from ...errors import SpeechtokError
 from ...fsutil import file_digest, write_atomic
 from .config import SHARD
-from .teacher import TEACHER_RATE, PhoneTeacher, teacher_posteriors  # noqa: F401  (their old home)
+from .teacher import teacher_posteriors
+
 
 def load_teacher(path: str = ""):
     """(frozen PhoneCTC, digest of its weights) from ``path`` ("" = the shipped teacher)."""
-    from ...semantic.phone_ctc import ASSET, PhoneCTC
+    from ...teachers.phone_ctc import ASSET, PhoneCTC
 
     folder = Path(path) if path else ASSET
     try:

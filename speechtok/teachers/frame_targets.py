@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import MissingDependencyError
-from .phones import NUM_PHONES, SAMPLE_RATE, Segment, frame_centres, num_frames_for, segments_from_rows, segments_to_frames
+from ..data.phones import NUM_PHONES, SAMPLE_RATE, Segment, frame_centres, num_frames_for, segments_from_rows, segments_to_frames
 
 
 class Teacher(ABC):
@@ -54,11 +54,12 @@ class Teacher(ABC):
 
 
 # ---- phones from alignments -----------------------------------------------------------------
-class PhoneTeacher(Teacher):
-    """Forced-aligned phone ids (``phones.PHONES``, 40 classes with silence = 0).
+class AlignedPhoneTeacher(Teacher):
+    """Forced-aligned phone ids (``data.phones.PHONES``, 40 classes with silence = 0); called
+    ``PhoneTeacher`` before (``speechtok.semantic.teachers.PhoneTeacher`` still names it).
 
-    Alignments come from a cache file written by ``align.align_manifest`` or
-    ``synth.make_synthetic_set`` (looked up by ``utt_id``), or are made now with pocketsphinx
+    Alignments come from a cache file written by ``data.forced_align.align_manifest`` or
+    ``data.flite_labels.make_synthetic_set`` (looked up by ``utt_id``), or are made now with pocketsphinx
     when only ``text`` is given (slower: ~0.1 s per second of audio)."""
 
     kind = "classes"
@@ -66,7 +67,7 @@ class PhoneTeacher(Teacher):
     name = "phones"
 
     def __init__(self, alignments: str | Path | Sequence[str | Path] | dict | None = None):
-        from .align import read_alignments
+        from ..data.forced_align import read_alignments
 
         if isinstance(alignments, dict):
             self.rows = alignments
@@ -83,7 +84,7 @@ class PhoneTeacher(Teacher):
         if text is None:
             raise KeyError(f"no alignment for utterance {utt_id!r} and no text to align it with")
         if self._aligner is None:
-            from .align import Aligner
+            from ..data.forced_align import Aligner
 
             self._aligner = Aligner()
         return self._aligner.align(wav, text)[0]
@@ -236,7 +237,7 @@ class HFTextTeacher(Teacher):
         if words is not None:
             spans = [(w, a, b) for w, a, b in words if not w.startswith("<") and w not in ("</s>", "<s>")]
         elif text:
-            from .align import normalize_text
+            from ..data.forced_align import normalize_text
 
             ws = normalize_text(text)
             dur = len(wav) / SAMPLE_RATE

@@ -55,11 +55,11 @@ class SemanticObjectives(nn.Module):
         self.spec = {k: _options(v) for k, v in spec.items()}
         self.asr = None
         if "phones" in self.spec:
-            from ..semantic.phones import NUM_PHONES
+            from ..data.phones import NUM_PHONES
 
             self.phone_head = PhoneHead(codec.cfg.quantizer.codebook_dim, NUM_PHONES)
         if "asr_encoder" in self.spec:
-            from ..semantic.phone_ctc import PhoneCTC
+            from ..teachers.phone_ctc import PhoneCTC
 
             self.asr = PhoneCTC.load(self.spec["asr_encoder"].get("checkpoint"), frozen=True)
             for p in self.asr.parameters():

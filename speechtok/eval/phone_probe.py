@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .phone_ctc import BLANK, ctc_greedy, phone_error_rate
-from .phones import NUM_PHONES
+from ..teachers.phone_ctc import BLANK, ctc_greedy, phone_error_rate
+from ..data.phones import NUM_PHONES
 
 MAX_FRAME_RATE = 200.0  # sample-level "tokens" (pcm16) are out of a small probe's reach
 

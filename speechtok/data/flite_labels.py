@@ -6,7 +6,7 @@ times a few speaking rates give many voices from unlimited text. (The diphone vo
 are left out: their wavs end ~0.1 s before their printed timings.)
 
 ``make_synthetic_set`` writes wavs, a manifest and an alignment file in the same row format as
-``align.align_manifest``, so phone teachers and the CTC recognizer read both the same way.
+``forced_align.align_manifest``, so phone teachers and the CTC recognizer read both the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .align import flite_binary, read_alignments
+from .forced_align import flite_binary, read_alignments
 from .phones import SAMPLE_RATE, Segment, segments_to_rows
 
 VOICES = ("awb", "rms", "slt")
@@ -62,7 +62,7 @@ def make_synthetic_set(
     from tqdm import tqdm
 
     from ..audio import write_audio_atomic
-    from ..data.manifest import Utterance, write_manifest
+    from .manifest import Utterance, write_manifest
 
     out = Path(out_dir)
     (out / "wav").mkdir(parents=True, exist_ok=True)

@@ -202,12 +202,12 @@ def align_manifest(utterances: Iterable, cache: str | os.PathLike, progress: boo
 
 
 def main(argv=None) -> int:
-    """``python -m speechtok.semantic.align MANIFEST... --out ALIGNMENTS.jsonl`` (resumable)."""
+    """``python -m speechtok.data.forced_align MANIFEST... --out ALIGNMENTS.jsonl`` (resumable)."""
     import argparse
 
-    from ..data.manifest import list_inputs
+    from .manifest import list_inputs
 
-    p = argparse.ArgumentParser(prog="python -m speechtok.semantic.align",
+    p = argparse.ArgumentParser(prog="python -m speechtok.data.forced_align",
                                 description="Forced-align the English utterances of manifests (pocketsphinx); resumable.")
     p.add_argument("manifests", nargs="+", help="manifests (.jsonl) or folders; English utterances with text are aligned")
     p.add_argument("--out", required=True, help="alignment cache (.jsonl), appended to")
