@@ -41,7 +41,7 @@ print(json.dumps({
 TRAINING = ("lightning", "speechtok.train", "speechtok.codec.sourcefilter.train", "speechtok.codec.sourcefilter.adapt",
             "speechtok.codec.sourcefilter.phonetic_stage", "speechtok.codec.sourcefilter.semantic",
             "speechtok.codec.sourcefilter.augment", "speechtok.lm",
-            "speechtok.eval", "speechtok.corpus", "speechtok.cli", "speechtok.serve")
+            "speechtok.eval", "speechtok.corpus", "speechtok.cli", "speechtok.serve", "speechtok.semantic")
 
 
 def _load(name: str) -> dict:

@@ -1,5 +1,6 @@
 """Semantic side: frame alignment of teachers, PNMI/purity with known answers, token stability,
-the phone aligner, flite synthesis, PhoneCTC and the probe end to end on the shipped clips."""
+the phone aligner, flite synthesis, PhoneCTC and the probe end to end on the shipped clips, and
+the old ``speechtok.semantic.*`` import paths (kept as re-exporting modules)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from speechtok.eval.metrics.units import (
-    PERTURBATIONS, cluster_quality, dedup, edit_distance, token_stability, unit_edit_distance,
-)
 from speechtok.data.phones import (
     PHONES, Segment, num_frames_for, phone_id, resample_labels, segments_to_frames,
+)
+from speechtok.eval.metrics.units import (
+    PERTURBATIONS, cluster_quality, dedup, edit_distance, token_stability, unit_edit_distance,
 )
 from speechtok.teachers.frame_targets import AlignedPhoneTeacher, HFTeacher, HFTextTeacher, pooling_matrix
 
@@ -313,3 +314,70 @@ def test_probe_command_end_to_end_on_shipped_clips(tmp_path):
     assert main(["probe", "-t", "mfcc-kmeans@25hz:k500", "--data", str(manifest), "--out", str(tmp_path / "out"),
                  "--alignments", str(tmp_path / "al.jsonl")]) == 0
     assert (tmp_path / "out" / "rows.jsonl").read_text() == first  # resumed: nothing recomputed
+
+
+# ---- the old import paths ------------------------------------------------------------------------
+#: old module -> where its code lives now (issue 19: each module in the package of its layer)
+MOVED = {
+    "speechtok.semantic.phones": "speechtok.data.phones",
+    "speechtok.semantic.align": "speechtok.data.forced_align",
+    "speechtok.semantic.synth": "speechtok.data.flite_labels",
+    "speechtok.semantic.measures": "speechtok.eval.metrics.units",
+    "speechtok.semantic.phone_ctc": "speechtok.teachers.phone_ctc",
+    "speechtok.semantic.teachers": "speechtok.teachers.frame_targets",
+    "speechtok.semantic.mfcc_kmeans": "speechtok.tokenizers.mfcc_kmeans",
+    "speechtok.semantic.evaluate": "speechtok.eval.phonetic",
+    "speechtok.semantic.probe": "speechtok.eval.phone_probe",
+    "speechtok.codec.semantic": "speechtok.codec.semantic_losses",
+    "speechtok.codec.sourcefilter.semantic": "speechtok.codec.sourcefilter.phonetic_stage",
+}
+
+
+def test_every_old_semantic_module_is_checked():
+    from pathlib import Path
+
+    import speechtok
+
+    folder = Path(speechtok.__file__).parent / "semantic"
+    assert {f"speechtok.semantic.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"} == {
+        m for m in MOVED if m.startswith("speechtok.semantic.")}
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_an_old_import_path_gives_the_moved_module_s_objects(old):
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DeprecationWarning that would break a user's -W error run
+        shim = importlib.import_module(old)
+    new = importlib.import_module(MOVED[old])
+    names = [k for k in vars(new) if not k.startswith("__")]
+    assert names and [k for k in names if getattr(shim, k, None) is not getattr(new, k)] == []
+
+
+def test_the_old_names_of_renamed_classes_still_import():
+    from speechtok.codec.sourcefilter.semantic import TEACHER_RATE, PhoneTeacher, teacher_posteriors
+    from speechtok.codec.sourcefilter.teacher import EmbeddedPhoneTeacher
+    from speechtok.codec.sourcefilter.teacher import PhoneTeacher as from_teacher
+    from speechtok.dsp import edit_distance as dsp_edit_distance
+    from speechtok.semantic.measures import edit_distance as old_edit_distance
+    from speechtok.semantic.teachers import PhoneTeacher as aligned
+
+    assert PhoneTeacher is from_teacher is EmbeddedPhoneTeacher and TEACHER_RATE == 50.0 and callable(teacher_posteriors)
+    assert aligned is AlignedPhoneTeacher and aligned.__name__ != PhoneTeacher.__name__
+    assert old_edit_distance is dsp_edit_distance is edit_distance
+
+
+@pytest.mark.parametrize("module", ["align", "phone_ctc", "mfcc_kmeans"])
+def test_old_python_m_commands_still_run(module):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", f"speechtok.semantic.{module}", "--help"],
+                         capture_output=True, text=True, env=env, cwd=root, timeout=300)
+    assert out.returncode == 0 and "usage:" in out.stdout, out.stderr[-2000:]
