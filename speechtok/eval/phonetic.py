@@ -40,7 +40,7 @@ class SemanticConfig:
 def content_codebook(tok) -> int:
     """The first codebook that carries content: codebook 0, unless the tokenizer says it is a
     pitch stream (the source-filter codec: ``streams`` = ["pitch", "envelope", ...])."""
-    streams = list(getattr(tok, "streams", None) or [])
+    streams = list(tok.streams or [])
     return next((k for k, s in enumerate(streams) if s != "pitch"), 0)
 
 
