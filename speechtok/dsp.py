@@ -1,5 +1,6 @@
 """Signal-processing helpers shared by every layer above: STFT magnitudes, mel filterbanks,
-k-means and nearest-centroid search.
+k-means and nearest-centroid search, and the Levenshtein distance of two integer sequences (unit
+edit distance in the measures, phone error rate in the phone recognizer below them).
 
 Numpy only at import time (torch is imported by the functions that take tensors), so a
 tokenizer family that needs one mel filterbank does not pull in a model or a trainer.
@@ -130,3 +131,20 @@ def kmeans(x, k: int, iters: int = 20, seed: int = 0):
             far = err.topk(int(empty.sum())).indices
             c[empty] = x[far]
     return c
+
+
+def edit_distance(a, b) -> int:
+    """Levenshtein distance between two int sequences; O(len(a)·len(b)) in numpy rows."""
+    a, b = np.asarray(a).ravel(), np.asarray(b).ravel()
+    if a.size == 0 or b.size == 0:
+        return int(max(a.size, b.size))
+    idx = np.arange(b.size + 1)
+    row = idx.astype(np.int64)
+    for i in range(1, a.size + 1):
+        sub = row[:-1] + (b != a[i - 1])
+        t = np.empty_like(row)
+        t[0] = i
+        t[1:] = np.minimum(row[1:] + 1, sub)
+        # insertions chain along the row: new[j] = min_k<=j t[k] + (j - k)
+        row = np.minimum.accumulate(t - idx) + idx
+    return int(row[-1])

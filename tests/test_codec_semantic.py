@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from speechtok.codec.model import Codec
-from speechtok.codec.semantic import SemanticObjectives, first_codebook_st
-from speechtok.semantic.phones import NUM_PHONES
+from speechtok.codec.semantic_losses import SemanticObjectives, first_codebook_st
+from speechtok.data.phones import NUM_PHONES
 from speechtok.train.data import SegmentSampler, phone_label_track
 
 from test_codec import speechlike, tiny
@@ -65,7 +65,7 @@ def test_sampler_gives_phone_labels_at_frame_centres():
     sampler = SegmentSampler([wav], segment=sr, labels=[track], hop=hop)
     _, labels = sampler.batch(0, 1)
     centres = (np.arange(50) * hop + hop // 2) / sr
-    from speechtok.semantic.phones import phone_id
+    from speechtok.data.phones import phone_id
 
     expect = [phone_id("SIL") if c < 0.25 else phone_id("AA") if c < 0.5 else phone_id("B") for c in centres]
     assert labels[0].tolist() == expect

@@ -377,7 +377,7 @@ def test_weights_and_outputs_are_written_with_the_users_umask(tmp_path):
 
 def test_probe_cache_goes_to_the_cache_folder(tmp_path, monkeypatch):
     from speechtok.data import clips_manifest_path
-    from speechtok.semantic.evaluate import default_alignment_cache
+    from speechtok.eval.phonetic import default_alignment_cache
 
     monkeypatch.setenv("SPEECHTOK_CACHE", str(tmp_path / "cache"))
     assets = clips_manifest_path().parent

@@ -5,6 +5,13 @@ deferred import is the same dependency, only paid later), resolved to the module
 checked against ``LAYERS``: a module may import its own layer or any layer below, never one
 above, and no chain of imports may lead from a module back to itself. A new module must be
 placed in the table (its longest matching prefix decides). docs/architecture.md draws it.
+
+The top layer, ``compat``, holds the modules kept at old import paths after their code moved
+(``speechtok.semantic.*``, ``codec.semantic``, ``codec.sourcefilter.semantic``): each only
+re-exports its new home, which may sit in any layer (data, models, measures, families, apps).
+Putting each shim in its target's layer would let speechtok's own code keep importing the old
+paths unnoticed; at the top, any import of a shim from inside speechtok is an upward import and
+fails here, so the shims stay for outside users only, and they can import whatever they re-export.
 """
 
 from __future__ import annotations
@@ -20,27 +27,25 @@ ROOT = Path(__file__).resolve().parent.parent / "speechtok"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("speechtok.errors", "speechtok.version", "speechtok.fsutil", "speechtok.defaults",
                     "speechtok.dsp", "speechtok.quantizers", "speechtok.audio", "speechtok.tokens")),
-    ("data", ("speechtok.data", "speechtok.semantic", "speechtok.semantic.phones", "speechtok.semantic.align",
-              "speechtok.semantic.synth", "speechtok.semantic.measures", "speechtok.syllables",
-              "speechtok.syllables.segment", "speechtok.syllables.syllabify")),
+    ("data", ("speechtok.data", "speechtok.syllables", "speechtok.syllables.segment", "speechtok.syllables.syllabify")),
     ("config", ("speechtok.runs", "speechtok.codec.config", "speechtok.codec.sourcefilter.config",
                 "speechtok.lm.config")),
     ("interface", ("speechtok.tokenizers.base",)),
-    ("models", ("speechtok.codec", "speechtok.codec.sourcefilter", "speechtok.semantic.phone_ctc",
-                "speechtok.semantic.teachers")),
+    ("models", ("speechtok.codec", "speechtok.codec.sourcefilter", "speechtok.teachers")),
     ("measures", ("speechtok.eval.metrics", "speechtok.eval_light")),
     ("families", ("speechtok.tokenizers.pcm", "speechtok.tokenizers.opus", "speechtok.tokenizers.codec2",
                   "speechtok.tokenizers._clib", "speechtok.tokenizers.external", "speechtok.codec.pretrained",
                   "speechtok.codec.catalogue", "speechtok.codec.sourcefilter.tokenizer",
-                  "speechtok.semantic.mfcc_kmeans", "speechtok.syllables.tokenizer")),
+                  "speechtok.tokenizers.mfcc_kmeans", "speechtok.syllables.tokenizer")),
     ("registry", ("speechtok.tokenizers", "speechtok.tokenizers.registry", "speechtok.__init__")),
     ("training", ("speechtok.train", "speechtok.codec.sourcefilter.train", "speechtok.codec.sourcefilter.adapt",
-                  "speechtok.codec.sourcefilter.semantic", "speechtok.codec.sourcefilter.augment")),
-    ("apps", ("speechtok.eval", "speechtok.corpus", "speechtok.lm", "speechtok.semantic.evaluate",
-              "speechtok.semantic.probe", "speechtok.tts", "speechtok.syllables.evaluate",
+                  "speechtok.codec.sourcefilter.phonetic_stage", "speechtok.codec.sourcefilter.augment")),
+    ("apps", ("speechtok.eval", "speechtok.corpus", "speechtok.lm", "speechtok.tts", "speechtok.syllables.evaluate",
               "speechtok.syllables.__main__")),
     ("serve", ("speechtok.serve",)),
     ("cli", ("speechtok.cli", "speechtok.__main__")),
+    # old import paths, each re-exporting a module that moved (see the module doc)
+    ("compat", ("speechtok.semantic", "speechtok.codec.semantic", "speechtok.codec.sourcefilter.semantic")),
 ]
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 

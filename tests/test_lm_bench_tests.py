@@ -62,7 +62,7 @@ def test_topline_folder_of_a_real_clip_matches_its_forced_alignment(tmp_path):
     from speechtok.audio import load_audio
     from speechtok.lm.data import iter_rows, token_folder_info
     from speechtok.lm.topline import g2p, inventory_of, write_phone_folder
-    from speechtok.semantic.align import Aligner
+    from speechtok.data.forced_align import Aligner
 
     clip = next(u for u in shipped_clips() if u.language == "en")
     manifest = tmp_path / "en.jsonl"

@@ -39,8 +39,9 @@ print(json.dumps({
 
 #: what a load must never import: the trainers, the training engine, data tooling
 TRAINING = ("lightning", "speechtok.train", "speechtok.codec.sourcefilter.train", "speechtok.codec.sourcefilter.adapt",
-            "speechtok.codec.sourcefilter.semantic", "speechtok.codec.sourcefilter.augment", "speechtok.lm",
-            "speechtok.eval", "speechtok.corpus", "speechtok.cli", "speechtok.serve")
+            "speechtok.codec.sourcefilter.phonetic_stage", "speechtok.codec.sourcefilter.semantic",
+            "speechtok.codec.sourcefilter.augment", "speechtok.lm",
+            "speechtok.eval", "speechtok.corpus", "speechtok.cli", "speechtok.serve", "speechtok.semantic")
 
 
 def _load(name: str) -> dict:

@@ -1,5 +1,6 @@
 """Semantic side: frame alignment of teachers, PNMI/purity with known answers, token stability,
-the phone aligner, flite synthesis, PhoneCTC and the probe end to end on the shipped clips."""
+the phone aligner, flite synthesis, PhoneCTC and the probe end to end on the shipped clips, and
+the old ``speechtok.semantic.*`` import paths (kept as re-exporting modules)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from speechtok.semantic.measures import (
-    PERTURBATIONS, cluster_quality, dedup, edit_distance, token_stability, unit_edit_distance,
-)
-from speechtok.semantic.phones import (
+from speechtok.data.phones import (
     PHONES, Segment, num_frames_for, phone_id, resample_labels, segments_to_frames,
 )
-from speechtok.semantic.teachers import HFTeacher, HFTextTeacher, PhoneTeacher, pooling_matrix
+from speechtok.eval.metrics.units import (
+    PERTURBATIONS, cluster_quality, dedup, edit_distance, token_stability, unit_edit_distance,
+)
+from speechtok.teachers.frame_targets import AlignedPhoneTeacher, HFTeacher, HFTextTeacher, pooling_matrix
 
 RATES = (50.0, 25.0, 12.5)
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (apt-get install flite)")
@@ -119,7 +120,7 @@ def test_text_teacher_spreads_word_vectors_over_word_frames():
 
 def test_phone_teacher_from_cache_and_batch():
     row = {"id": "a", "phones": [["SIL", 0, 0.1], ["HH", 0.1, 0.2], ["AY", 0.2, 0.5]]}
-    teacher = PhoneTeacher({"a": row})
+    teacher = AlignedPhoneTeacher({"a": row})
     for rate in RATES:
         t = teacher.targets(np.zeros(8000, np.float32), rate, utt_id="a")
         assert t.shape == (num_frames_for(8000, rate),) and t.dtype == np.int64
@@ -173,7 +174,7 @@ def test_perturbations_change_audio_as_specified():
 
 
 def test_stability_of_a_deterministic_tokenizer_on_identical_audio_is_zero(en_clip):
-    from speechtok.semantic.mfcc_kmeans import MFCCKMeansTokenizer
+    from speechtok.tokenizers.mfcc_kmeans import MFCCKMeansTokenizer
 
     tok = MFCCKMeansTokenizer(50.0)
     _, wav = en_clip
@@ -186,7 +187,7 @@ def test_stability_of_a_deterministic_tokenizer_on_identical_audio_is_zero(en_cl
 # ---- MFCC k-means reference tokenizer --------------------------------------------------------------
 @pytest.mark.parametrize("rate", RATES)
 def test_mfcc_kmeans_tokenizer_frames(rate, en_clip):
-    from speechtok.semantic.mfcc_kmeans import resolve
+    from speechtok.tokenizers.mfcc_kmeans import resolve
 
     tok = resolve(f"mfcc-kmeans@{rate:g}hz:k500")
     _, wav = en_clip
@@ -201,7 +202,7 @@ def test_mfcc_kmeans_tokenizer_frames(rate, en_clip):
 @needs_flite
 def test_pocketsphinx_aligns_the_shipped_english_clip(en_clip):
     pytest.importorskip("pocketsphinx")
-    from speechtok.semantic.align import Aligner, AlignmentError
+    from speechtok.data.forced_align import Aligner, AlignmentError
 
     u, wav = en_clip
     phones, words = Aligner().align(wav, u.text)
@@ -216,7 +217,7 @@ def test_pocketsphinx_aligns_the_shipped_english_clip(en_clip):
 @needs_flite
 def test_align_manifest_caches_resumes_and_retries_errors(tmp_path, en_clip):
     pytest.importorskip("pocketsphinx")
-    from speechtok.semantic.align import align_manifest
+    from speechtok.data.forced_align import align_manifest
 
     u, _ = en_clip
     cache = tmp_path / "al.jsonl"
@@ -231,7 +232,7 @@ def test_align_manifest_caches_resumes_and_retries_errors(tmp_path, en_clip):
 
 @needs_flite
 def test_flite_synthesis_timings_span_the_audio():
-    from speechtok.semantic.synth import synthesize
+    from speechtok.data.flite_labels import synthesize
 
     wav, segs = synthesize("Testing one two three.", "slt")
     assert [s.phone for s in segs][:3] == ["pau", "t", "eh"]
@@ -240,7 +241,7 @@ def test_flite_synthesis_timings_span_the_audio():
 
 # ---- PhoneCTC --------------------------------------------------------------------------------------
 def test_phone_ctc_frames_and_gradient_wrt_audio():
-    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig
+    from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig
 
     model = PhoneCTC(PhoneCTCConfig(dim=32, conv_blocks=1, gru_layers=1))
     for samples in (16000, 16001, 1280 * 3):
@@ -254,9 +255,9 @@ def test_phone_ctc_frames_and_gradient_wrt_audio():
 @needs_flite
 def test_shipped_phone_ctc_recognizes_the_held_out_english_clip(en_clip):
     pytest.importorskip("pocketsphinx")
-    from speechtok.semantic.align import Aligner
-    from speechtok.semantic.phone_ctc import PhoneCTC, phone_error_rate
-    from speechtok.semantic.phones import phone_sequence
+    from speechtok.data.forced_align import Aligner
+    from speechtok.teachers.phone_ctc import PhoneCTC, phone_error_rate
+    from speechtok.data.phones import phone_sequence
 
     u, wav = en_clip
     ref = phone_sequence(Aligner().align(wav, u.text)[0])
@@ -265,8 +266,8 @@ def test_shipped_phone_ctc_recognizes_the_held_out_english_clip(en_clip):
 
 
 def test_phone_ctc_teacher_frames():
-    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig
-    from speechtok.semantic.teachers import PhoneCTCTeacher
+    from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig
+    from speechtok.teachers.frame_targets import PhoneCTCTeacher
 
     teacher = PhoneCTCTeacher(PhoneCTC(PhoneCTCConfig(dim=16, conv_blocks=1, gru_layers=1)))
     wav = np.random.default_rng(2).standard_normal(16500).astype(np.float32) * 0.1
@@ -278,7 +279,7 @@ def test_phone_ctc_teacher_frames():
 
 
 def test_phone_ctc_trains_resumably_saves_and_loads_frozen(tmp_path, en_clip):
-    from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig, train
+    from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig, train
 
     u, wav = en_clip
     row = {"id": u.id, "path": u.path, "phones": [["SIL", 0, 0.3], ["P", 0.3, 0.4], ["L", 0.4, 0.5], ["IY", 0.5, 0.7],
@@ -313,3 +314,70 @@ def test_probe_command_end_to_end_on_shipped_clips(tmp_path):
     assert main(["probe", "-t", "mfcc-kmeans@25hz:k500", "--data", str(manifest), "--out", str(tmp_path / "out"),
                  "--alignments", str(tmp_path / "al.jsonl")]) == 0
     assert (tmp_path / "out" / "rows.jsonl").read_text() == first  # resumed: nothing recomputed
+
+
+# ---- the old import paths ------------------------------------------------------------------------
+#: old module -> where its code lives now (issue 19: each module in the package of its layer)
+MOVED = {
+    "speechtok.semantic.phones": "speechtok.data.phones",
+    "speechtok.semantic.align": "speechtok.data.forced_align",
+    "speechtok.semantic.synth": "speechtok.data.flite_labels",
+    "speechtok.semantic.measures": "speechtok.eval.metrics.units",
+    "speechtok.semantic.phone_ctc": "speechtok.teachers.phone_ctc",
+    "speechtok.semantic.teachers": "speechtok.teachers.frame_targets",
+    "speechtok.semantic.mfcc_kmeans": "speechtok.tokenizers.mfcc_kmeans",
+    "speechtok.semantic.evaluate": "speechtok.eval.phonetic",
+    "speechtok.semantic.probe": "speechtok.eval.phone_probe",
+    "speechtok.codec.semantic": "speechtok.codec.semantic_losses",
+    "speechtok.codec.sourcefilter.semantic": "speechtok.codec.sourcefilter.phonetic_stage",
+}
+
+
+def test_every_old_semantic_module_is_checked():
+    from pathlib import Path
+
+    import speechtok
+
+    folder = Path(speechtok.__file__).parent / "semantic"
+    assert {f"speechtok.semantic.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"} == {
+        m for m in MOVED if m.startswith("speechtok.semantic.")}
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_an_old_import_path_gives_the_moved_module_s_objects(old):
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DeprecationWarning that would break a user's -W error run
+        shim = importlib.import_module(old)
+    new = importlib.import_module(MOVED[old])
+    names = [k for k in vars(new) if not k.startswith("__")]
+    assert names and [k for k in names if getattr(shim, k, None) is not getattr(new, k)] == []
+
+
+def test_the_old_names_of_renamed_classes_still_import():
+    from speechtok.codec.sourcefilter.semantic import TEACHER_RATE, PhoneTeacher, teacher_posteriors
+    from speechtok.codec.sourcefilter.teacher import EmbeddedPhoneTeacher
+    from speechtok.codec.sourcefilter.teacher import PhoneTeacher as from_teacher
+    from speechtok.dsp import edit_distance as dsp_edit_distance
+    from speechtok.semantic.measures import edit_distance as old_edit_distance
+    from speechtok.semantic.teachers import PhoneTeacher as aligned
+
+    assert PhoneTeacher is from_teacher is EmbeddedPhoneTeacher and TEACHER_RATE == 50.0 and callable(teacher_posteriors)
+    assert aligned is AlignedPhoneTeacher and aligned.__name__ != PhoneTeacher.__name__
+    assert old_edit_distance is dsp_edit_distance is edit_distance
+
+
+@pytest.mark.parametrize("module", ["align", "phone_ctc", "mfcc_kmeans"])
+def test_old_python_m_commands_still_run(module):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", f"speechtok.semantic.{module}", "--help"],
+                         capture_output=True, text=True, env=env, cwd=root, timeout=300)
+    assert out.returncode == 0 and "usage:" in out.stdout, out.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""The phones objective on the source-filter codec's first envelope stage (semantic.py)."""
+"""The phones objective on the source-filter codec's first envelope stage (codec/sourcefilter/phonetic_stage.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 
 import speechtok
 from speechtok.codec.sourcefilter.quantize import ResidualKMeans
-from speechtok.codec.sourcefilter.semantic import side_scale, teacher_posteriors
-from speechtok.semantic.phone_ctc import PhoneCTC, PhoneCTCConfig
+from speechtok.codec.sourcefilter.phonetic_stage import side_scale, teacher_posteriors
+from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig
 
 from test_sourcefilter import SR, _tiny_run_cfg
 
@@ -141,7 +141,7 @@ def test_bad_semantic_settings_are_clear_errors(override, words):
 
 def test_semantic_measures_read_the_content_codebook_not_the_pitch_stream(tmp_path):
     from speechtok.eval.rows import RowLog, make_row
-    from speechtok.semantic.evaluate import content_codebook, markdown_table
+    from speechtok.eval.phonetic import content_codebook, markdown_table
 
     assert content_codebook(speechtok.load("speechtok-25hz@0.725kbps")) == 1  # codebook 0 is pitch
     assert content_codebook(speechtok.load("mfcc-kmeans@25hz:k100")) == 0
@@ -155,7 +155,7 @@ def test_semantic_measures_read_the_content_codebook_not_the_pitch_stream(tmp_pa
 
 
 def test_heldout_unit_accuracy_does_not_reward_many_units():
-    from speechtok.semantic.measures import cluster_quality, heldout_unit_accuracy
+    from speechtok.eval.metrics.units import cluster_quality, heldout_unit_accuracy
 
     rng = np.random.default_rng(0)
     labels_tr, labels_te = rng.integers(0, 5, 4000), rng.integers(0, 5, 1000)

@@ -34,16 +34,15 @@ import torch
 from speechtok.audio import load_audio
 from speechtok.codec.sourcefilter.model import SourceFilterCodec
 from speechtok.codec.sourcefilter.quantize import _nearest, kmeans
-from speechtok.codec.sourcefilter.semantic import side_scale, teacher_cache
+from speechtok.codec.sourcefilter.phonetic_stage import side_scale, teacher_cache
 from speechtok.codec.sourcefilter.tokenizer import load_sf_config
 from speechtok.codec.sourcefilter.train import analysis_cache
+from speechtok.data.forced_align import phone_segments, read_alignments
 from speechtok.data.manifest import read_manifest
+from speechtok.data.phones import segments_to_frames
 from speechtok.eval.metrics.perceptual import pesq_wb, stoi
-from speechtok.semantic.align import phone_segments
-from speechtok.semantic.evaluate import default_alignment_cache
-from speechtok.semantic.align import read_alignments
-from speechtok.semantic.measures import cluster_quality, heldout_unit_accuracy
-from speechtok.semantic.phones import segments_to_frames
+from speechtok.eval.metrics.units import cluster_quality, heldout_unit_accuracy
+from speechtok.eval.phonetic import default_alignment_cache
 
 
 def student_metric(x: torch.Tensor, post: torch.Tensor, weight: float, ridge: float = 1e-3) -> torch.Tensor:

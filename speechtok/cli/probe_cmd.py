@@ -34,7 +34,7 @@ def _probe(args) -> int:
     if args.table:
         from pathlib import Path
 
-        from ..semantic.evaluate import markdown_table
+        from ..eval.phonetic import markdown_table
 
         if not (Path(args.out) / "rows.jsonl").exists():
             raise SpeechtokError(f"{args.out}: no rows.jsonl")
@@ -46,7 +46,7 @@ def _probe(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    from ..semantic.evaluate import SemanticConfig, run_semantic
+    from ..eval.phonetic import SemanticConfig, run_semantic
     if not args.data:
         raise SpeechtokError("--data MANIFEST is required")
     from ..fsutil import claim_output_dir

@@ -18,7 +18,7 @@ def _fit(args) -> int:
 
     from ..audio import load_audio
     from ..data.manifest import list_inputs
-    from ..semantic.align import english_with_text
+    from ..data.forced_align import english_with_text
     from .segment import SAMPLE_RATE
     from .tokenizer import asset_path, fit
 
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     f.add_argument("--threads", type=int, default=1)
     e = sub.add_parser("eval", help="boundary F1, PNMI/purity, rates on an aligned English manifest")
     e.add_argument("--data", required=True, help="manifest (.jsonl)")
-    e.add_argument("--align", required=True, help="alignment cache (python -m speechtok.semantic.align); missing rows are aligned into it")
+    e.add_argument("--align", required=True, help="alignment cache (python -m speechtok.data.forced_align); missing rows are aligned into it")
     e.add_argument("-t", "--tokenizer", default="syllables")
     e.add_argument("--out", help="folder for rows.jsonl and summary.json")
     e.add_argument("--map-data", help="manifest whose syllables map units to labels for the held-out unit accuracy (e.g. the train split)")

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..audio import load_audio
 from ..data.manifest import list_inputs
-from ..semantic.align import align_manifest
-from ..semantic.measures import cluster_quality
+from ..data.forced_align import align_manifest
+from ..eval.metrics.units import cluster_quality
 from .segment import SAMPLE_RATE, SegmenterConfig, envelope_db, speech_runs
 from .syllabify import boundaries, match_boundaries, reference_syllables, scores_from_counts
 
@@ -91,7 +91,7 @@ def evaluate_manifest(tokenizer, manifest: str, align_cache: str, out: str | Non
     ``map_manifest``: also the held-out unit accuracy (``measures.heldout_unit_accuracy``): each
     content unit's majority label counted on that manifest's syllables (e.g. the train split),
     scored on this one; unlike PNMI and purity it does not grow with the number of units."""
-    from ..semantic.measures import heldout_unit_accuracy
+    from ..eval.metrics.units import heldout_unit_accuracy
     from ..tokenizers.registry import load
 
     tok = load(tokenizer) if isinstance(tokenizer, str) else tokenizer

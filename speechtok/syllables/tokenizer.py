@@ -91,7 +91,7 @@ def syllable_f0(wav: np.ndarray, segments) -> np.ndarray:
 # ---- content features -------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _phone_model():
-    from ..semantic.phone_ctc import PhoneCTC
+    from ..teachers.phone_ctc import PhoneCTC
 
     return PhoneCTC.load()
 
@@ -122,7 +122,7 @@ def _thirds(frames: np.ndarray, rate: float, segments) -> np.ndarray:
 
 def raw_features(wav: np.ndarray, segments) -> np.ndarray:
     """``(len(segments), 237)``: posterior thirds (120) then MFCC thirds (117), unstandardised."""
-    from ..semantic.mfcc_kmeans import mfcc
+    from ..tokenizers.mfcc_kmeans import mfcc
 
     if not len(segments):
         return np.zeros((0, 237), np.float32)

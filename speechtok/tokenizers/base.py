@@ -79,6 +79,12 @@ class Tokenizer(ABC):
     def tokens_per_second(self) -> float:
         return self.frame_rate * self.num_codebooks
 
+    @property
+    def streams(self) -> list[str] | None:
+        """What each codebook carries, where the family says (the source-filter codec:
+        ``["pitch", "envelope", ...]``); None: it does not say (the codebooks are alike)."""
+        return None
+
     # ---- capabilities --------------------------------------------------------------------
     @property
     def can_stream(self) -> bool:

@@ -40,7 +40,7 @@ _FAMILIES: tuple[str, ...] = (
     "speechtok.tokenizers.opus",
     "speechtok.tokenizers.codec2",
     "speechtok.codec.catalogue",  # our shipped models; names and facts without torch
-    "speechtok.semantic.mfcc_kmeans",
+    "speechtok.tokenizers.mfcc_kmeans",
     "speechtok.syllables.tokenizer",
     "speechtok.tokenizers.external",
 )

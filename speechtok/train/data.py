@@ -55,8 +55,8 @@ def load_manifest_audio(
 
 def phone_label_track(row: dict, num_samples: int, sample_rate: int = 16000) -> np.ndarray:
     """One forced-alignment row -> per-sample phone ids (int8, -1 where nothing is aligned)."""
-    from ..semantic.align import phone_segments
-    from ..semantic.phones import phone_id
+    from ..data.forced_align import phone_segments
+    from ..data.phones import phone_id
 
     track = np.full(num_samples, -1, dtype=np.int8)
     for seg in phone_segments(row):

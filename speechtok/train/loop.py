@@ -61,7 +61,7 @@ class Trainer:
         self.codec = Codec(cfg.model)
         self.semantic = None
         if cfg.loss.semantic:
-            from ..codec.semantic import SemanticObjectives
+            from ..codec.semantic_losses import SemanticObjectives
 
             self.semantic = SemanticObjectives(cfg.loss.semantic, self.codec)
         self.disc = Discriminators()
@@ -103,7 +103,7 @@ class Trainer:
         self.valid = [w[:cap] for w in (valid_wavs or [])][: d.max_valid_utterances]
 
     def _phone_labels(self, ids, wavs):
-        from ..semantic.align import read_alignments
+        from ..data.forced_align import read_alignments
         from .data import phone_label_track
 
         path = self.semantic.spec["phones"].get("alignments", "data/asterisk/alignments/en.jsonl")
@@ -111,7 +111,7 @@ class Trainer:
         if not rows:
             raise ValueError(
                 f"{path}: no forced alignments for the phones objective; make them with "
-                f"python -m speechtok.semantic.align {self.cfg.data.train} --out {path}"
+                f"python -m speechtok.data.forced_align {self.cfg.data.train} --out {path}"
             )
         tracks = [phone_label_track(rows[i], len(w)) if i in rows else None for i, w in zip(ids, wavs)]
         print(f"phones objective: {sum(t is not None for t in tracks)} of {len(ids)} training utterances aligned")

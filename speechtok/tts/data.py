@@ -143,7 +143,7 @@ def _make_items(rows, codec, progress, alignment="mas"):
     items, skipped = [], []
     aligner = None
     if alignment == "pocketsphinx":
-        from ..semantic.align import Aligner, AlignmentError
+        from ..data.forced_align import Aligner, AlignmentError
 
         aligner = Aligner()
     for r in tqdm(rows, desc="tts data" if aligner is None else "tts data + alignment", unit="utt", disable=not progress):

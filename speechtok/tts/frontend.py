@@ -185,10 +185,10 @@ def phonemize(text: str, language: str = "en", normalize: bool = True) -> list[s
 def phonemize_words(text: str, language: str = "en") -> tuple[list[str], list[int], list[str]]:
     """The ``words`` front end of voices whose durations come from forced alignment (English):
     the text normalized as ``phonemize`` does, then clause by clause into the words pocketsphinx
-    aligns (flite's reading: ``semantic.align.normalize_text``), each word phonemized on its own by
+    aligns (flite's reading: ``data.forced_align.normalize_text``), each word phonemized on its own by
     espeak-ng, pauses at punctuation as in ``phonemize``. Returns (phones, the word index of each
     phone (-1: ``^ $ _`` and pauses), the words)."""
-    from ..semantic.align import normalize_text as flite_words
+    from ..data.forced_align import normalize_text as flite_words
 
     if _lang(language) != "en":
         raise TextError(f"the words front end (pocketsphinx alignment) reads English only, not {language!r}")

@@ -49,7 +49,7 @@ class QuantConfig:
     num_stages: PosInt = 3
     bap_scale: PosFloat = 20.0  # dB of band aperiodicity per unit of feature distance
     kmeans_iters: PosInt = 20
-    # the phones objective on the first envelope stage (semantic.py): "none", "joint" (k-means on
+    # the phones objective on the first envelope stage (phonetic_stage.py): "none", "joint" (k-means on
     # [features ; teacher posteriors], encode by features) or "teacher" (the same fit; the codec
     # keeps the teacher and encodes stage 1 with it)
     semantic: Literal["none", "joint", "teacher"] = "none"

@@ -37,9 +37,9 @@ class SourceFilterCodec(torch.nn.Module):
         self.pitch = PitchQuantizer(q.pitch_levels, a.f0_min, a.f0_max)
         self.teacher = None
         if q.semantic == "teacher":  # stage 1 is encoded with a phone teacher (semantic.py)
-            from .teacher import PhoneTeacher
+            from .teacher import EmbeddedPhoneTeacher
 
-            self.teacher = PhoneTeacher()
+            self.teacher = EmbeddedPhoneTeacher()
         side_dim = self.teacher.model.frame_head.out_features if self.teacher is not None else 0
         self.rvq = ResidualKMeans(cfg.feature_dim, q.codebook_size, q.num_stages, side_dim)
         self.register_buffer("cep_mean", torch.zeros(a.envelope_subframes * a.cep_order))

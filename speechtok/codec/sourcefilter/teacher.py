@@ -1,5 +1,5 @@
 """The phone teacher a ``semantic: teacher`` source-filter codec keeps inside its model file and
-runs when encoding (see ``semantic.py`` for how its posteriors shape the first codebook)."""
+runs when encoding (see ``phonetic_stage.py`` for how its posteriors shape the first codebook)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from ...errors import SpeechtokError
 TEACHER_RATE = 50.0  # PhoneCTC's frame rate: frame j is centred on sample 320 j + 160
 
 
-class PhoneTeacher(torch.nn.Module):
+class EmbeddedPhoneTeacher(torch.nn.Module):
     """The teacher a ``semantic: teacher`` codec runs when encoding: PhoneCTC (the shipped
-    architecture) and the scale its posteriors got at fitting time."""
+    architecture) and the scale its posteriors got at fitting time. (Called ``PhoneTeacher`` before; renamed apart
+    from ``teachers.frame_targets.AlignedPhoneTeacher``, which gives forced-aligned phone ids.)"""
 
     def __init__(self):
         super().__init__()
-        from ...semantic.phone_ctc import PhoneCTC
+        from ...teachers.phone_ctc import PhoneCTC
 
         self.model = PhoneCTC().eval().requires_grad_(False)
         self.register_buffer("scale", torch.zeros(()))
@@ -50,3 +51,6 @@ def teacher_posteriors(teacher, wav: np.ndarray, hop: int, sample_rate: int = 16
     T = max(1, -(-len(wav) // hop))
     p = np.concatenate([p, np.repeat(p[-1:], T * r - len(p), 0)]) if len(p) < T * r else p[: T * r]
     return p.reshape(T, r, -1).mean(1).astype(np.float32)
+
+
+PhoneTeacher = EmbeddedPhoneTeacher  # its old name, kept for old imports

@@ -88,7 +88,7 @@ def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, t
                   max_frames: int = 0, seed: int = 0) -> list[float]:
     """Feature means, then the residual k-means stages. Returns the error left after each stage.
 
-    ``teacher``: phone posteriors of every frame (``semantic.teacher_cache``), needed when
+    ``teacher``: phone posteriors of every frame (``phonetic_stage.teacher_cache``), needed when
     ``quant.semantic`` is not ``none``: they shape the first stage. ``max_frames`` > 0: the
     k-means sees a seeded sample of that many frames (the means are taken over all)."""
     codec.cep_mean.copy_(torch.from_numpy(fr.cep.reshape(len(fr), -1).mean(0)))
@@ -101,7 +101,7 @@ def fit_codebooks(codec: SourceFilterCodec, fr: Frames, progress: bool = True, t
     q = codec.cfg.quant
     side = None
     if q.semantic != "none":
-        from .semantic import side_scale
+        from .phonetic_stage import side_scale
 
         if teacher is None or len(teacher) != len(x):
             raise SpeechtokError(f"quant.semantic {q.semantic}: fit_codebooks needs the teacher's posteriors of every frame")
@@ -372,7 +372,7 @@ def run_training(cfg: SFRunConfig, run_dir: Path, progress: bool = True) -> dict
     codec = SourceFilterCodec(cfg.model)
     teacher = valid_teacher = None
     if cfg.model.quant.semantic != "none":
-        from .semantic import load_teacher, teacher_cache
+        from .phonetic_stage import load_teacher, teacher_cache
 
         t1 = time.time()
         net, digest = load_teacher(cfg.train.semantic_teacher)
