@@ -23,7 +23,9 @@ st() { nice -n 10 "$PY" -m speechtok "$@"; }
 st lm bench -t phones -t phones@50hz -t mfcc-kmeans@50hz:k500 -t "mfcc-kmeans@50hz:k500+bpe=2000" \
     -t "speechtok-fast@1.45kbps+layout=delay" -t "speechtok-fast@1.45kbps+skip=1+codebooks=1" \
     -t "speechtok-fast-25hz@0.725kbps+layout=delay" -t "speechtok-fast-25hz@0.725kbps+skip=1+codebooks=1" \
-    -t "speechtok-semantic@0.725kbps+skip=1+codebooks=1" -t codec2@1300 -t opus@6kbps "$@" \
+    -t "speechtok-semantic@0.725kbps+skip=1+codebooks=1" -t codec2@1300 -t opus@6kbps \
+    -t "speechtok-fast-12p5hz@0.5kbps+layout=delay" -t "speechtok-fast-12p5hz@0.5kbps+skip=1+codebooks=1" \
+    -t "syllables+layout=delay" -t "syllables+codebooks=1" "$@" \
     --train data/asterisk-en/train.jsonl --train data/lm/fortunes/train.jsonl \
     --valid data/asterisk-en/valid.jsonl --test data/asterisk-en/test.jsonl \
     --lexical data/lm/lexical --syntactic data/lm/syntactic \
