@@ -53,7 +53,8 @@ def _train_decoder(args) -> int:
 
     torch.set_num_threads(args.threads)
     w = train(args.data, args.out, args.valid, k=args.k, cpu_minutes=args.minutes, hidden=args.hidden,
-              frame_layers=args.frame_layers, lr=args.lr, frames_per_batch=args.batch_frames,
+              frame_layers=args.frame_layers, lr=args.lr, dropout=args.dropout,
+              token_dropout=args.token_dropout, weight_decay=args.weight_decay, frames_per_batch=args.batch_frames,
               default_speaker=args.default_speaker, max_steps=args.max_steps, seed=args.seed,
               valid_every=args.valid_every, checkpoint_every=args.checkpoint_every)
     print(w)
@@ -90,6 +91,9 @@ def main(argv=None) -> int:
     d.add_argument("--hidden", type=int, default=128)
     d.add_argument("--frame-layers", type=int, default=6)
     d.add_argument("--lr", type=float, default=2e-3)
+    d.add_argument("--dropout", type=float, default=0.3)
+    d.add_argument("--token-dropout", type=float, default=0.1, help="chance a syllable's content embedding is dropped in training")
+    d.add_argument("--weight-decay", type=float, default=0.01)
     d.add_argument("--batch-frames", type=int, default=4000, help="frames (50 Hz) per batch")
     d.add_argument("--default-speaker", help="the speaker decode uses by default (default: most training audio)")
     d.add_argument("--seed", type=int, default=0)

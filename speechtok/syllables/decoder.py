@@ -112,9 +112,10 @@ def expand(h: torch.Tensor, durations: torch.Tensor, T: int) -> tuple[torch.Tens
 
 class SyllableDecoder(nn.Module):
     def __init__(self, n_content: int, n_speakers: int, out_dim: int, hidden: int = 128, token_layers: int = 2,
-                 frame_layers: int = 6, kernel: int = 5, dropout: float = 0.1):
+                 frame_layers: int = 6, kernel: int = 5, dropout: float = 0.1, token_dropout: float = 0.0):
         super().__init__()
         d = hidden
+        self.token_dropout = token_dropout  # training: a syllable's content embedding is dropped with this chance
         self.content = nn.Embedding(n_content, d)
         self.duration = nn.Embedding(DUR_LEVELS, d)
         self.pitch = nn.Embedding(F0_LEVELS + 1, d)
@@ -135,7 +136,10 @@ class SyllableDecoder(nn.Module):
         voiced = (pc > 0).float()
         nums = torch.stack([torch.where(voiced > 0, (torch.log(lf0.clamp(min=1)) - LF0_CENTRE) / LF0_SCALE, 0.0), voiced,
                             torch.as_tensor(np.log(duration_value(dc.numpy()) / 0.2), dtype=torch.float32)], -1)
-        h = (self.content(c) + self.duration(dc) + self.pitch(pc) + self.numbers(nums)
+        content = self.content(c)
+        if self.training and self.token_dropout > 0:
+            content = content * (torch.rand(c.shape) >= self.token_dropout).unsqueeze(-1).float()
+        h = (content + self.duration(dc) + self.pitch(pc) + self.numbers(nums)
              + self.speaker(speakers).unsqueeze(1)) * mask
         for b in self.tok:
             h = b(h, mask)

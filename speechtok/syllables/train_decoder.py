@@ -5,8 +5,9 @@ each token's real span) and analysed by the ``speechtok-fast`` codec (``tts.data
 each token's real frames are time-warped onto the frames its duration code gives
 (``decoder.syllable_frames`` + ``warp_targets``), so training sees the expansion decoding uses.
 The items are cached in ``OUT/cache/`` (keyed by the rows and the centroids), so reruns start at
-once. The loop: Adam, batches of utterances of similar length, MSE on the standardized features
-and log-F0, BCE on voicing; a CPU-time budget (``--minutes``, counted over resumed sessions, the
+once. The loop: AdamW, batches of utterances of similar length, MSE on the standardized features
+and log-F0, BCE on voicing; with a validation manifest the exported weights are those of the
+step with the lowest validation loss (checked every ``valid_every`` steps); a CPU-time budget (``--minutes``, counted over resumed sessions, the
 learning rate follows it down a cosine), a checkpoint (``OUT/checkpoint.pt``) every
 ``--checkpoint-every`` steps and at the end, rerunning the same command resumes; ``log.jsonl``
 has the losses; ``OUT/decoder_kK.{safetensors,json}`` is the loadable decoder (``--install``
@@ -127,6 +128,7 @@ def export(model, cfg: dict, mean, std, out: Path, k: int) -> Path:
 
 def train(manifests, out: str | Path, valid: str | None = None, k: int = 1024, cpu_minutes: float = 20.0,
           hidden: int = 128, frame_layers: int = 6, lr: float = 2e-3, frames_per_batch: int = 4000,
+          dropout: float = 0.3, token_dropout: float = 0.1, weight_decay: float = 0.01,
           default_speaker: str | None = None, valid_every: int = 100, checkpoint_every: int = 100,
           max_steps: int = 0, seed: int = 0, progress: bool = True) -> Path:
     """Train (or resume) a decoder in ``out``; returns the exported weights' path."""
@@ -146,18 +148,21 @@ def train(manifests, out: str | Path, valid: str | None = None, k: int = 1024, c
         default_speaker = max(speakers, key=lambda s: secs[s])
     vitems = [it for it in vitems if it["speaker"] in speakers]
     model_cfg = {"n_content": tok.k + 1, "n_speakers": len(speakers), "out_dim": int(items[0]["target"].shape[1]),
-                 "hidden": hidden, "token_layers": 2, "frame_layers": frame_layers, "kernel": 5, "dropout": 0.1}
+                 "hidden": hidden, "token_layers": 2, "frame_layers": frame_layers, "kernel": 5, "dropout": dropout,
+                 "token_dropout": token_dropout}
     torch.manual_seed(seed)
     model = SyllableDecoder(**model_cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay)
     ckpt = out / "checkpoint.pt"
     step, cpu0, wall0 = 0, 0.0, 0.0
+    best = {"valid_loss": float("inf"), "step": 0, "model": None}  # the weights exported with validation
     if ckpt.is_file():
         s = torch.load(ckpt, weights_only=False)
         model.load_state_dict(s["model"])
         opt.load_state_dict(s["opt"])
         step, cpu0, wall0 = s["step"], s["cpu_seconds"], s["wall_seconds"]
         mean, std = s["mean"], s["std"]
+        best = s.get("best", best)
         print(f"resuming at step {step} ({cpu0 / 60:.1f} CPU-min spent)", file=sys.stderr)
     else:
         mean, std = target_stats(items)
@@ -169,15 +174,21 @@ def train(manifests, out: str | Path, valid: str | None = None, k: int = 1024, c
            "centroids": tok.model_id, "k": tok.k,
            "training": {"data": [str(m) for m in manifests], "valid": valid, "utterances": len(items),
                         "minutes": round(frames / 50 / 60, 1), "cpu_minutes_budget": cpu_minutes, "lr": lr,
-                        "frames_per_batch": frames_per_batch, "seed": seed}}
+                        "weight_decay": weight_decay, "frames_per_batch": frames_per_batch, "seed": seed}}
     log = (out / "log.jsonl").open("a")
 
     def save():
         cfg["training"].update(steps=step, cpu_minutes=round(cpu() / 60, 2))
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cpu_seconds": cpu(),
-                 "wall_seconds": time.time() - t_wall, "mean": mean, "std": std}
+                 "wall_seconds": time.time() - t_wall, "mean": mean, "std": std, "best": best}
         write_atomic(ckpt, lambda t: torch.save(state, t), suffix=".pt")
-        export(model, cfg, mean, std, out, tok.k)
+        if best["model"] is None:
+            export(model, cfg, mean, std, out, tok.k)
+        else:
+            cfg["training"].update(exported_step=best["step"], exported_valid_loss=round(best["valid_loss"], 4))
+            keep = SyllableDecoder(**model_cfg)
+            keep.load_state_dict(best["model"])
+            export(keep, cfg, mean, std, out, tok.k)
 
     def validate() -> float:
         if not vitems:
@@ -207,6 +218,9 @@ def train(manifests, out: str | Path, valid: str | None = None, k: int = 1024, c
             done = (cpu_minutes and cpu() >= cpu_minutes * 60) or (max_steps and step >= max_steps)
             if valid_every and (step % valid_every == 0 or done):
                 rec["valid_loss"] = round(validate(), 4)
+                if rec["valid_loss"] < best["valid_loss"]:
+                    best = {"valid_loss": rec["valid_loss"], "step": step,
+                            "model": {n: t.detach().clone() for n, t in model.state_dict().items()}}
             log.write(json.dumps(rec) + "\n")
             log.flush()
             bar.set_postfix(loss=f"{rec['loss']:.3f}", cpu_min=f"{rec['cpu_minutes']:.1f}",
