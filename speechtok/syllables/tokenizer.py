@@ -37,8 +37,8 @@ import numpy as np
 
 from ..errors import SpeechtokError
 from ..tokenizers.base import Tokenizer
-from .codes import (ASSET_DIR, DUR_LEVELS, DUR_MAX, DUR_MIN, F0_HI, F0_LEVELS, F0_LO,  # noqa: F401 (re-exported)
-                    decoder_paths, duration_code, duration_value, pitch_code, pitch_value)
+from .codes import ASSET_DIR, DUR_LEVELS, F0_LEVELS, decoder_paths, duration_code, duration_value, pitch_code
+from .codes import DUR_MAX, DUR_MIN, F0_HI, F0_LO, pitch_value  # noqa: F401 (re-exported: were defined here)
 from .segment import SAMPLE_RATE, SegmenterConfig, segment
 
 DEFAULT_K = 1024
