@@ -1,4 +1,4 @@
-"""The ``syllables`` tokenizer family: one token of three codes per syllable (encode only).
+"""The ``syllables`` tokenizer family: one token of three codes per syllable.
 
 Each utterance is cut into syllables by ``segment.segment`` and every syllable becomes one column
 of ``Tokens.codes`` (``[3, tokens]``, variable rate):
@@ -21,7 +21,9 @@ nominal too; ``Tokens.bitrate`` measures the real rate (tokens × Σ log2 sizes 
 token times are implied by the durations (each token starts where the previous ended), so nothing
 else is stored. Names: ``syllables`` (= ``syllables:k1024``), ``syllables:kK`` for other fitted K.
 
-The centroids ship in ``speechtok/assets/syllables/`` (TRAINING.md says how they were made).
+The centroids ship in ``speechtok/assets/syllables/`` (TRAINING.md says how they were made), and
+so does the decoder (``decoder.py``: syllable codes + a speaker -> ``speechtok-fast`` frame
+parameters -> 16 kHz audio), so ``decode`` works; ``decode(tokens, speaker=...)`` picks a voice.
 """
 
 from __future__ import annotations
@@ -35,41 +37,15 @@ import numpy as np
 
 from ..errors import SpeechtokError
 from ..tokenizers.base import Tokenizer
+from .codes import ASSET_DIR, DUR_LEVELS, F0_LEVELS, decoder_paths, duration_code, duration_value, pitch_code
+from .codes import DUR_MAX, DUR_MIN, F0_HI, F0_LO, pitch_value  # noqa: F401 (re-exported: were defined here)
 from .segment import SAMPLE_RATE, SegmenterConfig, segment
 
-ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "syllables"
 DEFAULT_K = 1024
 NOMINAL_RATE = 4.0
-DUR_LEVELS, DUR_MIN, DUR_MAX = 16, 0.02, 1.0
-F0_LEVELS, F0_LO, F0_HI = 32, 60.0, 400.0
 VOICED_SHARE = 0.2
 MIN_PAUSE = 0.02  # silence shorter than this at the edges is added to the nearest syllable
 MAX_TOKEN = 1.0  # a longer pause is split into tokens of at most this
-
-
-# ---- the three streams ----------------------------------------------------------------------
-def duration_code(seconds) -> np.ndarray:
-    d = np.maximum(np.asarray(seconds, np.float64), 1e-6)
-    q = np.round((DUR_LEVELS - 1) * np.log(d / DUR_MIN) / np.log(DUR_MAX / DUR_MIN))
-    return np.clip(q, 0, DUR_LEVELS - 1).astype(np.int64)
-
-
-def duration_value(code) -> np.ndarray:
-    """The duration (s) a code stands for: the centre of its log step."""
-    return DUR_MIN * (DUR_MAX / DUR_MIN) ** (np.asarray(code, np.float64) / (DUR_LEVELS - 1))
-
-
-def pitch_code(f0_hz) -> np.ndarray:
-    """Mean F0 (Hz; 0 or less = unvoiced) -> pitch codes 0..32."""
-    f = np.asarray(f0_hz, np.float64)
-    q = np.round((F0_LEVELS - 1) * np.log(np.maximum(f, 1e-3) / F0_LO) / np.log(F0_HI / F0_LO))
-    return np.where(f > 0, 1 + np.clip(q, 0, F0_LEVELS - 1), 0).astype(np.int64)
-
-
-def pitch_value(code) -> np.ndarray:
-    """Pitch code -> Hz (0 for unvoiced)."""
-    c = np.asarray(code, np.float64)
-    return np.where(c > 0, F0_LO * (F0_HI / F0_LO) ** ((c - 1) / (F0_LEVELS - 1)), 0.0)
 
 
 def syllable_f0(wav: np.ndarray, segments) -> np.ndarray:
@@ -168,15 +144,18 @@ def asset_path(k: int) -> Path:
 
 
 class SyllableTokenizer(Tokenizer):
-    """Three codes per syllable: content (k-means, plus a pause code), duration, pitch; no decoder."""
+    """Three codes per syllable: content (k-means, plus a pause code), duration, pitch.
+
+    Decodes where a trained decoder ships (``decoder.py``; ``can_decode``), in the voice of
+    ``speaker`` (None: the decoder's default); ``decode(tokens, speaker=...)`` picks another."""
 
     version = "1"
     sample_rate = SAMPLE_RATE
     frame_rate = NOMINAL_RATE
-    can_decode = False
     streams = ["content", "duration", "pitch"]
 
-    def __init__(self, k: int = DEFAULT_K, path: str | Path | None = None, config: SegmenterConfig | None = None):
+    def __init__(self, k: int = DEFAULT_K, path: str | Path | None = None, config: SegmenterConfig | None = None,
+                 speaker: str | None = None):
         from safetensors.numpy import load_file
 
         from ..fsutil import file_digest
@@ -193,6 +172,10 @@ class SyllableTokenizer(Tokenizer):
         self.pause_code = self.k
         self.model_id = file_digest(p)
         self.config = config or SegmenterConfig()
+        self.speaker = speaker
+        self._decoder = None
+        # a decoder is shipped for the shipped centroids only (its codes are theirs)
+        self.can_decode = path is None and all(p.exists() for p in decoder_paths(self.k))
 
     def spans(self, wav: np.ndarray) -> list[tuple[float, float, bool]]:
         return token_spans(segment(wav, self.config), len(wav) / SAMPLE_RATE)
@@ -215,8 +198,50 @@ class SyllableTokenizer(Tokenizer):
             codes[2, is_syl] = pitch_code(syllable_f0(wav, syl))
         return codes, spans
 
+    # ---- decoding ----------------------------------------------------------------------------
+    @property
+    def decoder(self):
+        """The trained unit-to-speech decoder (``decoder.Decoder``), loaded on first use."""
+        if self._decoder is None:
+            from .decoder import Decoder
+
+            d = Decoder.load(self.k)
+            if d.cfg.get("centroids") not in (None, self.model_id):
+                raise SpeechtokError(f"the syllable decoder of k={self.k} was trained on other centroids "
+                                     f"({d.cfg.get('centroids')}, these are {self.model_id}); retrain it")
+            self._decoder = d
+        return self._decoder
+
+    @property
+    def speakers(self) -> list[str]:
+        """The voices the decoder speaks (``decode(tokens, speaker=...)``); the first decode uses by default."""
+        d = self.decoder
+        return [d.default_speaker] + [s for s in d.speakers if s != d.default_speaker]
+
+    def decode(self, tokens, speaker: str | None = None):
+        """Tokens -> ``(waveform, 16000)`` in the voice of ``speaker`` (None: this tokenizer's
+        ``speaker``, else the decoder's default)."""
+        if speaker is None or speaker == self.speaker:
+            return super().decode(tokens)
+        import copy
+
+        other = copy.copy(self)
+        other.speaker = speaker
+        return Tokenizer.decode(other, tokens)
+
+    def _check_length(self, tokens) -> None:
+        """The durations the codes give against the header's length (the rate is variable)."""
+        from ..errors import TokensFileError
+
+        got = float(duration_value(np.asarray(tokens.codes)[1]).sum()) if tokens.num_codebooks > 1 else 0.0
+        if abs(got - tokens.duration) > 1.0 + 0.3 * max(got, tokens.duration):
+            raise TokensFileError(f"inconsistent header: the duration codes add up to {got:.2f} s, but num_samples "
+                                  f"says {tokens.duration:.2f} s ({tokens.num_samples} samples at {tokens.sample_rate} Hz)")
+
     def _decode(self, codes, num_samples, tokens):
-        raise NotImplementedError(f"{self.name} is encode-only")
+        if np.asarray(codes).shape[0] != 3:
+            raise SpeechtokError(f"{self.name} decodes all three codebooks (content, duration, pitch)")
+        return self.decoder.decode(np.asarray(codes, np.int64), num_samples, self.speaker)
 
 
 def token_times(codes: np.ndarray) -> np.ndarray:

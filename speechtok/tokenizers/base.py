@@ -253,7 +253,7 @@ class Tokenizer(ABC):
             )
         if abs(tokens.frame_rate - self.frame_rate) > 1e-6 * self.frame_rate:
             raise TokensFileError(f"frame rate {tokens.frame_rate:g} Hz does not match {self.name}'s {self.frame_rate:g} Hz")
-        tokens.check_length(self.frame_rate)  # before anything of num_samples is allocated
+        self._check_length(tokens)  # before anything of num_samples is allocated
         if tokens.model_id == self.model_id:
             return
         if tokens.model_id is None:  # a file from before model ids, or hand-made Tokens
@@ -268,6 +268,11 @@ class Tokenizer(ABC):
             f"model {self.model_id or '(none)'}; decode them with the model that made them "
             f"(speechtok decode -t RUN_FOLDER)"
         )
+
+    def _check_length(self, tokens: Tokens) -> None:
+        """Refuse a header whose ``num_samples`` the codes cannot stand for (``Tokens.check_length``
+        at this tokenizer's frame rate; a variable-rate tokenizer checks its own way)."""
+        tokens.check_length(self.frame_rate)
 
     def _make_tokens(self, codes: np.ndarray, num_samples: int, sample_rate: int, extra=None) -> Tokens:
         return Tokens(
