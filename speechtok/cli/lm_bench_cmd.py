@@ -14,9 +14,10 @@ from .options import int_range, positive_int
 def register_bench(sub) -> None:
     b = sub.add_parser(
         "bench", help="LM-friendliness of tokenizers: bits/s, bits/token, perplexity, n-gram, lexical test",
-        description="For each -t SPEC (NAME[+layout=first|flat|delay][+codebooks=N][+bpe=V]): tokenize the "
-        "manifests, train the same fixed-budget LM, score the test split (and the lexical test). Results are "
-        "merged into OUT/results.jsonl and OUT/results.md; specs already there are skipped unless --redo.",
+        description="For each -t SPEC (NAME[+layout=first|flat|delay][+codebooks=N][+skip=N][+bpe=V], or the phone "
+        "topline 'phones' / 'phones@50hz'): tokenize the manifests, train the same fixed-budget LM, score the test "
+        "split (and the lexical / syntactic tests, with their duration controls). Results are merged into "
+        "OUT/results.jsonl and OUT/results.md; specs already there are skipped unless --redo.",
     )
     b.add_argument("-t", "--tokenizer", dest="specs", action="append", required=True, metavar="SPEC")
     b.add_argument("--train", action="append", required=True, help="training manifest(s) (repeatable)")
