@@ -159,6 +159,20 @@ def synthesize_pairs(pairs: list[dict], out_dir: str | Path, voices: Sequence[st
                      held_out: Sequence[str] = (HELD_OUT_VOICE,), progress: bool = True) -> Path:
     """Speak every pair in every voice (resumable); writes ``pairs.jsonl`` and ``manifest.jsonl``
     (ids ``<voice>/<pair>-w`` and ``<voice>/<pair>-n``). Returns the manifest path."""
+
+    def say(p: dict, kind: str) -> tuple[str, str]:
+        phon = p["word_phonemes"] if kind == "w" else p["nonword_phonemes"]
+        return f"[[{phon}]]", p["word"] if kind == "w" else ""
+
+    return speak_pair_test(pairs, out_dir, voices, held_out, say, {}, "lexical", progress)
+
+
+def speak_pair_test(pairs: list[dict], out_dir: str | Path, voices: Sequence[str], held_out: Sequence[str], say,
+                    meta: dict, split: str, progress: bool = True) -> Path:
+    """The shared writer of the pair tests (lexical, syntactic): ``pairs.jsonl``, ``meta.json``
+    (voices, held-out voices, ``meta``) and one espeak-ng wav per (voice, pair, member), kept if it
+    exists (resume); ``say(pair, "w" | "n")`` gives (what espeak-ng reads, the manifest's text).
+    Returns ``manifest.jsonl`` (ids ``<voice>/<pair>-w`` / ``-n``)."""
     from tqdm import tqdm
 
     from ..data.manifest import Utterance, write_manifest
@@ -166,21 +180,20 @@ def synthesize_pairs(pairs: list[dict], out_dir: str | Path, voices: Sequence[st
     from .synthetic import synthesize
 
     out = Path(out_dir)
-    meta = {"voices": list(voices), "held_out": list(held_out), "pairs": len(pairs)}
+    info = {**meta, "voices": list(voices), "held_out": list(held_out), "pairs": len(pairs)}
     text = "".join(json.dumps(p) + "\n" for p in pairs)
     write_atomic(out / "pairs.jsonl", lambda tmp: tmp.write_text(text))
-    write_atomic(out / "meta.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=1) + "\n"))
+    write_atomic(out / "meta.json", lambda tmp: tmp.write_text(json.dumps(info, indent=1) + "\n"))
     utts = []
     jobs = [(v, p, kind) for v in voices for p in pairs for kind in ("w", "n")]
-    for voice, p, kind in tqdm(jobs, desc="synthesize lexical pairs", unit="wav", disable=not progress):
+    for voice, p, kind in tqdm(jobs, desc=f"synthesize {split} pairs", unit="wav", disable=not progress):
         vid = voice.replace("+", "_")
         uid = f"{vid}/{p['pair']:05d}-{kind}"
         path = out / "wav" / f"{uid}.wav"
+        spoken, written = say(p, kind)
         if not path.exists():
-            phon = p["word_phonemes"] if kind == "w" else p["nonword_phonemes"]
-            synthesize(f"[[{phon}]]", voice, path, "espeak")
-        utts.append(Utterance(id=uid, path=str(path.resolve()), speaker=vid, language="en",
-                              text=p["word"] if kind == "w" else "", split="lexical"))
+            synthesize(spoken, voice, path, "espeak")
+        utts.append(Utterance(id=uid, path=str(path.resolve()), speaker=vid, language="en", text=written, split=split))
     manifest = out / "manifest.jsonl"
     write_manifest(manifest, utts, relative_to=out)
     return manifest

@@ -20,13 +20,12 @@ is printed beside the LMs for that reason.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .lexical import HELD_OUT_VOICE, SEEN_VOICES
+from .lexical import HELD_OUT_VOICE, SEEN_VOICES, speak_pair_test
 
 NOUNS = [("dog", "dogs"), ("cat", "cats"), ("girl", "girls"), ("boy", "boys"), ("teacher", "teachers"),
          ("doctor", "doctors"), ("bird", "birds"), ("farmer", "farmers"), ("child", "children"), ("student", "students"),
@@ -108,27 +107,9 @@ def synthesize_pairs(pairs: list[dict], out_dir: str | Path, voices: Sequence[st
                      held_out: Sequence[str] = (HELD_OUT_VOICE,), progress: bool = True) -> Path:
     """Speak both sentences of every pair in every voice (resumable); writes ``pairs.jsonl``,
     ``meta.json`` and ``manifest.jsonl`` (the layout of the lexical test). Returns the manifest."""
-    from tqdm import tqdm
 
-    from ..data.manifest import Utterance, write_manifest
-    from ..fsutil import write_atomic
-    from .synthetic import synthesize
-
-    out = Path(out_dir)
-    meta = {"test": "syntactic", "voices": list(voices), "held_out": list(held_out), "pairs": len(pairs)}
-    text = "".join(json.dumps(p) + "\n" for p in pairs)
-    write_atomic(out / "pairs.jsonl", lambda tmp: tmp.write_text(text))
-    write_atomic(out / "meta.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=1) + "\n"))
-    utts = []
-    jobs = [(v, p, kind) for v in voices for p in pairs for kind in ("w", "n")]
-    for voice, p, kind in tqdm(jobs, desc="synthesize syntactic pairs", unit="wav", disable=not progress):
-        vid = voice.replace("+", "_")
-        uid = f"{vid}/{p['pair']:05d}-{kind}"
-        path = out / "wav" / f"{uid}.wav"
+    def say(p: dict, kind: str) -> tuple[str, str]:
         sentence = p["good"] if kind == "w" else p["bad"]
-        if not path.exists():
-            synthesize(sentence, voice, path, "espeak")
-        utts.append(Utterance(id=uid, path=str(path.resolve()), speaker=vid, language="en", text=sentence, split="syntactic"))
-    manifest = out / "manifest.jsonl"
-    write_manifest(manifest, utts, relative_to=out)
-    return manifest
+        return sentence, sentence
+
+    return speak_pair_test(pairs, out_dir, voices, held_out, say, {"test": "syntactic"}, "syntactic", progress)
