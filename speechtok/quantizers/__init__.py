@@ -28,6 +28,45 @@ QUANTIZERS = {"kmeans": KMeansVQ, "rkm": ResidualKMeansVQ, "mcrvq": MaskedResidu
               "lfq": LFQ, "bsq": BSQ, "se": SEQuantizer}
 
 
+def save(q: VectorQuantizer, path, meta: dict | None = None) -> None:
+    """Write a fitted quantizer to one safetensors file (atomically): its tensors, its class and
+    constructor options, and ``meta`` (JSON values) in the header."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    name = next((k for k, cls in QUANTIZERS.items() if type(q) is cls), None)
+    if name is None:
+        raise ValueError(f"{type(q).__name__} is not one of the registered quantizers {sorted(QUANTIZERS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(q.state(), str(tmp), metadata={"quantizer": name, "config": json.dumps(q.config()),
+                                             "meta": json.dumps(meta or {})})
+    tmp.chmod(0o644)
+    tmp.replace(path)
+
+
+def load(path) -> tuple[VectorQuantizer, dict]:
+    """``(quantizer, meta)`` from a file written by ``save``; a file that is not one is a
+    ``ValueError`` naming it."""
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            header = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for a damaged file
+        raise ValueError(f"{path}: not a saved quantizer ({type(e).__name__}: {e})") from e
+    if header.get("quantizer") not in QUANTIZERS:
+        raise ValueError(f"{path}: not a saved quantizer (no known 'quantizer' in its header)")
+    q = QUANTIZERS[header["quantizer"]](**json.loads(header["config"]))
+    return q.load_state(state), json.loads(header.get("meta", "{}"))
+
+
 def build(name: str, bits: int, codebook_bits: int = 11, **options) -> VectorQuantizer:
     """A quantizer spending ``bits`` per vector. Codebook quantizers (``rkm``, ``mcrvq``, ``se``)
     get ``bits // codebook_bits`` stages of ``2**codebook_bits`` codewords; ``kmeans`` one codebook
@@ -44,5 +83,5 @@ def build(name: str, bits: int, codebook_bits: int = 11, **options) -> VectorQua
 
 
 __all__ = ["BSQ", "KMeansVQ", "LFQ", "MaskedResidualVQ", "QUANTIZERS", "ResidualKMeansVQ", "SEQuantizer",
-           "VectorQuantizer", "build", "code_usage", "contiguous_masks", "knn_graph",
+           "VectorQuantizer", "build", "code_usage", "load", "save", "contiguous_masks", "knn_graph",
            "partition_structural_entropy", "structural_entropy"]

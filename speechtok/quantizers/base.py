@@ -30,6 +30,18 @@ class VectorQuantizer(ABC):
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         ...
 
+    # ---- files: a fitted quantizer as named tensors + its constructor options ------------------
+    def config(self) -> dict:
+        """The constructor options that rebuild this quantizer (JSON values)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """What ``fit`` learned, as named tensors (``load_state`` takes them back)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> "VectorQuantizer":
+        raise NotImplementedError(f"{type(self).__name__} cannot be loaded")
+
     @property
     def bits(self) -> float:
         """Bits per vector with all codebooks."""

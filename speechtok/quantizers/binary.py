@@ -57,6 +57,21 @@ class LFQ(VectorQuantizer):
         self.group_sizes = sizes
         self.codebook_sizes = tuple(2**b for b in sizes)
 
+    def config(self) -> dict:
+        return {"bits": self.nbits, "group_bits": self.group_bits, "projection": self.projection,
+                "itq_iters": self.itq_iters, "train_steps": self.train_steps, "lr": self.lr, "batch": self.batch,
+                "commit": self.commit, "entropy": self.entropy}
+
+    def state(self) -> dict[str, torch.Tensor]:
+        if not hasattr(self, "proj"):
+            raise ValueError(f"{type(self).__name__} is not fitted")
+        return {"mean": self.mean.contiguous(), "proj": self.proj.contiguous(), "dec_w": self.dec_w.contiguous(),
+                "dec_b": self.dec_b.contiguous()}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> "LFQ":
+        self.mean, self.proj, self.dec_w, self.dec_b = (state[k].float() for k in ("mean", "proj", "dec_w", "dec_b"))
+        return self
+
     # ---- the quantization itself ---------------------------------------------------------------
     def _project(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) @ self.proj

@@ -48,6 +48,21 @@ class ResidualKMeansVQ(VectorQuantizer):
         self.codebook_sizes = tuple(sizes)
         self.codebooks: list[torch.Tensor] | None = None  # per stage (codebook_sizes[s], D)
 
+    def config(self) -> dict:
+        return {"codebook_size": list(self.codebook_sizes), "stages": self.stages, "iters": self.iters}
+
+    def state(self) -> dict[str, torch.Tensor]:
+        if self.codebooks is None:
+            raise ValueError(f"{type(self).__name__} is not fitted")
+        out = {f"codebook.{s}": c.contiguous() for s, c in enumerate(self.codebooks)}
+        out.update({f"mask.{s}": m.to(torch.uint8) for s, m in enumerate(self.masks) if m is not None})
+        return out
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> "ResidualKMeansVQ":
+        self.codebooks = [state[f"codebook.{s}"].float() for s in range(self.stages)]
+        self.masks = [state[f"mask.{s}"].bool() if f"mask.{s}" in state else None for s in range(self.stages)]
+        return self
+
     def _stage_codes(self, s: int, residual: torch.Tensor) -> torch.Tensor:
         m = self.masks[s]
         if m is None:
@@ -88,8 +103,11 @@ class ResidualKMeansVQ(VectorQuantizer):
 class KMeansVQ(ResidualKMeansVQ):
     """Plain VQ: one k-means codebook of ``codebook_size``."""
 
-    def __init__(self, codebook_size: int = 2048, iters: int = 20):
+    def __init__(self, codebook_size: int | list[int] = 2048, iters: int = 20):
         super().__init__(codebook_size, 1, iters)
+
+    def config(self) -> dict:
+        return {"codebook_size": self.codebook_sizes[0], "iters": self.iters}
 
 
 class MaskedResidualVQ(ResidualKMeansVQ):
@@ -101,6 +119,9 @@ class MaskedResidualVQ(ResidualKMeansVQ):
                  masks: list[torch.Tensor] | None = None):
         super().__init__(codebook_size, stages, iters)
         self.masked, self.given_masks = masked, masks
+
+    def config(self) -> dict:
+        return {**super().config(), "masked": self.masked}
 
     def fit(self, x: torch.Tensor, seed: int = 0) -> "MaskedResidualVQ":
         masks = self.given_masks if self.given_masks is not None else contiguous_masks(x.shape[1], self.masked)

@@ -171,6 +171,31 @@ class SEQuantizer(VectorQuantizer):
         self.layers: list[dict] = []
         self.info: list[dict] = []
 
+    def config(self) -> dict:
+        return {"codebook_size": self.codebook_size, "stages": self.stages, "graph_size": self.graph_size, "k": self.k,
+                "encode": self.encode_rule, "lloyd_iters": self.lloyd_iters, "fill": self.fill}
+
+    _LAYER_TENSORS = ("codebook", "nodes", "labels", "vol", "cut")
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """The codebooks; with ``encode="graph"`` also each layer's graph (nodes, labels, volumes)."""
+        if not self.layers:
+            raise ValueError("SEQuantizer is not fitted")
+        keys = self._LAYER_TENSORS if self.encode_rule == "graph" else ("codebook",)
+        out = {}
+        for s, layer in enumerate(self.layers):
+            out.update({f"{k}.{s}": layer[k].contiguous() for k in keys})
+            out[f"scalars.{s}"] = torch.tensor([layer["sigma2"], layer["V"]], dtype=torch.float64)
+        return out
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> "SEQuantizer":
+        self.layers = []
+        for s in range(self.stages):
+            layer = {k: state[f"{k}.{s}"] for k in self._LAYER_TENSORS if f"{k}.{s}" in state}
+            layer["sigma2"], layer["V"] = (float(v) for v in state[f"scalars.{s}"])
+            self.layers.append(layer)
+        return self
+
     @property
     def codebook_sizes(self) -> tuple[int, ...]:
         return tuple(len(layer["codebook"]) for layer in self.layers)

@@ -41,6 +41,7 @@ _FAMILIES: tuple[str, ...] = (
     "speechtok.tokenizers.codec2",
     "speechtok.codec.catalogue",  # our shipped models; names and facts without torch
     "speechtok.tokenizers.mfcc_kmeans",
+    "speechtok.tokenizers.feature_vq",
     "speechtok.syllables.tokenizer",
     "speechtok.tokenizers.external",
 )
