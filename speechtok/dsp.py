@@ -113,13 +113,16 @@ def kmeans(x, k: int, iters: int = 20, seed: int = 0):
         raise ValueError(f"k-means needs at least {k} vectors, got {n}: give it more training audio")
     # seeding: D^2 sampling on a subsample (cheap and far better than uniform picks)
     sub = x[torch.randperm(n, generator=g)[: min(n, 20 * k)]]
-    cent = [sub[torch.randint(len(sub), (1,), generator=g)].squeeze(0)]
-    d2 = ((sub - cent[0]) ** 2).sum(1)
+    # the picks are kept as Python ints, not as small tensors: a small tensor kept alive inside
+    # the hole each freed (sub - pick) temporary leaves splits it, so that with large subsamples
+    # (tens of MB) glibc's heap grew by that much per pick (a 197-dim run took 23 GB)
+    picks = [int(torch.randint(len(sub), (1,), generator=g))]
+    d2 = ((sub - sub[picks[0]]) ** 2).sum(1)
     for _ in range(1, k):
-        i = torch.multinomial(d2 + 1e-12, 1, generator=g)
-        cent.append(sub[i].squeeze(0))
+        i = int(torch.multinomial(d2 + 1e-12, 1, generator=g))
+        picks.append(i)
         d2 = torch.minimum(d2, ((sub - sub[i]) ** 2).sum(1))
-    c = torch.stack(cent)
+    c = sub[torch.tensor(picks)]
     for _ in range(iters):
         a = nearest(x, c)
         sums = torch.zeros_like(c).index_add_(0, a, x)
