@@ -42,6 +42,7 @@ _FAMILIES: tuple[str, ...] = (
     "speechtok.codec.catalogue",  # our shipped models; names and facts without torch
     "speechtok.tokenizers.mfcc_kmeans",
     "speechtok.tokenizers.feature_vq",
+    "speechtok.codec.sourcefilter.dual",
     "speechtok.syllables.tokenizer",
     "speechtok.tokenizers.external",
 )
