@@ -149,6 +149,14 @@ def resolve(name: str):
     return MFCCKMeansTokenizer(float(m["rate"]), int(m["k"] or DEFAULT_K))
 
 
+def describe(name: str) -> dict | None:
+    """The name's facts without reading its centroids (``speechtok list`` answers at once)."""
+    m = _NAME.match(name)
+    if not m or not asset_path(float(m["rate"]), int(m["k"] or DEFAULT_K)).exists():
+        return None
+    return {"sample_rate": SAMPLE_RATE, "frame_rate": float(m["rate"]), "codebook_sizes": [int(m["k"] or DEFAULT_K)]}
+
+
 def main(argv=None) -> int:
     from tqdm import tqdm
 

@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import re
+import struct
 import sys
 from pathlib import Path
 
@@ -197,6 +198,41 @@ def fit(codec, train_wavs: list[np.ndarray], valid_wavs: list[np.ndarray], conte
 # ---- registry family ----------------------------------------------------------------------
 def names() -> list[str]:
     return [p.stem for p in sorted(ASSET_DIR.glob("speechtok-dual-*.safetensors")) if _NAME.match(p.stem)]
+
+
+def _header(path: Path) -> dict:
+    """The ``__metadata__`` of a fitted residual, read straight from the safetensors header (no
+    torch, no safetensors), so that ``speechtok list`` answers at once."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__") or {}
+
+
+def describe(name: str) -> dict | None:
+    """``{sample_rate, frame_rate, codebook_sizes}`` of a dual-resolution name without loading it."""
+    from ..catalogue import describe as describe_base
+
+    base, _, k = name.partition("+codebooks=")
+    if not _NAME.match(base) or not asset_path(base).exists() or (k and not k.isdigit()):
+        return None
+    try:
+        h = _header(asset_path(base))
+        meta, cfg = json.loads(h["meta"]), json.loads(h["config"])
+    except (OSError, KeyError, ValueError, struct.error):
+        return None
+    b = describe_base(meta["base"])
+    if b is None:
+        return None
+    c = int(meta["content_stages"])
+    size = cfg["codebook_size"]
+    sizes = [int(s) for s in (size if isinstance(size, list) else [size] * int(cfg["stages"]))]
+    if len(sizes) == 1:
+        sizes = sizes * int(cfg["stages"])
+    all_sizes = list(b["codebook_sizes"][: 1 + c]) + [s for s in sizes for _ in range(HALVES)]
+    n = int(k) if k else len(all_sizes)
+    if not 2 <= n <= len(all_sizes):
+        return None
+    return {"sample_rate": b["sample_rate"], "frame_rate": b["frame_rate"], "codebook_sizes": all_sizes[:n]}
 
 
 def resolve(name: str):
