@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent / "speechtok"
 #: bottom first; a module's layer is that of the longest prefix listed for it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("speechtok.errors", "speechtok.version", "speechtok.fsutil", "speechtok.defaults",
-                    "speechtok.dsp", "speechtok.quantizers", "speechtok.audio", "speechtok.tokens")),
+                    "speechtok.dsp", "speechtok.nn", "speechtok.quantizers", "speechtok.audio", "speechtok.tokens")),
     ("data", ("speechtok.data", "speechtok.syllables", "speechtok.syllables.segment", "speechtok.syllables.syllabify",
               "speechtok.syllables.codes")),
     ("config", ("speechtok.runs", "speechtok.codec.config", "speechtok.codec.sourcefilter.config",

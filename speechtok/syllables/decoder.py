@@ -16,8 +16,8 @@ Training (``train_decoder.py``) time-warps each syllable's real frames onto the 
 quantized duration gives, so training and decoding expand the same way. The shipped weights are
 ``speechtok/assets/syllables/decoder_k1024.{safetensors,json}`` (TRAINING.md).
 
-This module sits with the tokenizer families (``tests/test_layers.py``): it copies the length
-regulator rather than importing the TTS app.
+This module sits with the tokenizer families (``tests/test_layers.py``): its convolution block
+and length regulator come from ``speechtok.nn``, which the TTS model shares.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import torch
 from torch import nn
 
 from ..errors import SpeechtokError
+from ..nn import ConvBlock, frame_positions
+from ..nn import expand as regulate
 from .codes import DUR_LEVELS, F0_LEVELS, decoder_paths, duration_value, pitch_value
 
 CODEC = "speechtok-fast"
@@ -78,36 +80,12 @@ def warp_targets(frames: np.ndarray, spans, durations: np.ndarray) -> np.ndarray
 
 
 # ---- the network -----------------------------------------------------------------------------
-class ConvBlock(nn.Module):
-    """A residual convolution (ReLU, dropout, LayerNorm), as in the TTS model."""
-
-    def __init__(self, d: int, kernel: int, dilation: int = 1, dropout: float = 0.1):
-        super().__init__()
-        self.conv = nn.Conv1d(d, d, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation)
-        self.norm = nn.LayerNorm(d)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x, mask):  # x (B, T, d), mask (B, T, 1)
-        y = self.conv((x * mask).transpose(1, 2)).transpose(1, 2)
-        return self.norm(x + self.drop(torch.relu(y))) * mask
-
-
 def expand(h: torch.Tensor, durations: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The length regulator: (B, N, C) token states, (B, N) frames each -> (B, T, C) frames (zeros
     after each total) and (B, T, 2) each frame's relative position in its token (0..1) and the
-    token's log-length."""
-    B, N, C = h.shape
-    d = durations.clamp(min=0).long()
-    ends = d.cumsum(1)
-    starts = ends - d
-    frames = torch.arange(T).unsqueeze(0).expand(B, T).contiguous()
-    idx = torch.searchsorted(ends, frames, right=True).clamp(max=N - 1)
-    out = torch.gather(h, 1, idx.unsqueeze(-1).expand(B, T, C))
-    mask = (frames < ends[:, -1:]).unsqueeze(-1)
-    start = torch.gather(starts, 1, idx).float()
-    length = torch.gather(d, 1, idx).float().clamp(min=1)
-    pos = ((frames.float() - start + 0.5) / length).clamp(0, 1)
-    return out * mask, torch.stack([pos, torch.log(length)], -1) * mask
+    token's log-length (zeros after each total)."""
+    mask = (torch.arange(T)[None, :] < durations.clamp(min=0).long().sum(1, keepdim=True)).unsqueeze(-1)
+    return regulate(h, durations, T), frame_positions(durations, T) * mask
 
 
 class SyllableDecoder(nn.Module):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..nn import expand, frame_positions  # noqa: F401  (the length regulator; lived here once)
+
 
 def log_likelihood(mu: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """(N, D) phone means, (T, D) frames -> (N, T) Gaussian log-likelihood up to a constant."""
@@ -82,34 +84,3 @@ def align_batch(mu: torch.Tensor, x: torch.Tensor, n_phones: torch.Tensor, n_fra
             lp = constrain(lp, spans[b] if spans is not None else None)
             out[b, :n] = torch.from_numpy(durations_from_path(mas(lp), n))
     return out
-
-
-def expand(h: torch.Tensor, durations: torch.Tensor, max_frames: int | None = None) -> torch.Tensor:
-    """The length regulator: (B, N, C) phone states repeated by (B, N) integer durations ->
-    (B, T, C) frames (T = the longest total, or ``max_frames``), zeros after each sum."""
-    B, N, C = h.shape
-    d = durations.clamp(min=0).long()
-    totals = d.sum(1)
-    T = int(totals.max()) if max_frames is None else int(max_frames)
-    T = max(T, 1)
-    ends = d.cumsum(1)  # (B, N)
-    frames = torch.arange(T).unsqueeze(0).expand(B, T).contiguous()
-    idx = torch.searchsorted(ends, frames, right=True).clamp(max=N - 1)  # phone of each frame
-    out = torch.gather(h, 1, idx.unsqueeze(-1).expand(B, T, C))
-    mask = (frames < totals.unsqueeze(1)).unsqueeze(-1)
-    return out * mask
-
-
-def frame_positions(durations: torch.Tensor, T: int) -> torch.Tensor:
-    """(B, N) durations -> (B, T, 2): each frame's position inside its phone (0..1) and its
-    phone's length (log frames); what lets a convolutional decoder shape transitions."""
-    B, N = durations.shape
-    d = durations.clamp(min=0).long()
-    ends = d.cumsum(1)
-    starts = ends - d
-    frames = torch.arange(T).unsqueeze(0).expand(B, T).contiguous()
-    idx = torch.searchsorted(ends, frames, right=True).clamp(max=N - 1)
-    start = torch.gather(starts, 1, idx).float()
-    length = torch.gather(d, 1, idx).float().clamp(min=1)
-    pos = (frames.float() - start + 0.5) / length
-    return torch.stack([pos.clamp(0, 1), torch.log(length)], -1)

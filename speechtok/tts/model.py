@@ -16,19 +16,8 @@ import math
 import torch
 from torch import nn
 
-from .align import align_batch, expand, frame_positions
-
-
-class ConvBlock(nn.Module):
-    def __init__(self, d: int, kernel: int, dilation: int = 1, dropout: float = 0.1):
-        super().__init__()
-        self.conv = nn.Conv1d(d, d, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation)
-        self.norm = nn.LayerNorm(d)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x, mask):  # x (B, T, d), mask (B, T, 1)
-        y = self.conv((x * mask).transpose(1, 2)).transpose(1, 2)
-        return self.norm(x + self.drop(torch.relu(y))) * mask
+from ..nn import ConvBlock, expand, frame_positions
+from .align import align_batch
 
 
 class Predictor(nn.Module):
