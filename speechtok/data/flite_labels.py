@@ -90,3 +90,30 @@ def make_synthetic_set(
             utts.append(Utterance(uid, str(path.resolve()), n / SAMPLE_RATE, voice, "en", text, "synthetic"))
     write_manifest(out / "manifest.jsonl", utts, relative_to=out)
     return out / "manifest.jsonl"
+
+
+def main(argv=None) -> int:
+    """``python -m speechtok.data.flite_labels --fortunes N --out DIR``: N Debian fortunes (a seeded
+    sample) read by every flite voice at every stretch, with flite's own phone labels (resumable)."""
+    import argparse
+
+    from .fortunes import read_fortunes
+
+    p = argparse.ArgumentParser(prog="python -m speechtok.data.flite_labels",
+                                description="Synthetic English speech with exact phone labels (flite), from Debian fortunes.")
+    p.add_argument("--fortunes", type=int, required=True, help="how many fortunes (a seeded sample of them)")
+    p.add_argument("--out", required=True, help="folder: wav/, alignments.jsonl, manifest.jsonl")
+    p.add_argument("--voices", nargs="+", default=list(VOICES))
+    p.add_argument("--stretches", nargs="+", type=float, default=list(STRETCHES))
+    p.add_argument("--max-chars", type=int, default=160, help="longest fortune kept (characters)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    texts = read_fortunes(max_chars=args.max_chars)
+    pick = np.random.default_rng(args.seed).permutation(len(texts))[: args.fortunes]
+    manifest = make_synthetic_set([texts[i] for i in sorted(pick)], args.out, args.voices, args.stretches)
+    print(manifest)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,7 +8,6 @@ wrappers the lexical test uses too.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import tempfile
@@ -17,7 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-FORTUNE_DIR = Path("/usr/share/games/fortunes")
+from ..data.fortunes import FORTUNE_DIR, read_fortunes  # noqa: F401  (FORTUNE_DIR re-exported: it was defined here)
+
 ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb")
 FLITE_VOICES = ("awb", "rms", "slt")
 SAMPLE_RATE = 16000
@@ -28,22 +28,6 @@ def _need(binary: str, package: str) -> str:
     if not path:
         raise RuntimeError(f"{binary} not found: apt-get install {package}")
     return path
-
-
-def read_fortunes(folder: Path = FORTUNE_DIR, max_chars: int = 240) -> list[str]:
-    """Every fortune of the Debian `fortunes` package as one line of plain text (sorted, unique),
-    keeping those of at most ``max_chars`` characters with letters only from ASCII."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no fortunes (apt-get install fortunes)")
-    out = set()
-    for f in sorted(folder.iterdir()):
-        if f.suffix or not f.is_file():  # skip .dat / .u8 indexes and links
-            continue
-        for chunk in f.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
-            text = re.sub(r"\s+", " ", chunk.replace("%", "")).strip()
-            if 20 <= len(text) <= max_chars and text.isascii() and text.isprintable() and re.search(r"[a-zA-Z]{3}", text):
-                out.add(text)
-    return sorted(out)
 
 
 def espeak(text: str, voice: str, out_wav: Path, speed: int = 165) -> None:

@@ -260,6 +260,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Train the small CTC phone recognizer on alignment files.")
     ap.add_argument("--align", nargs="+", required=True, help="alignment .jsonl files (align_manifest / make_synthetic_set)")
     ap.add_argument("--valid-ids", required=True, help="manifest whose utterance ids are held out for validation")
+    ap.add_argument("--exclude-ids", nargs="+", default=[], help="manifests whose utterance ids are neither trained nor "
+                                                                    "validated on (a test split)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=16)
@@ -273,6 +275,8 @@ def main(argv=None) -> int:
     rows = {}
     for p in args.align:
         rows.update(read_alignments(p))
+    excluded = {u.id for m in args.exclude_ids for u in read_manifest(m)}
+    rows = {k: r for k, r in rows.items() if k not in excluded}
     tr = [r for k, r in rows.items() if k not in held]
     va = [r for k, r in rows.items() if k in held]
     print(f"{len(tr)} training, {len(va)} validation utterances", file=sys.stderr)
