@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("families", ("speechtok.tokenizers.pcm", "speechtok.tokenizers.opus", "speechtok.tokenizers.codec2",
                   "speechtok.tokenizers._clib", "speechtok.tokenizers.external", "speechtok.codec.pretrained",
                   "speechtok.codec.catalogue", "speechtok.codec.sourcefilter.tokenizer", "speechtok.codec.sourcefilter.dual",
-                  "speechtok.tokenizers.mfcc_kmeans", "speechtok.tokenizers.feature_vq", "speechtok.syllables.tokenizer", "speechtok.syllables.decoder")),
+                  "speechtok.tokenizers.mfcc_kmeans", "speechtok.tokenizers.feature_vq", "speechtok.syllables.tokenizer", "speechtok.syllables.phone_units", "speechtok.syllables.decoder")),
     ("registry", ("speechtok.tokenizers", "speechtok.tokenizers.registry", "speechtok.__init__")),
     ("training", ("speechtok.train", "speechtok.codec.sourcefilter.train", "speechtok.codec.sourcefilter.adapt",
                   "speechtok.codec.sourcefilter.phonetic_stage", "speechtok.codec.sourcefilter.augment")),

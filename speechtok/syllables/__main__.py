@@ -56,10 +56,13 @@ def _train_decoder(args) -> int:
               frame_layers=args.frame_layers, lr=args.lr, dropout=args.dropout,
               token_dropout=args.token_dropout, weight_decay=args.weight_decay, frames_per_batch=args.batch_frames,
               default_speaker=args.default_speaker, max_steps=args.max_steps, seed=args.seed,
-              valid_every=args.valid_every, checkpoint_every=args.checkpoint_every)
+              valid_every=args.valid_every, checkpoint_every=args.checkpoint_every, units=args.units,
+              teacher=args.teacher)
     print(w)
     if args.install:
-        install(args.out, args.k)
+        from .train_decoder import unit_tokenizer
+
+        install(args.out, unit_tokenizer(args.units, args.k, args.teacher).decoder_key)
     return 0
 
 
@@ -84,6 +87,9 @@ def main(argv=None) -> int:
     d.add_argument("--valid", help="manifest of held-out utterances of the same speakers (validation loss)")
     d.add_argument("--out", required=True, help="run folder: cache/, checkpoint.pt, log.jsonl, decoder_kK.*")
     d.add_argument("--k", type=int, default=1024, help="the syllables:kK centroids whose codes it decodes")
+    d.add_argument("--units", choices=("syllables", "phones"), default="syllables",
+                   help="the tokens it decodes: syllables (syllables:kK) or phones (phone-units)")
+    d.add_argument("--teacher", help="with --units phones: the shipped teacher version (v1, v2, ...; default: phone-units' own)")
     d.add_argument("--minutes", type=float, default=20.0, help="CPU-minutes of training in all (resumed sessions included)")
     d.add_argument("--max-steps", type=int, default=0)
     d.add_argument("--valid-every", type=int, default=100, help="steps between validations (0: none)")

@@ -39,6 +39,8 @@ def pitch_value(code) -> np.ndarray:
     return np.where(c > 0, F0_LO * (F0_HI / F0_LO) ** ((c - 1) / (F0_LEVELS - 1)), 0.0)
 
 
-def decoder_paths(k: int) -> tuple[Path, Path]:
-    """The shipped decoder of ``syllables:kK``: (weights .safetensors, config .json)."""
-    return ASSET_DIR / f"decoder_k{k}.safetensors", ASSET_DIR / f"decoder_k{k}.json"
+def decoder_paths(k: int | str) -> tuple[Path, Path]:
+    """The shipped decoder of ``syllables:kK`` (an int ``k``) or of another unit family (a string
+    key, e.g. ``"phones"`` for ``phone-units``): (weights .safetensors, config .json)."""
+    stem = f"decoder_k{k}" if isinstance(k, int) else f"decoder_{k}"
+    return ASSET_DIR / f"{stem}.safetensors", ASSET_DIR / f"{stem}.json"

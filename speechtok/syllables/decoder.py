@@ -163,11 +163,12 @@ class Decoder:
         self._codec = None
 
     @classmethod
-    def load(cls, k: int) -> "Decoder":
+    def load(cls, k: int | str) -> "Decoder":
         w, c = decoder_paths(k)
         if not (w.exists() and c.exists()):
-            raise SpeechtokError(f"{w}: no trained syllable decoder for k={k}; train one with "
-                                 f"`python -m speechtok.syllables train-decoder`")
+            units = f"--units {k}" if isinstance(k, str) else f"--k {k}"
+            raise SpeechtokError(f"{w}: no trained unit decoder for {k}; train one with "
+                                 f"`python -m speechtok.syllables train-decoder {units}`")
         return cls(w, c)
 
     @property

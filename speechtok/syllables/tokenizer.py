@@ -175,7 +175,8 @@ class SyllableTokenizer(Tokenizer):
         self.speaker = speaker
         self._decoder = None
         # a decoder is shipped for the shipped centroids only (its codes are theirs)
-        self.can_decode = path is None and all(p.exists() for p in decoder_paths(self.k))
+        self.decoder_key: int | str = self.k
+        self.can_decode = path is None and all(p.exists() for p in decoder_paths(self.decoder_key))
 
     def spans(self, wav: np.ndarray) -> list[tuple[float, float, bool]]:
         return token_spans(segment(wav, self.config), len(wav) / SAMPLE_RATE)
@@ -205,9 +206,9 @@ class SyllableTokenizer(Tokenizer):
         if self._decoder is None:
             from .decoder import Decoder
 
-            d = Decoder.load(self.k)
+            d = Decoder.load(self.decoder_key)
             if d.cfg.get("centroids") not in (None, self.model_id):
-                raise SpeechtokError(f"the syllable decoder of k={self.k} was trained on other centroids "
+                raise SpeechtokError(f"the unit decoder of {self.name} was trained on other units "
                                      f"({d.cfg.get('centroids')}, these are {self.model_id}); retrain it")
             self._decoder = d
         return self._decoder

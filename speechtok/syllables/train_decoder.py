@@ -113,7 +113,7 @@ def target_stats(items) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
 
 
-def export(model, cfg: dict, mean, std, out: Path, k: int) -> Path:
+def export(model, cfg: dict, mean, std, out: Path, k: int | str) -> Path:
     from safetensors.torch import save_file
 
     w, c = (out / p.name for p in decoder_paths(k))
@@ -126,19 +126,32 @@ def export(model, cfg: dict, mean, std, out: Path, k: int) -> Path:
     return w
 
 
+def unit_tokenizer(units: str = "syllables", k: int = 1024, teacher: str | None = None):
+    """The tokenizer whose codes a decoder learns: ``syllables`` (its ``k``) or ``phones`` (the
+    phone units of a shipped ``teacher`` version, None = the default)."""
+    if units == "phones":
+        from .phone_units import PhoneUnitTokenizer
+
+        return PhoneUnitTokenizer(teacher=teacher)
+    if units != "syllables":
+        raise ValueError(f"unknown units {units!r}: syllables or phones")
+    from .tokenizer import SyllableTokenizer
+
+    return SyllableTokenizer(k)
+
+
 def train(manifests, out: str | Path, valid: str | None = None, k: int = 1024, cpu_minutes: float = 20.0,
           hidden: int = 128, frame_layers: int = 6, lr: float = 2e-3, frames_per_batch: int = 4000,
           dropout: float = 0.3, token_dropout: float = 0.1, weight_decay: float = 0.01,
           default_speaker: str | None = None, valid_every: int = 100, checkpoint_every: int = 100,
-          max_steps: int = 0, seed: int = 0, progress: bool = True) -> Path:
+          max_steps: int = 0, seed: int = 0, progress: bool = True, units: str = "syllables",
+          teacher: str | None = None) -> Path:
     """Train (or resume) a decoder in ``out``; returns the exported weights' path."""
     from tqdm import tqdm
 
-    from .tokenizer import SyllableTokenizer
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tok = SyllableTokenizer(k)
+    tok = unit_tokenizer(units, k, teacher)
     cache = out / "cache"
     items = build_items(manifests, tok, cache, progress)
     vitems = build_items([valid], tok, cache, progress) if valid else []
@@ -171,7 +184,7 @@ def train(manifests, out: str | Path, valid: str | None = None, k: int = 1024, c
     cpu = lambda: time.process_time() - t_cpu  # noqa: E731
     frames = sum(len(it["target"]) for it in items)
     cfg = {"model": model_cfg, "speakers": speakers, "default_speaker": default_speaker, "codec": CODEC,
-           "centroids": tok.model_id, "k": tok.k,
+           "centroids": tok.model_id, "k": tok.k, "units": tok.name,
            "training": {"data": [str(m) for m in manifests], "valid": valid, "utterances": len(items),
                         "minutes": round(frames / 50 / 60, 1), "cpu_minutes_budget": cpu_minutes, "lr": lr,
                         "weight_decay": weight_decay, "frames_per_batch": frames_per_batch, "seed": seed}}
@@ -183,12 +196,12 @@ def train(manifests, out: str | Path, valid: str | None = None, k: int = 1024, c
                  "wall_seconds": time.time() - t_wall, "mean": mean, "std": std, "best": best}
         write_atomic(ckpt, lambda t: torch.save(state, t), suffix=".pt")
         if best["model"] is None:
-            export(model, cfg, mean, std, out, tok.k)
+            export(model, cfg, mean, std, out, tok.decoder_key)
         else:
             cfg["training"].update(exported_step=best["step"], exported_valid_loss=round(best["valid_loss"], 4))
             keep = SyllableDecoder(**model_cfg)
             keep.load_state_dict(best["model"])
-            export(keep, cfg, mean, std, out, tok.k)
+            export(keep, cfg, mean, std, out, tok.decoder_key)
 
     def validate() -> float:
         if not vitems:
@@ -231,10 +244,10 @@ def train(manifests, out: str | Path, valid: str | None = None, k: int = 1024, c
                 break
     bar.close()
     log.close()
-    return out / decoder_paths(tok.k)[0].name
+    return out / decoder_paths(tok.decoder_key)[0].name
 
 
-def install(out: str | Path, k: int = 1024) -> list[Path]:
+def install(out: str | Path, k: int | str = 1024) -> list[Path]:
     """Copy a run's exported decoder into ``speechtok/assets/syllables``."""
     dst = []
     for p in decoder_paths(k):

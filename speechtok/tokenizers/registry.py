@@ -44,6 +44,7 @@ _FAMILIES: tuple[str, ...] = (
     "speechtok.tokenizers.feature_vq",
     "speechtok.codec.sourcefilter.dual",
     "speechtok.syllables.tokenizer",
+    "speechtok.syllables.phone_units",
     "speechtok.tokenizers.external",
 )
 _EXTRA: list = []  # families added with register()
