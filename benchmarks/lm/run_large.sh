@@ -17,7 +17,8 @@ st() { nice -n 10 "$PY" -m speechtok "$@"; }
 [ -f data/lm/reading/train.jsonl ] || st lm fortunes --out data/lm/reading --voices large --per-voice 600 --no-progress
 [ -f data/lm/lexical/manifest.jsonl ] && [ -f data/lm/syntactic/manifest.jsonl ] || { echo "run benchmarks/lm/run.sh first (it builds the lexical and syntactic tests)"; exit 1; }
 
-ROWS=(-t phones -t "speechtok-fast-12p5hz@0.5kbps+layout=delay" -t "syllables+layout=delay" -t mfcc-kmeans@50hz:k500)
+ROWS=(-t phones -t "speechtok-fast-12p5hz@0.5kbps+layout=delay" -t "syllables+layout=delay" -t "phone-units:v2+codebooks=1"
+      -t mfcc-kmeans@50hz:k500)
 [ $# -gt 0 ] && ROWS=("$@")
 st lm bench "${ROWS[@]}" \
     --train data/asterisk-en/train.jsonl --train data/lm/reading/train.jsonl \
