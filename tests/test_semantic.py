@@ -239,6 +239,28 @@ def test_flite_synthesis_timings_span_the_audio():
     assert segs[-1].end == pytest.approx(len(wav) / 16000, abs=0.01)
 
 
+@needs_flite
+def test_flite_labels_command_reads_fortunes_with_labels_and_resumes(tmp_path):
+    from speechtok.data.flite_labels import main
+    from speechtok.data.fortunes import FORTUNE_DIR
+    from speechtok.data.manifest import read_manifest
+
+    if not FORTUNE_DIR.exists():
+        pytest.skip("no Debian fortunes (apt-get install fortunes)")
+    args = ["--fortunes", "2", "--voices", "slt", "--stretches", "1.0", "1.2", "--max-chars", "60", "--out", str(tmp_path)]
+    assert main(args) == 0
+    utts = read_manifest(tmp_path / "manifest.jsonl")
+    rows = [json.loads(x) for x in (tmp_path / "alignments.jsonl").read_text().splitlines()]
+    assert len(utts) == len(rows) == 4 and len({u.text for u in utts}) == 2
+    for r in rows:  # flite's own phone times cover each file, and the slower stretch is longer
+        assert r["phones"][-1][2] == pytest.approx(r["num_samples"] / 16000, abs=0.01)
+    by_text = {}
+    for r in rows:
+        by_text.setdefault(r["text"], []).append(r["num_samples"])
+    assert all(max(v) > min(v) for v in by_text.values())
+    assert main(args) == 0 and len((tmp_path / "alignments.jsonl").read_text().splitlines()) == 4  # nothing redone
+
+
 # ---- PhoneCTC --------------------------------------------------------------------------------------
 def test_phone_ctc_frames_and_gradient_wrt_audio():
     from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig
