@@ -120,7 +120,6 @@ class PhoneUnitTokenizer(SyllableTokenizer):
         self.version = f"1+{self.model_id}"  # token caches (lm bench, tokenize) follow the teacher
         self.speaker = speaker
         self._decoder = None
-        self._model = None
         # a shipped decoder learns one shipped teacher's units at the default smoothing
         self.decoder_key = f"phones_{version or DEFAULT_TEACHER}"
         self.can_decode = ((teacher is None or version is not None) and self.switch_cost == DEFAULT_SWITCH_COST
@@ -128,17 +127,7 @@ class PhoneUnitTokenizer(SyllableTokenizer):
 
     def posteriors(self, wav: np.ndarray) -> np.ndarray:
         """``(ceil(samples / 320), 40)`` frame-head posteriors of this tokenizer's teacher."""
-        import torch
-
-        if self.teacher == _SHIPPED_V1:
-            return phone_posteriors(wav)  # the syllable tokens' cached copy of the same model
-        if self._model is None:
-            from ..teachers.phone_ctc import PhoneCTC
-
-            self._model = PhoneCTC.load(self.teacher)
-        with torch.no_grad():
-            _, logits = self._model(torch.as_tensor(np.asarray(wav, np.float32))[None])
-        return logits[0].softmax(-1).numpy().astype(np.float32)
+        return phone_posteriors(wav, None if self.teacher == _SHIPPED_V1 else self.teacher)
 
     def frame_labels(self, wav: np.ndarray) -> np.ndarray:
         """The smoothed 50 Hz frame labels: 0 = silence, 1..39 the phones."""

@@ -65,19 +65,20 @@ def syllable_f0(wav: np.ndarray, segments) -> np.ndarray:
 
 
 # ---- content features -------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _phone_model():
+@lru_cache(maxsize=4)
+def _phone_model(folder: Path | None = None):
     from ..teachers.phone_ctc import PhoneCTC
 
-    return PhoneCTC.load()
+    return PhoneCTC.load(folder)
 
 
-def phone_posteriors(wav: np.ndarray) -> np.ndarray:
-    """``(ceil(samples / 320), 40)`` PhoneCTC frame-head posteriors (50 Hz)."""
+def phone_posteriors(wav: np.ndarray, teacher: Path | None = None) -> np.ndarray:
+    """``(ceil(samples / 320), 40)`` PhoneCTC frame-head posteriors (50 Hz) of the shipped teacher
+    (or of the one saved in ``teacher``, a folder)."""
     import torch
 
     with torch.no_grad():
-        _, logits = _phone_model()(torch.as_tensor(np.asarray(wav, np.float32))[None])
+        _, logits = _phone_model(teacher)(torch.as_tensor(np.asarray(wav, np.float32))[None])
     return logits[0].softmax(-1).numpy().astype(np.float32)
 
 
