@@ -2,8 +2,9 @@
 
 Reading (decode + resample to the tokenizer's rate) is a plain function of a path so it can run
 in worker processes; encoding happens where the tokenizer lives. Batches are length-sorted so a
-tokenizer with a real batched ``_encode_batch`` pads little; ``Tokenizer.encode_batch`` promises
-the same codes as one-by-one encoding, so batching never changes a row.
+tokenizer with a real batched ``_encode_batch`` pads little; ``Tokenizer.encode_batch`` gives the
+same codes as one-by-one encoding (a padded neural encoder: up to rare float near-ties between two
+codewords, see there), so batching does not change a row's content.
 """
 
 from __future__ import annotations

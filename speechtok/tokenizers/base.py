@@ -161,7 +161,10 @@ class Tokenizer(ABC):
         return self.encode_batch([audio], sample_rate)[0]
 
     def encode_batch(self, audios: Sequence, sample_rate: int | Sequence[int]) -> list[Tokens]:
-        """Encode several waveforms; gives exactly what encoding them one by one gives."""
+        """Encode several waveforms; gives what encoding them one by one gives. A neural encoder
+        that pads the batch (``CodecTokenizer``) keeps padding out of every item's codes, but its
+        float sums run in a batch-size-dependent order, so a rare near-tie between two codewords
+        (in practice of a residual codebook) may fall the other way; everything else is exact."""
         if sample_rate is None:
             raise AudioError("a sample rate is required: encode(audio, sample_rate)")
         if isinstance(audios, np.ndarray) or not isinstance(audios, Sequence):
