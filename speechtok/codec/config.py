@@ -171,9 +171,9 @@ class EncoderConfig:
 
 @configclass
 class QuantizerConfig:
-    kind: Literal["rvq", "fsq", "vq"] = "rvq"
-    codebook_size: Annotated[Int, Ge(2)] = 1024  # rvq / vq
-    num_quantizers: PosInt = 6  # rvq / fsq (residual FSQ when > 1)
+    kind: Literal["rvq", "fsq", "vq", "lfq", "bsq"] = "rvq"
+    codebook_size: Annotated[Int, Ge(2)] = 1024  # rvq / vq; lfq / bsq: 2**bits, a power of two
+    num_quantizers: PosInt = 6  # rvq / fsq / lfq / bsq (residual when > 1)
     codebook_dim: PosInt = 8  # rvq / vq: low-dimensional codes (factorised, better codebook usage)
     projection: Literal["per_codebook", "shared"] = "per_codebook"  # rvq: DAC-style, or one projection for all
     levels: list[Annotated[Int, Ge(2)]] = field(default_factory=lambda: [8, 5, 5, 5])  # fsq
@@ -182,6 +182,9 @@ class QuantizerConfig:
     dead_code_threshold: NonNegFloat = 2.0  # EMA count under which a code is replaced by a batch vector
     decay: UnitFloat = 0.99
     commitment_weight: NonNegFloat = 1.0
+    # lfq / bsq: weight of the codebook-entropy (bit usage) loss; 0.1 is MAGVIT-v2's. Raise it when
+    # the first codebook collapses onto a few codes (`speechtok tokenize` some speech and count)
+    entropy_weight: NonNegFloat = 0.1
 
 
 @configclass
@@ -225,6 +228,10 @@ class CodecConfig:
             raise ValueError("encoder.dims needs one entry per stage (len(strides) + 1)")
         if self.hop % self.decoder.hop:
             raise ValueError(f"frame hop {self.hop} is not a multiple of decoder.hop {self.decoder.hop}")
+        q = self.quantizer
+        if q.kind in ("lfq", "bsq") and q.codebook_size & (q.codebook_size - 1):
+            raise ValueError(f"quantizer.codebook_size of {q.kind} is 2**bits (one sign bit per dimension), "
+                             f"not {q.codebook_size}: use a power of two, e.g. {1 << q.codebook_size.bit_length()}")
 
 
 @configclass

@@ -8,6 +8,14 @@
          per frame: extra codebooks then add little.
 ``fsq``: finite scalar quantization (residual FSQ when num_quantizers > 1); no codebook to collapse.
 ``vq``:  one large codebook.
+``lfq``: lookup-free quantization (MAGVIT-v2): the latent is projected to ``log2(codebook_size)``
+         dimensions and each is coded by its sign, with an entropy loss that keeps the bits in use
+         (``entropy_weight``); residual LFQ when num_quantizers > 1. No codebook to collapse or
+         k-means-initialise.
+``bsq``: binary spherical quantization: LFQ on the unit sphere (the projected vector is normalised
+         before its signs are taken, so the quantization error is bounded); residual when > 1.
+The feature-level versions of LFQ / BSQ (fitted on fixed features, for the LM bench's quantizer
+rows) live in ``speechtok.quantizers.binary``; these are trained end to end with the codec.
 """
 
 from __future__ import annotations
@@ -95,6 +103,17 @@ class Quantizer(nn.Module):
         elif cfg.kind == "vq":
             self.impl = VectorQuantize(dim=dim, codebook_size=cfg.codebook_size, codebook_dim=cfg.codebook_dim, **vq_kwargs)
             self.codebook_sizes = (cfg.codebook_size,)
+        elif cfg.kind in ("lfq", "bsq"):
+            from vector_quantize_pytorch import LFQ, ResidualLFQ
+
+            lfq_kwargs = dict(codebook_size=cfg.codebook_size, spherical=cfg.kind == "bsq",
+                              entropy_loss_weight=cfg.entropy_weight, commitment_loss_weight=cfg.commitment_weight)
+            if cfg.num_quantizers > 1:
+                self.impl = ResidualLFQ(dim=dim, num_quantizers=cfg.num_quantizers,
+                                        quantize_dropout=cfg.dropout, **lfq_kwargs)
+            else:
+                self.impl = LFQ(dim=dim, **lfq_kwargs)
+            self.codebook_sizes = (cfg.codebook_size,) * cfg.num_quantizers
         elif cfg.kind == "fsq":
             size = math.prod(cfg.levels)
             if cfg.num_quantizers > 1:
@@ -140,6 +159,9 @@ class Quantizer(nn.Module):
         if kind == "vq":
             q, codes, loss = self.impl(latents, mask=mask)
             return q, codes.unsqueeze(-1), loss.sum()
+        if kind in ("lfq", "bsq"):  # residual: codes (batch, frames, K); one: (batch, frames)
+            q, codes, loss = self.impl(latents, mask=mask)
+            return q, codes if codes.dim() == 3 else codes.unsqueeze(-1), loss.sum()
         zero = latents.new_zeros(())
         if self.cfg.num_quantizers > 1:  # residual FSQ
             q, codes = self.impl(latents)
@@ -161,7 +183,7 @@ class Quantizer(nn.Module):
         kind = self.cfg.kind
         if kind == "vq":
             return self.impl.get_output_from_indices(codes[..., 0])
-        if kind == "fsq" and self.cfg.num_quantizers == 1:
+        if kind in ("fsq", "lfq", "bsq") and self.cfg.num_quantizers == 1:
             return self.impl.indices_to_codes(codes[..., 0])
         k = codes.shape[-1]
         if k < self.num_codebooks:

@@ -238,7 +238,7 @@ class Trainer:
         instead of from the first training batch only (which may hold fewer vectors than codes)."""
         codec = unwrap(self.codec)
         q = codec.quantizer
-        if q.cfg.kind == "fsq" or not q.cfg.kmeans_init:
+        if q.cfg.kind in ("fsq", "lfq", "bsq") or not q.cfg.kmeans_init:  # no codebook to initialise
             return
         frames = self.sampler.segment // codec.hop
         n = min(max_batch, -(-vectors_per_code * max(q.codebook_sizes) // frames))
