@@ -28,6 +28,39 @@ def test_topline_specs_parse():
         parse_topline("phones@0hz")
 
 
+def test_noisy_topline_names_parse_and_never_serve_as_the_ceiling():
+    from speechtok.lm.bench import topline_of
+    from speechtok.lm.topline import parse_topline, topline_error_rate
+
+    assert parse_topline("phones:per0.2") == 0.0 and topline_error_rate("phones:per0.2") == pytest.approx(0.2)
+    assert parse_topline("phones@50hz:per.05") == 50.0 and topline_error_rate("phones@50hz:per.05") == pytest.approx(0.05)
+    assert topline_error_rate("phones") == 0.0 and parse_topline("phones:per") is None
+    with pytest.raises(ValueError, match="error rate"):
+        parse_topline("phones:per1.5")
+    rows = [{"tokenizer": "phones:per0.1"}, {"tokenizer": "mfcc"}, {"tokenizer": "phones@50hz"}]
+    assert topline_of(rows)["tokenizer"] == "phones@50hz"
+    assert topline_of(rows[:2]) is None
+
+
+def test_corrupt_makes_the_asked_phone_error_rate_reproducibly():
+    from speechtok.dsp import edit_distance
+    from speechtok.lm.topline import corrupt
+
+    pool = list(range(40))  # phone names in the folder writer; ints here for edit_distance
+    rng = np.random.default_rng(0)
+    seqs = [[int(j) for j in rng.integers(40, size=30)] for _ in range(200)]
+    assert corrupt(seqs[0], 0.0, pool, "a") == seqs[0]
+    for per in (0.05, 0.2, 0.4):
+        noisy = [corrupt(s, per, pool, f"utt{i}") for i, s in enumerate(seqs)]
+        measured = sum(edit_distance(s, n) for s, n in zip(seqs, noisy)) / sum(map(len, seqs))
+        # an insertion next to an equal phone or a substitution undone by a later edit can cost
+        # less than one edit: the measured rate is at most the asked one and close to it
+        assert per * 0.85 < measured <= per * 1.02, (per, measured)
+        assert noisy == [corrupt(s, per, pool, f"utt{i}") for i, s in enumerate(seqs)]  # seeded by the key
+    # the same sequence under two keys (two voices' recordings of one item) gets different errors
+    assert corrupt(seqs[0], 0.4, pool, "en-us/1") != corrupt(seqs[0], 0.4, pool, "en-gb/1")
+
+
 @needs_espeak
 def test_g2p_gives_the_phones_spoken_without_stress_or_allophone_marks():
     from speechtok.lm.topline import g2p, split_phones

@@ -21,6 +21,16 @@ Two forms (the spec's name says which):
   (no forced alignment: the lexical test's non-words have no spelling an aligner could use); it
   keeps each recording's real length, so length effects stay what they are for the tokenizers.
 
+A third form measures what a content tokenizer loses to recognition errors: ``phones:per<P>``
+(e.g. ``phones:per0.2``; ``phones@50hz:per0.2`` too) is the same topline with every sequence, of
+training speech and of test items alike, corrupted as by a phone recognizer of phone error rate
+``P`` whose errors are independent: each phone is, with probability ``P``, replaced by another
+phone of the inventory (60 % of the errors), deleted (20 %) or followed by an inserted phone
+(20 %), drawn from a generator seeded by the utterance id (so each voice's recording of an item
+gets its own errors, and a rerun the same ones). Real recognizers confuse similar phones
+consistently, which an LM can partly learn; uniform independent errors are the harder case, so
+these rows bound a teacher's need from above (benchmarks/phone_units/per_curve.md).
+
 Phone ids: 0 = silence, 1 = unknown (a phone absent from the training folder's inventory),
 then the inventory in sorted order, fixed by the training folder (``index.json``: ``phones``).
 """
@@ -37,21 +47,54 @@ import numpy as np
 
 TOPLINE_VERSION = "1"
 SILENCE, UNKNOWN = "<sil>", "<unk>"
-_SPEC = re.compile(r"^phones(?:@(\d+(?:\.\d+)?)hz)?$")
+_SPEC = re.compile(r"^phones(?:@(\d+(?:\.\d+)?)hz)?(?::per(\d*\.?\d+))?$")
+ERROR_MIX = (0.6, 0.2, 0.2)  # substitution, deletion, insertion shares of phones:per<P>'s errors
 _STRIP = re.compile(r"[',#0-9]")
 G2P_VOICE = "en-us"
 SPAN_DB = 40.0  # the speaking span: frames within this many dB of the loudest
 
 
 def parse_topline(name: str) -> float | None:
-    """``phones`` -> 0.0 (deduplicated), ``phones@50hz`` -> 50.0, anything else -> None."""
+    """``phones`` -> 0.0 (deduplicated), ``phones@50hz`` -> 50.0 (either with ``:per<P>``), anything
+    else -> None."""
     m = _SPEC.match(name)
     if not m:
         return None
     rate = float(m.group(1)) if m.group(1) else 0.0
     if m.group(1) and not 0 < rate <= 1000:
         raise ValueError(f"{name}: the phone topline's rate must be in (0, 1000] Hz")
+    if m.group(2) is not None and not 0 <= float(m.group(2)) < 1:
+        raise ValueError(f"{name}: the simulated phone error rate must be in [0, 1)")
     return rate
+
+
+def topline_error_rate(name: str) -> float:
+    """The simulated phone error rate of a topline name (``phones:per0.2`` -> 0.2; plain: 0)."""
+    m = _SPEC.match(name)
+    return float(m.group(2)) if m and m.group(2) is not None else 0.0
+
+
+def corrupt(phones: Sequence[str], per: float, pool: Sequence[str], key: str) -> list[str]:
+    """``phones`` as a recognizer with phone error rate ``per`` and independent errors might give
+    them (module docstring); ``pool``: the phones a substitution or insertion draws from;
+    ``key`` seeds the generator (the utterance id)."""
+    if per <= 0 or not pool:
+        return list(phones)
+    import zlib
+
+    rng = np.random.default_rng([zlib.crc32(key.encode()), int(round(per * 1e6))])
+    out: list[str] = []
+    for p in phones:
+        if rng.random() >= per:
+            out.append(p)
+            continue
+        kind = rng.choice(3, p=ERROR_MIX)
+        if kind == 0:  # substitution: another phone
+            others = [q for q in pool if q != p]
+            out.append(others[rng.integers(len(others))] if others else p)
+        elif kind == 2:  # insertion after the phone
+            out += [p, pool[rng.integers(len(pool))]]
+    return out
 
 
 def split_phones(mnemonics: str) -> list[str]:
@@ -135,7 +178,7 @@ def write_phone_folder(manifest: str | Path, out: Path, name: str, *, inventory:
 
     rate = parse_topline(name)
     if rate is None:
-        raise ValueError(f"{name}: not a phone topline (phones or phones@<rate>hz)")
+        raise ValueError(f"{name}: not a phone topline (phones or phones@<rate>hz, optionally :per<P>)")
     if (out / "index.json").exists():
         return out
     utts = list_inputs(manifest)
@@ -151,6 +194,9 @@ def write_phone_folder(manifest: str | Path, out: Path, name: str, *, inventory:
     seqs = [g2p([t])[0] for t in tqdm(texts, desc=f"{name}: g2p", unit="utt", disable=not progress)]
     if inventory is None:
         inventory = [SILENCE, UNKNOWN] + sorted({p for s in seqs for p in s})
+    per = topline_error_rate(name)
+    if per:
+        seqs = [corrupt(seq, per, inventory[2:], u.id) for u, seq in zip(utts, seqs)]
     ids = {p: i for i, p in enumerate(inventory)}
     encoded = []
     seconds = 0.0
