@@ -92,7 +92,7 @@ def main() -> int:
         m = r["lexical"]["sum"]["matched"]
         held = (r["lexical"]["sum"].get("held_out_voice") or {}).get("acc")
         frac = fraction_of_topline(m["acc"], top_m)
-        kind = "simulated" if spec.startswith("phones") else "measured"
+        kind = "measured" if not spec.startswith("phones") else "simulated" if per else "none: the text's phones"
         print(f"| `{spec}` | {per:.3f} ({kind}) | {m['acc']:.1f} [{m['ci'][0]:.1f}, {m['ci'][1]:.1f}] | "
               f"{'–' if frac is None else f'{frac:.2f}'} | {'–' if held is None else f'{held:.1f}'} | "
               f"{r['test']['bits_per_second']:.0f} |")

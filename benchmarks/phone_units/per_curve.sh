@@ -16,5 +16,5 @@ ROWS=(-t "phones:per0.05" -t "phones:per0.1" -t "phones:per0.2" -t "phones:per0.
     --valid data/asterisk-en/valid.jsonl --test data/asterisk-en/test.jsonl \
     --lexical data/lm/lexical --syntactic data/lm/syntactic \
     --config configs/lm-tiny.yaml --work runs/lm-bench --out benchmarks/lm/small --no-progress
-"$PY" benchmarks/phone_units/per_curve.py > benchmarks/phone_units/per_curve.md
+OMP_NUM_THREADS=1 "$PY" benchmarks/phone_units/per_curve.py > benchmarks/phone_units/per_curve.md
 cat benchmarks/phone_units/per_curve.md
