@@ -19,8 +19,10 @@ these units (``decoder_phones_vN.*`` in ``speechtok/assets/syllables``, one per 
 ``python -m speechtok.syllables train-decoder --units phones``).
 
 Names: ``phone-units`` (the default teacher, ``DEFAULT_TEACHER``), ``phone-units:v1`` / ``:v2`` /
-... (a shipped teacher by version: ``v1`` is the one the syllable tokens and codecs use), and
-``:sX`` for another switch cost (e.g. ``phone-units:v1:s4``).
+... (a shipped teacher by version: ``v1`` is the one the syllable tokens and codecs use),
+``:sX`` for another switch cost (e.g. ``phone-units:v1:s4``), and ``phone-units:hf:<model>``: a
+transformers phoneme CTC model (hub id or folder) as the teacher, encode-only
+(``hf_phone_units.py``).
 
 They are only as good as the teacher: the greedy PER of the teachers, trained on one real English
 voice and synthetic ones, is 0.34-0.44 on the English Asterisk test split and 0.58-0.63 on
@@ -177,6 +179,10 @@ def names() -> list[str]:
 
 
 def resolve(name: str):
+    if name.startswith("phone-units:hf:"):  # a downloaded phoneme CTC model as the teacher
+        from .hf_phone_units import resolve as resolve_hf
+
+        return resolve_hf(name)
     m = _NAME.match(name)
     if not m:
         return None
