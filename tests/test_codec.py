@@ -64,6 +64,21 @@ def test_forward_backward_shapes(frame_rate, kind):
     assert codec.decode(c).shape == (2, hop * 4)
 
 
+@pytest.mark.parametrize("nq", [1, 3])
+@pytest.mark.parametrize("kind", ["rvq", "fsq", "vq", "lfq", "bsq"])
+def test_decoding_the_codes_gives_what_the_forward_pass_quantized_to(kind, nq):
+    """Tokens decode to the very vectors the model trained on (bsq's residual lookup once did not)."""
+    torch.manual_seed(0)
+    codec = Codec(tiny(50, kind, nq=nq))
+    codec(torch.randn(4, 16000) * 0.1)  # k-means init where there is one
+    codec.eval()
+    with torch.no_grad():
+        latents = codec.encoder(codec.pad(torch.randn(2, 3200) * 0.1))
+        q, _, _ = codec.quantizer(latents)
+        codes = codec.quantizer.encode(latents)
+        torch.testing.assert_close(codec.quantizer.decode(codes), q, atol=1e-5, rtol=1e-5)
+
+
 def test_config_rejects_inconsistent_hop_and_typos():
     with pytest.raises(ValueError, match="needs 320"):
         codec_config_from_dict({"frame_rate": 50, "encoder": {"strides": [2, 2]}, "quantizer": {}})
@@ -123,39 +138,20 @@ def test_streaming_refuses_non_causal_model():
         StreamingCodec(Codec(tiny(50)))
 
 
-def _latents(codec, wavs):
-    """The encoder's output for ``wavs`` zero-padded into one batch, each item cut to its frames."""
-    lengths = torch.tensor([len(w) for w in wavs])
-    batch = torch.zeros(len(wavs), int(lengths.max()))
-    for i, w in enumerate(wavs):
-        batch[i, : len(w)] = torch.from_numpy(w)
-    with torch.no_grad():
-        lat = codec.encoder(codec.pad(batch), (lengths + codec.hop - 1) // codec.hop * codec.hop)
-    return [lat[i, : -(-len(w) // codec.hop)].numpy() for i, w in enumerate(wavs)]
-
-
 def test_batch_encode_equals_one_by_one_padding_does_not_leak():
     torch.manual_seed(0)
     codec = Codec(tiny(50))
     codec(torch.randn(4, 16000) * 0.1)
-    tok = CodecTokenizer(codec, "tiny", "test")
+    # in float64: a batch's other summation order moves a distance by ~1e-16, too little to flip a
+    # codeword choice (in float32 a rare residual-level near-tie flipped on one CI machine's CPU);
+    # padding that leaked into an item would change its codes at any precision
+    tok = CodecTokenizer(codec.double(), "tiny", "test")
     wavs = [speechlike(s, seed=i) for i, s in enumerate((0.37, 1.5, 0.9, 2.2))]
     batch = tok.encode_batch(wavs, 16000)
-    # padding does not leak: in a batch of the same shape, an item's codes do not depend on the
-    # other items (same shapes run the same float kernels, so this holds exactly)
-    others = [speechlike(s, seed=10 + i) for i, s in enumerate((0.5, 1.1, 0.4, 2.2))]
-    for i in range(3):
-        mixed = list(others)
-        mixed[i] = wavs[i]
-        np.testing.assert_array_equal(tok.encode_batch(mixed, 16000)[i].codes, batch[i].codes)
-    # batch vs one by one: the encoder's output agrees to float precision (a leak of padding would
-    # change it by far more), and the codes agree but for rare near-ties of the residual levels,
-    # which a batch size's different float summation order can flip on some CPUs
-    for w, b, lat_b, lat_1 in zip(wavs, batch, _latents(codec, wavs), [_latents(codec, [w])[0] for w in wavs]):
+    for w, b in zip(wavs, batch):
         single = tok.encode(w, 16000)
-        assert b.num_frames == single.num_frames == math.ceil(len(w) / 320)
-        np.testing.assert_allclose(lat_b, lat_1, rtol=1e-4, atol=1e-5 * float(np.abs(lat_1).max()))
-        assert (b.codes == single.codes).mean() >= 0.98
+        assert b.num_frames == math.ceil(len(w) / 320)
+        np.testing.assert_array_equal(b.codes, single.codes)
 
 
 def _run_cfg(tmp_path, steps, **train):
@@ -204,8 +200,8 @@ def test_binary_quantizers_train_end_to_end_and_use_their_bits(tmp_path, kind):
     cfg.loss.disc_start_step = 10_000
     cfg.model.quantizer.kind = kind  # 64 codes = 6 sign bits per codebook, 3 residual codebooks
     # at the default 0.1 (MAGVIT-v2's) this tiny codec's plain LFQ put every frame of the first
-    # codebook on one code in 33 steps; a stronger entropy loss keeps its bits in use
-    cfg.model.quantizer.entropy_weight = 0.5
+    # codebook on one code in 33 steps (0.5: 4 codes); a strong entropy loss keeps its bits in use
+    cfg.model.quantizer.entropy_weight = 2.0
     tr = _trainer(tmp_path, cfg)
     wav = tr.sampler.batch(0, 4)
     first = [tr.train_step(wav)["mel"] for _ in range(3)]

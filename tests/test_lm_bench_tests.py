@@ -53,9 +53,9 @@ def test_corrupt_makes_the_asked_phone_error_rate_reproducibly():
     for per in (0.05, 0.2, 0.4):
         noisy = [corrupt(s, per, pool, f"utt{i}") for i, s in enumerate(seqs)]
         measured = sum(edit_distance(s, n) for s, n in zip(seqs, noisy)) / sum(map(len, seqs))
-        # an insertion next to an equal phone or a substitution undone by a later edit can cost
-        # less than one edit: the measured rate is at most the asked one and close to it
-        assert per * 0.85 < measured <= per * 1.02, (per, measured)
+        # the number of errors drawn is random (6000 phones: a few % around the asked rate), and an
+        # insertion next to an equal phone can cost less than one edit
+        assert per * 0.85 < measured < per * 1.1, (per, measured)
         assert noisy == [corrupt(s, per, pool, f"utt{i}") for i, s in enumerate(seqs)]  # seeded by the key
     # the same sequence under two keys (two voices' recordings of one item) gets different errors
     assert corrupt(seqs[0], 0.4, pool, "en-us/1") != corrupt(seqs[0], 0.4, pool, "en-gb/1")

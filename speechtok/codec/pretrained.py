@@ -78,7 +78,7 @@ class CodecTokenizer(Tokenizer):
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         """Pads to the longest item; per-item masks keep padding out of every item's codes."""
         lengths = torch.tensor([len(w) for w in wavs])
-        batch = torch.zeros(len(wavs), int(lengths.max()))
+        batch = torch.zeros(len(wavs), int(lengths.max()), dtype=next(self.codec.parameters()).dtype)
         for i, w in enumerate(wavs):
             batch[i, : len(w)] = torch.from_numpy(w)
         codes = self.codec.encode(batch.to(self.device), lengths.to(self.device), self.num_codebooks).cpu().numpy()

@@ -186,6 +186,15 @@ class Quantizer(nn.Module):
         if kind in ("fsq", "lfq", "bsq") and self.cfg.num_quantizers == 1:
             return self.impl.indices_to_codes(codes[..., 0])
         k = codes.shape[-1]
+        if kind in ("lfq", "bsq"):
+            # each level's own indices_to_codes: the library's residual lookup reads the raw
+            # codebook, which lacks bsq's normalisation (it would decode other vectors than the
+            # forward pass quantized to)
+            out = 0
+            for layer, idx in zip(self.impl.layers, codes.unbind(-1)):
+                used = (idx >= 0).unsqueeze(-1)
+                out = out + layer.indices_to_codes(idx.clamp_min(0), project_out=False) * used
+            return self.impl.project_out(out)
         if k < self.num_codebooks:
             codes = torch.nn.functional.pad(codes, (0, self.num_codebooks - k), value=-1)
         return self.impl.get_output_from_indices(codes)
