@@ -101,6 +101,41 @@ def test_tokenizer_loads_by_name_and_encodes_phone_runs(ctc_folder):
         tok.decode(t)
 
 
+@pytest.mark.parametrize("samples", [321, 400, 16001, 16319, 16320])
+def test_one_posterior_row_per_20_ms_frame_from_the_model_itself(ctc_folder, samples):
+    tok = speechtok.load(f"phone-units:hf:{ctc_folder}")
+    wav = (np.random.default_rng(samples).standard_normal(samples) * 0.1).astype(np.float32)
+    assert tok.log_posteriors(wav).shape == (-(-samples // 320), len(VOCAB))  # else it raises
+
+
+def test_long_inputs_go_in_chunks_that_join_exactly(ctc_folder, monkeypatch):
+    import speechtok.syllables.hf_phone_units as hf
+
+    tok = speechtok.load(f"phone-units:hf:{ctc_folder}")
+    wav = (np.random.default_rng(0).standard_normal(40000) * 0.1).astype(np.float32)
+    whole = tok.log_posteriors(wav)
+    # chunks whose context reaches over the whole clip run the very same input: equal rows
+    monkeypatch.setattr(hf, "CHUNK_SECONDS", 0.5)
+    monkeypatch.setattr(hf, "CONTEXT_SECONDS", 3.0)
+    np.testing.assert_allclose(tok.log_posteriors(wav), whole, atol=1e-5)
+    # short context: every frame still gets one row, each a distribution
+    monkeypatch.setattr(hf, "CONTEXT_SECONDS", 0.2)
+    short = tok.log_posteriors(wav)
+    assert short.shape == whole.shape
+    np.testing.assert_allclose(np.exp(short).sum(1), 1.0, atol=1e-4)
+
+
+def test_the_token_cache_key_follows_the_weights(ctc_folder):
+    from transformers import Wav2Vec2ForCTC
+
+    a = HFPhoneUnitTokenizer(Wav2Vec2ForCTC.from_pretrained(ctc_folder), VOCAB, BLANK)
+    model = Wav2Vec2ForCTC.from_pretrained(ctc_folder)
+    with __import__("torch").no_grad():
+        model.lm_head.bias.add_(0.01)
+    b = HFPhoneUnitTokenizer(model, VOCAB, BLANK)
+    assert a.version != b.version and a.version == HFPhoneUnitTokenizer(Wav2Vec2ForCTC.from_pretrained(ctc_folder), VOCAB, BLANK).version
+
+
 def test_a_vocabulary_that_does_not_fit_the_model_is_refused(ctc_folder):
     from transformers import Wav2Vec2ForCTC
 

@@ -37,6 +37,8 @@ SILENCE_DB = 35.0  # a frame this far below the loudest is silence
 MIN_SILENCE = 0.15  # seconds: shorter quiet stretches belong to the phone around them
 HOP = 320  # samples per CTC frame (16 kHz, 20 ms)
 RECEPTIVE_FIELD = 400
+CHUNK_SECONDS = 20.0  # longer inputs are labelled in chunks of this length ...
+CONTEXT_SECONDS = 2.0  # ... each run with this much audio on either side
 _NOT_PHONES = {"|", " ", "<s>", "</s>", "<unk>", "<pad>", "[PAD]", "[UNK]", "<blank>", "_"}
 
 
@@ -118,7 +120,11 @@ class HFPhoneUnitTokenizer(PhoneUnitTokenizer):
         self.k = len(self.phones)
         self.codebook_sizes = (self.k + 1, DUR_LEVELS, F0_LEVELS + 1)
         self.pause_code = self.k
-        digest = hashlib.sha1(("\n".join(self.vocab) + f"|{blank}|{name}").encode()).hexdigest()[:12]
+        h = hashlib.sha1(("\n".join(self.vocab) + f"|{blank}|{name}").encode())
+        for p in self.model.state_dict().values():  # the weights too: a retrained folder gets new caches
+            t = p.detach().cpu()
+            h.update((t.float() if t.is_floating_point() else t).contiguous().numpy().tobytes())
+        digest = h.hexdigest()[:12]
         self.model_id = f"hf-{digest}"
         self.version = f"1+{self.model_id}"
         self.speaker = None
@@ -136,37 +142,51 @@ class HFPhoneUnitTokenizer(PhoneUnitTokenizer):
         except ImportError:
             raise MissingDependencyError("phone-units:hf:... needs transformers: pip install 'speechtok[hf]'") from None
         try:
-            tok = AutoTokenizer.from_pretrained(name)
+            # do_phonemize=False: a phoneme tokenizer (Wav2Vec2PhonemeCTCTokenizer) would otherwise
+            # need phonemizer + espeak to start, only to turn text into phones, which we never do
+            tok = AutoTokenizer.from_pretrained(name, do_phonemize=False)
             fe = AutoFeatureExtractor.from_pretrained(name)
             model = AutoModelForCTC.from_pretrained(name)
-        except OSError as e:
+        except (OSError, ValueError, ImportError) as e:
             raise SpeechtokError(f"phone-units:hf:{name}: could not load a CTC model and its tokenizer ({e})") from None
         if getattr(fe, "sampling_rate", SAMPLE_RATE) != SAMPLE_RATE:
             raise SpeechtokError(f"phone-units:hf:{name}: the model expects {fe.sampling_rate} Hz audio, not {SAMPLE_RATE}")
         vocab = tok.convert_ids_to_tokens(list(range(model.config.vocab_size)))
-        blank = tok.pad_token_id if tok.pad_token_id is not None else 0
-        return cls(model, vocab, blank, normalize=bool(getattr(fe, "do_normalize", True)), name=name)
+        blank = model.config.pad_token_id if model.config.pad_token_id is not None else tok.pad_token_id
+        return cls(model, vocab, 0 if blank is None else blank, normalize=bool(getattr(fe, "do_normalize", True)), name=name)
 
     def log_posteriors(self, wav: np.ndarray) -> np.ndarray:
-        """``(ceil(samples / 320), vocab)`` CTC log-posteriors, one row per 20 ms frame (the model's
-        frames, padded at the end with blank rows where its conv stack gives fewer)."""
-        torch = self._torch
+        """``(ceil(samples / 320), vocab)`` CTC log-posteriors, one row per 20 ms frame: the input
+        is zero-padded so that the conv stack (400-sample receptive field every 320 samples) gives
+        exactly that many frames. Long inputs go through in chunks of ``CHUNK_SECONDS`` with
+        ``CONTEXT_SECONDS`` of audio on each side (attention cost grows with the square of length)."""
         frames = -(-len(wav) // HOP)
         if frames == 0:
             return np.zeros((0, len(self.vocab)), np.float32)
-        x = np.zeros(max(len(wav), RECEPTIVE_FIELD) + (RECEPTIVE_FIELD - HOP), np.float32)
-        x[: len(wav)] = wav
-        t = torch.from_numpy(x)[None]
-        if self.normalize:
-            t = (t - t.mean()) / (t.std() + 1e-7)
-        with torch.no_grad():
-            logits = self.model(t).logits[0].float()
-        lp = torch.log_softmax(logits, -1).numpy()[:frames]
-        if lp.shape[0] < frames:
-            fill = np.full((frames - lp.shape[0], lp.shape[1]), -30.0, np.float32)
-            fill[:, self.blank] = 0.0
-            lp = np.concatenate([lp, fill])
+        x = np.asarray(wav, np.float32)
+        if self.normalize:  # the feature extractor's zero-mean unit-variance, on the real samples
+            x = (x - x.mean()) / (x.std() + 1e-7)
+        chunk = int(CHUNK_SECONDS * SAMPLE_RATE) // HOP  # frames
+        ctx = int(CONTEXT_SECONDS * SAMPLE_RATE) // HOP
+        out = []
+        for f0 in range(0, frames, chunk):
+            f1 = min(frames, f0 + chunk)
+            a, b = max(0, f0 - ctx), min(frames, f1 + ctx)  # frames run with their context
+            seg = np.zeros((b - a) * HOP + RECEPTIVE_FIELD - HOP, np.float32)
+            piece = x[a * HOP : b * HOP + RECEPTIVE_FIELD - HOP]
+            seg[: len(piece)] = piece
+            out.append(self._forward(seg)[f0 - a : f1 - a])
+        lp = np.concatenate(out)
+        if lp.shape[0] != frames:
+            raise SpeechtokError(f"{self.name}: the model gave {lp.shape[0]} frames for {frames} 20 ms frames of audio; "
+                                 f"it is not a 320-sample-hop (wav2vec2-style) CTC model")
         return lp
+
+    def _forward(self, seg: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.no_grad():
+            logits = self.model(torch.from_numpy(seg)[None]).logits[0].float()
+        return torch.log_softmax(logits, -1).numpy()
 
     def frame_labels(self, wav: np.ndarray) -> np.ndarray:
         lp = self.log_posteriors(wav)
@@ -180,7 +200,7 @@ class HFPhoneUnitTokenizer(PhoneUnitTokenizer):
         raise NotImplementedError(f"{self.name} is encode-only: no decoder is trained on a downloaded model's units")
 
 
-_HF = re.compile(r"^phone-units:hf:(?P<model>\S+)$")
+_HF = re.compile(r"^phone-units:hf:(?P<model>.+)$")
 
 
 def resolve(name: str):
