@@ -43,7 +43,7 @@ def speechlike(seconds=1.0, seed=0, sr=16000):
 
 
 @pytest.mark.parametrize("frame_rate", [50, 25, 12.5, 6.25])
-@pytest.mark.parametrize("kind", ["rvq", "fsq", "vq", "lfq", "bsq"])
+@pytest.mark.parametrize("kind", ["rvq", "fsq", "vq", "lfq", "bsq", "mcrvq"])
 def test_forward_backward_shapes(frame_rate, kind):
     torch.manual_seed(0)
     cfg = tiny(frame_rate, kind)
@@ -64,8 +64,7 @@ def test_forward_backward_shapes(frame_rate, kind):
     assert codec.decode(c).shape == (2, hop * 4)
 
 
-@pytest.mark.parametrize("nq", [1, 3])
-@pytest.mark.parametrize("kind", ["rvq", "fsq", "vq", "lfq", "bsq"])
+@pytest.mark.parametrize("kind,nq", [(k, n) for k in ("rvq", "fsq", "vq", "lfq", "bsq") for n in (1, 3)] + [("mcrvq", 3)])
 def test_decoding_the_codes_gives_what_the_forward_pass_quantized_to(kind, nq):
     """Tokens decode to the very vectors the model trained on (bsq's residual lookup once did not)."""
     torch.manual_seed(0)
@@ -77,6 +76,29 @@ def test_decoding_the_codes_gives_what_the_forward_pass_quantized_to(kind, nq):
         q, _, _ = codec.quantizer(latents)
         codes = codec.quantizer.encode(latents)
         torch.testing.assert_close(codec.quantizer.decode(codes), q, atol=1e-5, rtol=1e-5)
+
+
+def test_mcrvq_first_levels_each_code_one_channel_group():
+    torch.manual_seed(0)
+    codec = Codec(tiny(50, "mcrvq", nq=4))  # latent 32 channels, 3 masked groups: 0-10, 11-20, 21-31
+    codec(torch.randn(4, 16000) * 0.1)
+    codec.eval()
+    codes = codec.encode(torch.randn(2, 3200) * 0.1)  # (batch, K, frames)
+    q = codec.quantizer
+    edges = [0, 11, 21, 32]
+    for level in range(3):
+        one = torch.full_like(codes, -1).transpose(1, 2)
+        one[..., level] = codes[:, level]
+        vec = q.decode(one)
+        outside = torch.ones(32, dtype=torch.bool)
+        outside[edges[level] : edges[level + 1]] = False
+        assert vec[..., outside].abs().max() == 0 and vec[..., ~outside].abs().max() > 0
+    one = torch.full_like(codes, -1).transpose(1, 2)
+    one[..., 3] = codes[:, 3]
+    assert (q.decode(one).abs() > 0).all()  # the last level is plain RVQ over every channel
+    with pytest.raises(ValueError, match="masked_groups"):
+        codec_config_from_dict({"frame_rate": 50, "encoder": {"strides": [2, 2, 2]},
+                                "quantizer": {"kind": "mcrvq", "num_quantizers": 2, "masked_groups": 3}})
 
 
 def test_config_rejects_inconsistent_hop_and_typos():

@@ -171,10 +171,11 @@ class EncoderConfig:
 
 @configclass
 class QuantizerConfig:
-    kind: Literal["rvq", "fsq", "vq", "lfq", "bsq"] = "rvq"
+    kind: Literal["rvq", "fsq", "vq", "lfq", "bsq", "mcrvq"] = "rvq"
     codebook_size: Annotated[Int, Ge(2)] = 1024  # rvq / vq; lfq / bsq: 2**bits, a power of two
     num_quantizers: PosInt = 6  # rvq / fsq / lfq / bsq (residual when > 1)
-    codebook_dim: PosInt = 8  # rvq / vq: low-dimensional codes (factorised, better codebook usage)
+    codebook_dim: PosInt = 8  # rvq / vq / mcrvq: low-dimensional codes (factorised, better codebook usage)
+    masked_groups: PosInt = 3  # mcrvq: the first this many levels each quantize one channel group
     projection: Literal["per_codebook", "shared"] = "per_codebook"  # rvq: DAC-style, or one projection for all
     levels: list[Annotated[Int, Ge(2)]] = field(default_factory=lambda: [8, 5, 5, 5])  # fsq
     dropout: Bool = True  # quantizer dropout: one model, several bitrates
@@ -229,6 +230,9 @@ class CodecConfig:
         if self.hop % self.decoder.hop:
             raise ValueError(f"frame hop {self.hop} is not a multiple of decoder.hop {self.decoder.hop}")
         q = self.quantizer
+        if q.kind == "mcrvq" and not q.masked_groups <= min(q.num_quantizers, self.encoder.latent_dim):
+            raise ValueError(f"quantizer.masked_groups ({q.masked_groups}) must be at most num_quantizers "
+                             f"({q.num_quantizers}) and the latent's channels ({self.encoder.latent_dim})")
         if q.kind in ("lfq", "bsq") and q.codebook_size & (q.codebook_size - 1):
             raise ValueError(f"quantizer.codebook_size of {q.kind} is 2**bits (one sign bit per dimension), "
                              f"not {q.codebook_size}: use a power of two, e.g. {1 << q.codebook_size.bit_length()}")

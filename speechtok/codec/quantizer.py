@@ -14,7 +14,11 @@
          k-means-initialise.
 ``bsq``: binary spherical quantization: LFQ on the unit sphere (the projected vector is normalised
          before its signs are taken, so the quantization error is bounded); residual when > 1.
-The feature-level versions of LFQ / BSQ (fitted on fixed features, for the LM bench's quantizer
+``mcrvq``: masked-channel residual VQ (Language-Codec): the first ``masked_groups`` levels each
+         see and write only one contiguous group of the latent's channels (the others masked to
+         zero), so the first codebooks split the latent between them instead of all coding its
+         largest components; the later levels are plain residual VQ on the full residual.
+The feature-level versions of LFQ / BSQ / MCRVQ (fitted on fixed features, for the LM bench's quantizer
 rows) live in ``speechtok.quantizers.binary``; these are trained end to end with the codec.
 """
 
@@ -29,14 +33,23 @@ from .config import QuantizerConfig
 
 
 class FactorizedResidualVQ(nn.Module):
-    """Residual VQ over library `VectorQuantize` layers, each with its own projection."""
+    """Residual VQ over library `VectorQuantize` layers, each with its own projection; with
+    ``masked_groups`` > 0 the first that many levels each see and write one contiguous channel
+    group only (MCRVQ)."""
 
-    def __init__(self, dim: int, num_quantizers: int, dropout: bool, **vq_kwargs):
+    def __init__(self, dim: int, num_quantizers: int, dropout: bool, masked_groups: int = 0, **vq_kwargs):
         super().__init__()
         from vector_quantize_pytorch import VectorQuantize
 
         self.layers = nn.ModuleList(VectorQuantize(dim=dim, **vq_kwargs) for _ in range(num_quantizers))
         self.dropout = dropout
+        masks = torch.ones(num_quantizers, dim)
+        if masked_groups:
+            edges = torch.linspace(0, dim, masked_groups + 1).round().long()
+            masks[:masked_groups] = 0
+            for g in range(masked_groups):
+                masks[g, edges[g] : edges[g + 1]] = 1
+        self.register_buffer("masks", masks, persistent=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None):
         """x (batch, frames, dim) -> (quantized, codes (batch, frames, K) with -1 for dropped
@@ -47,8 +60,9 @@ class FactorizedResidualVQ(nn.Module):
             n = int(torch.randint(1, n + 1, (1,)).item())
         residual, out, loss = x, torch.zeros_like(x), x.new_zeros(())
         codes = []
-        for layer in self.layers[:n]:
-            q, idx, l = layer(residual, mask=mask)
+        for layer, keep in zip(self.layers[:n], self.masks):
+            q, idx, l = layer(residual * keep, mask=mask)
+            q = q * keep
             residual = residual - q.detach()
             out = out + q
             loss = loss + l.sum()
@@ -59,9 +73,9 @@ class FactorizedResidualVQ(nn.Module):
     def get_output_from_indices(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (batch, frames, k), k <= K, -1 = not used -> (batch, frames, dim)."""
         out = 0
-        for layer, idx in zip(self.layers, codes.unbind(-1)):
+        for layer, idx, keep in zip(self.layers, codes.unbind(-1), self.masks):
             used = (idx >= 0).unsqueeze(-1)
-            out = out + layer.get_output_from_indices(idx.clamp_min(0)) * used
+            out = out + layer.get_output_from_indices(idx.clamp_min(0)) * used * keep
         return out
 
 
@@ -78,11 +92,12 @@ class Quantizer(nn.Module):
             decay=cfg.decay,
             commitment_weight=cfg.commitment_weight,
         )
-        if cfg.kind == "rvq" and cfg.projection == "per_codebook":
+        if cfg.kind == "mcrvq" or (cfg.kind == "rvq" and cfg.projection == "per_codebook"):
             self.impl = FactorizedResidualVQ(
                 dim,
                 cfg.num_quantizers,
                 dropout=cfg.dropout,
+                masked_groups=cfg.masked_groups if cfg.kind == "mcrvq" else 0,
                 codebook_size=cfg.codebook_size,
                 codebook_dim=cfg.codebook_dim,
                 **vq_kwargs,
@@ -153,7 +168,7 @@ class Quantizer(nn.Module):
         """latents (batch, frames, dim) -> (quantized (batch, frames, dim), codes (batch, frames, K),
         commitment loss (scalar)). In training, quantizer dropout may leave trailing codes at -1."""
         kind = self.cfg.kind
-        if kind == "rvq":
+        if kind in ("rvq", "mcrvq"):
             q, codes, loss = self.impl(latents, mask=mask)
             return q, codes, loss.sum()
         if kind == "vq":
