@@ -52,7 +52,7 @@ def _load(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", ["speechtok-fast@1.45kbps", "speechtok-base", "speechtok-semantic",
-                                  "speechtok-fast+lowlatency"])
+                                  "speechtok-fast+lowlatency", "speechtok-fast-6p25hz@0.25kbps"])
 def test_loading_a_shipped_model_imports_no_training_code_and_reads_each_file_once(name):
     facts = _load(name)
     assert facts["name"] == name

@@ -4,15 +4,17 @@
 # original audio: pocketsphinx WER / CER, Resemblyzer speaker similarity and STOI of the resynthesis
 # on the English Asterisk test split (22 prompts, real speech) and the English synthetic test voices
 # (60 utterances of 5 voices). Needs: speechtok data asterisk --out data/asterisk-en --languages en;
-# speechtok data speech (for test-synthetic.jsonl). M12=runs/general-12p5hz measures a run folder instead.
-# (The 6.25 Hz config was not trained to the end: its run was killed for memory, see the results.)
+# speechtok data speech (for test-synthetic.jsonl). M12=runs/general-12p5hz (M6=runs/general-6p25hz) measures a
+# run folder instead of the shipped 12.5 Hz (6.25 Hz) model.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=1
 M12=${M12:-speechtok-fast-12p5hz}
+M6=${M6:-speechtok-fast-6p25hz}
 TOKS=(-t speechtok-fast@1.45kbps -t speechtok-fast-25hz@0.725kbps -t speechtok-fast-25hz@1kbps
       -t "$M12@0.225kbps" -t "$M12@0.5kbps" -t "$M12@0.6375kbps"
+      -t "$M6@0.25kbps" -t "$M6@0.3875kbps"
       -t codec2@700C -t codec2@1300)
 for set in asterisk-en/test speech/test-synthetic; do
   out=runs/lowrate/$(basename "$(dirname "data/$set.jsonl")")-$(basename "$set")
