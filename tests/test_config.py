@@ -134,7 +134,7 @@ def test_every_config_loads_and_round_trips(path, tmp_path):
     ("base-50hz.yaml", "train.batch_size=2.0", "train.batch_size: expected a whole number, got 2.0"),
     ("base-50hz.yaml", "train.lr=fast", "train.lr: expected a number, got 'fast'"),
     ("base-50hz.yaml", "train.betas=[0.5,1.5]", "train.betas[1]: must be between 0 and 1, got 1.5"),
-    ("base-50hz.yaml", "model.quantizer.kind=pq", "model.quantizer.kind: must be 'rvq', 'fsq' or 'vq', got 'pq'"),
+    ("base-50hz.yaml", "model.quantizer.kind=pq", "model.quantizer.kind: must be 'rvq', 'fsq', 'vq', 'lfq', 'bsq' or 'mcrvq', got 'pq'"),
     ("base-50hz.yaml", "model.quantizer.dropout=maybe", "model.quantizer.dropout: expected true or false, got 'maybe'"),
     ("base-50hz.yaml", "model.encoder=3", "model.encoder: expected a mapping of keys, got 3"),
     ("base-50hz.yaml", "model.frame_rate=25", "model: encoder patch × strides = 320 samples, but frame rate 25.0 Hz"),
