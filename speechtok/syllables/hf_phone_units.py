@@ -203,6 +203,11 @@ class HFPhoneUnitTokenizer(PhoneUnitTokenizer):
 _HF = re.compile(r"^phone-units:hf:(?P<model>.+)$")
 
 
+# ---- registry family (names() lists nothing: no model ships; any hub id or folder resolves) ----
+def names() -> list[str]:
+    return []
+
+
 def resolve(name: str):
     m = _HF.match(name)
     return HFPhoneUnitTokenizer.from_pretrained(m["model"]) if m else None

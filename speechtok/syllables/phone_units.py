@@ -179,11 +179,7 @@ def names() -> list[str]:
 
 
 def resolve(name: str):
-    if name.startswith("phone-units:hf:"):  # a downloaded phoneme CTC model as the teacher
-        from .hf_phone_units import resolve as resolve_hf
-
-        return resolve_hf(name)
-    m = _NAME.match(name)
+    m = _NAME.match(name)  # phone-units:hf:<model> is hf_phone_units' own registry family
     if not m:
         return None
     return PhoneUnitTokenizer(float(m["s"]) if m["s"] else DEFAULT_SWITCH_COST, teacher=m["t"])

@@ -45,6 +45,7 @@ _FAMILIES: tuple[str, ...] = (
     "speechtok.codec.sourcefilter.dual",
     "speechtok.syllables.tokenizer",
     "speechtok.syllables.phone_units",
+    "speechtok.syllables.hf_phone_units",  # phone-units:hf:<model>
     "speechtok.tokenizers.external",
 )
 _EXTRA: list = []  # families added with register()
