@@ -63,6 +63,22 @@ def table(folder: Path) -> list[str]:
     return lines + [""]
 
 
+def quality_table(folder: Path) -> list[str]:
+    """A set without transcripts pocketsphinx can read (the held-out real voices: ru, es, it):
+    PESQ-WB, STOI and speaker similarity only."""
+    s = json.loads((folder / "summary.json").read_text())
+    n = len((folder / "inputs.jsonl").read_text().splitlines())
+    lines = [f"### `{s['run']['data']}` ({n} utterances; held-out real voices, no model trained on them; "
+             "not English, so no WER)", "", f"`{s['run']['command']}`", "",
+             "| tokenizer | PESQ-WB | STOI | speaker similarity |", "|---|---|---|---|"]
+    for name, t in sorted(s["tokenizers"].items()):
+        if name == "original":
+            continue
+        m = t["metrics"]
+        lines.append(f"| `{name}` | {ci(m.get('pesq_wb'), 2)} | {ci(m.get('stoi'))} | {ci(m.get('speaker_sim'))} |")
+    return lines + [""]
+
+
 def main(argv: list[str]) -> int:
     out = ["# Low-rate source-filter codecs: intelligibility of the resynthesis", "",
            "Written by `benchmarks/lowrate/report.py` from the `speechtok bench` folders of `benchmarks/lowrate/run.sh`. "
@@ -71,7 +87,8 @@ def main(argv: list[str]) -> int:
            "twice the original's. Speaker similarity (Resemblyzer, to the original) and STOI: mean [95% bootstrap CI].", ""]
     for folder in argv:
         if (Path(folder) / "summary.json").exists():
-            out += table(Path(folder))
+            has_asr = '"wer"' in (Path(folder) / "rows.jsonl").read_text()
+            out += table(Path(folder)) if has_asr else quality_table(Path(folder))
     print("\n".join(out))
     return 0
 

@@ -3,7 +3,7 @@
 # the many-voice corpus; shipped as speechtok-fast-12p5hz) against the 50 and 25 Hz models, codec2 and the
 # original audio: pocketsphinx WER / CER, Resemblyzer speaker similarity and STOI of the resynthesis
 # on the English Asterisk test split (22 prompts, real speech) and the English synthetic test voices
-# (60 utterances of 5 voices). Needs: speechtok data asterisk --out data/asterisk-en --languages en;
+# (60 utterances of 5 voices), and PESQ / STOI / speaker similarity on the held-out real voices of data/speech. Needs: speechtok data asterisk --out data/asterisk-en --languages en;
 # speechtok data speech (for test-synthetic.jsonl). M12=runs/general-12p5hz (M6=runs/general-6p25hz) measures a
 # run folder instead of the shipped 12.5 Hz (6.25 Hz) model.
 set -euo pipefail
@@ -20,4 +20,9 @@ for set in asterisk-en/test speech/test-synthetic; do
   out=runs/lowrate/$(basename "$(dirname "data/$set.jsonl")")-$(basename "$set")
   "$PY" -m speechtok bench "${TOKS[@]}" --data "data/$set.jsonl" --metrics asr speaker_sim stoi --jobs 1 --out "$out"
 done
-"$PY" benchmarks/lowrate/report.py runs/lowrate/asterisk-en-test runs/lowrate/speech-test-synthetic > benchmarks/lowrate/results.md
+# the held-out real voices (ru, es, it; not English: no WER)
+"$PY" -m speechtok bench -t speechtok-fast-25hz@0.725kbps -t "$M12@0.5kbps" -t "$M6@0.3875kbps" \
+    --data data/speech/test-voices.jsonl --metrics pesq_wb stoi speaker_sim --jobs 1 --out runs/lowrate/speech-test-voices
+"$PY" benchmarks/lowrate/report.py runs/lowrate/asterisk-en-test runs/lowrate/speech-test-synthetic \
+    runs/lowrate/speech-test-voices > benchmarks/lowrate/results.md
+cat benchmarks/lowrate/notes.md >> benchmarks/lowrate/results.md
