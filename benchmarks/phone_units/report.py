@@ -32,6 +32,7 @@ CANDIDATES = [
     ("syllables+layout=delay", "syllables"),
     ("speechtok-fast-12p5hz@0.5kbps+skip=1+codebooks=1", "speechtok-fast-12p5hz@0.5kbps"),
     ("speechtok-fast-12p5hz@0.5kbps+layout=delay", "speechtok-fast-12p5hz@0.5kbps"),
+    ("speechtok-fast-6p25hz@0.3875kbps+layout=delay", "speechtok-fast-6p25hz@0.3875kbps"),
 ]
 
 
