@@ -1,6 +1,6 @@
 """Table of benchmarks/quantizers/codec/run.sh: one row per quantizer kind (a run folder each).
 
-Per kind: the validation log-mel L1, STOI and PESQ-WB after training (the trainer's own
+Per kind (over its seeds: ``<kind>`` is seed 0, ``<kind>-sN`` seed N): the validation log-mel L1, STOI and PESQ-WB after training (the trainer's own
 validation on the valid split's first 16 utterances) with 1 and all 3 codebooks (0.5 / 1.5 kbps),
 the codebooks' use on those utterances (perplexity of each codebook's code histogram, i.e.
 2**entropy, out of 1024; and the share of codes used at least once), and training minutes.
@@ -52,21 +52,32 @@ def main(base: str) -> int:
     print("# The codec's quantizer switches at the same bit budget\n")
     print("Written by benchmarks/quantizers/codec/report.py from the run folders of "
           "benchmarks/quantizers/codec/run.sh (configs/quantizer-bench-50hz.yaml: a small 50 Hz codec, "
-          "3 codebooks x 10 bits, quantizer dropout, 1500 steps of 8 x 1 s, reconstruction losses only, seed 0; "
+          "3 codebooks x 10 bits, quantizer dropout, 1500 steps of 8 x 1 s, reconstruction losses only, seeds 0 and 1; "
           f"trained on `{cfg['data']['train']}`, measured on the first 16 utterances of `{cfg['data']['valid']}`: voices "
-          "seen in training, other sentences). Mel = log-mel L1 (lower is better). Codebook use: perplexity of each "
-          "codebook's codes on those utterances (of 1024) / share of the 1024 codes used at least once. One short "
-          "CPU run per kind: differences of a few percent are within what another seed could give (not measured).\n")
-    print("| kind | mel, 0.5 kbps | mel, 1.5 kbps | STOI 0.5 / 1.5 kbps | PESQ 0.5 / 1.5 kbps | codebook use (perplexity / share used) | train minutes |")
-    print("|---|---:|---:|---|---|---|---:|")
+          "seen in training, other sentences). Mel = log-mel L1 (lower is better); with two seeds, their mean and (each seed's value). STOI, PESQ: means over the "
+          "seeds. Codebook use (seed 0's model): perplexity of each codebook's codes on those utterances (of 1024) / share "
+          "of the 1024 codes used at least once.\n")
+    print("| kind | seeds | mel, 0.5 kbps | mel, 1.5 kbps | STOI 0.5 / 1.5 kbps | PESQ 0.5 / 1.5 kbps | codebook use, seed 0 (perplexity / share used) | train minutes |")
+    print("|---|---:|---|---|---|---|---|---:|")
+    runs: dict[str, list[Path]] = {}
     for run in sorted(p for p in base.iterdir() if (p / "done").exists()):
-        m = last_valid(run / "logs" / "metrics.csv")
-        use = usage(run, cfg["data"]["valid"])
-        minutes = int((run / "done").read_text()) / 60
-        cells = " · ".join(f"{px:.0f} / {sh:.2f}" for px, sh in use)
-        print(f"| `{run.name}` | {m.get('val_mel_q1', float('nan')):.3f} | {m.get('val_mel_q3', float('nan')):.3f} | "
-              f"{m.get('val_stoi_q1', float('nan')):.3f} / {m.get('val_stoi_q3', float('nan')):.3f} | "
-              f"{m.get('val_pesq_q1', float('nan')):.2f} / {m.get('val_pesq_q3', float('nan')):.2f} | {cells} | {minutes:.1f} |")
+        runs.setdefault(run.name.split("-s")[0], []).append(run)
+
+    def cell(ms: list[dict], key: str, nd: int) -> str:
+        vals = [m.get(key, float("nan")) for m in ms]
+        if len(vals) == 1:
+            return f"{vals[0]:.{nd}f}"
+        return f"{np.mean(vals):.{nd}f} ({' / '.join(f'{v:.{nd}f}' for v in vals)})"
+
+    for kind, folders in runs.items():
+        ms = [last_valid(f / "logs" / "metrics.csv") for f in folders]
+        use = usage(folders[0], cfg["data"]["valid"])
+        minutes = np.mean([int((f / "done").read_text()) / 60 for f in folders])
+        uses = " · ".join(f"{px:.0f} / {sh:.2f}" for px, sh in use)
+        mean = lambda k: np.mean([m.get(k, float("nan")) for m in ms])  # noqa: E731
+        print(f"| `{kind}` | {len(ms)} | {cell(ms, 'val_mel_q1', 3)} | {cell(ms, 'val_mel_q3', 3)} | "
+              f"{mean('val_stoi_q1'):.3f} / {mean('val_stoi_q3'):.3f} | {mean('val_pesq_q1'):.2f} / {mean('val_pesq_q3'):.2f} | "
+              f"{uses} | {minutes:.1f} |")
     return 0
 
 
