@@ -1,5 +1,6 @@
-"""Log spectrograms of one held-out real utterance: the original, speechtok-fast-25hz@0.725kbps and
-speechtok-fast-12p5hz@0.5kbps, one above the other (harmonics and formant movement by eye).
+"""Log spectrograms of one held-out real utterance: the original, speechtok-fast-25hz@0.725kbps,
+speechtok-fast-12p5hz@0.5kbps and speechtok-fast-6p25hz@0.3875kbps, one above the other (harmonics
+and formant movement by eye).
 
     python benchmarks/lowrate/spectrogram.py data/speech/test-voices.jsonl it_menardi benchmarks/lowrate/spectrogram-it_menardi.png
 """
@@ -21,7 +22,7 @@ manifest, speaker, out = sys.argv[1:4]
 utt = max((u for u in list_inputs(manifest) if u.speaker == speaker), key=lambda u: u.duration or 0)
 wav, sr = load_audio(utt.path, 16000)
 rows = [("original", wav)]
-for name in ("speechtok-fast-25hz@0.725kbps", "speechtok-fast-12p5hz@0.5kbps"):
+for name in ("speechtok-fast-25hz@0.725kbps", "speechtok-fast-12p5hz@0.5kbps", "speechtok-fast-6p25hz@0.3875kbps"):
     tok = speechtok.load(name)
     decoded, _ = tok.decode(tok.encode(wav, sr))  # (audio, sample rate)
     rows.append((name, np.asarray(decoded, dtype=np.float64).ravel()))
