@@ -18,8 +18,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ESPEAK = ("en-us", "en-us_f3", "en-gb")
 SETTINGS = {"defaults": {}, "lw 2, pip 0.3, beams 1e-20": {"lw": 2.0, "pip": 0.3, "beam": 1e-20, "pbeam": 1e-20}}
 
 
@@ -27,18 +27,13 @@ def main() -> int:
     import pocketsphinx
     from pocketsphinx import Decoder
 
-    from speechtok.data.forced_align import align_manifest
-    from speechtok.data.manifest import list_inputs
+    from refsets import asterisk_valid, espeak_fortunes
+
     from speechtok.data.phones import phone_id, phone_sequence
-    from speechtok.teachers.phone_ctc import load_aligned, phone_error_rate
+    from speechtok.teachers.phone_ctc import phone_error_rate
 
     model = Path(pocketsphinx.__file__).parent / "model" / "en-us"
-    valid = list_inputs(ROOT / "data/asterisk-en/valid.jsonl")
-    rows = align_manifest(valid, ROOT / "data/align/asterisk-en-valid.jsonl", progress=False)
-    sets = {"asterisk-en valid": load_aligned([rows[u.id] for u in valid if u.id in rows])}
-    utts = [u for u in list_inputs(ROOT / "data/lm/fortunes/train.jsonl") if u.speaker in ESPEAK]
-    rows = align_manifest(utts, ROOT / "data/align/fortunes-espeak.jsonl", progress=False)
-    sets["espeak-ng fortunes"] = load_aligned([rows[u.id] for u in utts if u.id in rows])
+    sets = {"asterisk-en valid": asterisk_valid(), "espeak-ng fortunes": espeak_fortunes()}
     print("# pocketsphinx allphone as a phone teacher (tried, not kept)\n")
     print("Written by benchmarks/phone_units/allphone_per.py (its docstring says what). Greedy PER; "
           "teacher_per.md has the PhoneCTC teachers' on the same sets (v2: valid 0.296, espeak-ng 0.577; "

@@ -21,43 +21,36 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speechtok.lm.bench import fraction_of_topline, read_results, topline_of  # noqa: E402
 from speechtok.lm.topline import parse_topline, topline_error_rate  # noqa: E402
 
 SMALL = ROOT / "benchmarks" / "lm" / "small"
-ESPEAK = ("en-us", "en-us_f3", "en-gb")
 UNITS = ("v1", "v2", "v3")
 TARGET = 0.75  # issue 18: >= 75 % of the topline's lexical margin
-
-
-def _dedup(seq):
-    return [int(x) for i, x in enumerate(seq) if i == 0 or x != seq[i - 1]]
 
 
 def stream_per() -> tuple[dict[str, float], int]:
     """Teacher version -> PER of its phone-unit stream on the aligned espeak-ng fortunes."""
     import torch
 
-    from speechtok.data.forced_align import align_manifest
-    from speechtok.data.manifest import list_inputs
+    from refsets import dedup, espeak_fortunes
+
     from speechtok.data.phones import phone_sequence
     from speechtok.dsp import edit_distance
     from speechtok.syllables.phone_units import PhoneUnitTokenizer
-    from speechtok.teachers.phone_ctc import load_aligned
 
     torch.set_num_threads(1)
-    utts = [u for u in list_inputs(ROOT / "data/lm/fortunes/train.jsonl") if u.speaker in ESPEAK]
-    rows = align_manifest(utts, ROOT / "data/align/fortunes-espeak.jsonl", progress=False)
-    items = load_aligned([rows[u.id] for u in utts if u.id in rows])
-    refs = [_dedup(phone_sequence(segs)) for _, segs in items]
+    items = espeak_fortunes()
+    refs = [dedup(phone_sequence(segs)) for _, segs in items]
     out = {}
     for v in UNITS:
         tok = PhoneUnitTokenizer(teacher=v)
         errs = 0
         for (w, _), ref in zip(items, refs):
             _, labels = tok.labelled_spans(w.astype(np.float32) / 32767)
-            errs += edit_distance(ref, _dedup([lab + 1 for lab in labels]))  # labels 0..38 -> phone ids 1..39
+            errs += edit_distance(ref, dedup([lab + 1 for lab in labels]))  # labels 0..38 -> phone ids 1..39
         out[v] = errs / sum(map(len, refs))
     return out, len(items)
 

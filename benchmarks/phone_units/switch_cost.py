@@ -16,32 +16,21 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 COSTS = (0.5, 1, 2, 3, 4, 6, 8)
-ESPEAK = ("en-us", "en-us_f3", "en-gb")
-
-
-def _dedup(seq):
-    return [int(x) for i, x in enumerate(seq) if i == 0 or x != seq[i - 1]]
-
 
 def main() -> int:
     import torch
 
-    from speechtok.data.forced_align import align_manifest
-    from speechtok.data.manifest import list_inputs
+    from refsets import asterisk_valid, dedup, espeak_fortunes
+
     from speechtok.data.phones import phone_sequence
     from speechtok.dsp import edit_distance
     from speechtok.syllables.phone_units import DEFAULT_SWITCH_COST, PhoneUnitTokenizer, runs, smooth_labels
-    from speechtok.teachers.phone_ctc import load_aligned
 
     torch.set_num_threads(1)
-    valid = list_inputs(ROOT / "data/asterisk-en/valid.jsonl")
-    rows = align_manifest(valid, ROOT / "data/align/asterisk-en-valid.jsonl", progress=False)
-    sets = {"asterisk-en valid": load_aligned([rows[u.id] for u in valid if u.id in rows])}
-    utts = [u for u in list_inputs(ROOT / "data/lm/fortunes/train.jsonl") if u.speaker in ESPEAK]
-    rows = align_manifest(utts, ROOT / "data/align/fortunes-espeak.jsonl", progress=False)
-    sets["espeak-ng fortunes"] = load_aligned([rows[u.id] for u in utts if u.id in rows])
+    sets = {"asterisk-en valid": asterisk_valid(), "espeak-ng fortunes": espeak_fortunes()}
     print("# Phone-unit stream PER against the switch cost\n")
     print(f"Written by benchmarks/phone_units/switch_cost.py (its docstring says what and how). The default "
           f"switch cost is {DEFAULT_SWITCH_COST:g}.\n")
@@ -51,10 +40,10 @@ def main() -> int:
         tok = PhoneUnitTokenizer(teacher=v)
         for name, items in sets.items():
             logs = [np.log(np.maximum(tok.posteriors(w.astype(np.float32) / 32767), 1e-8)) for w, _ in items]
-            refs = [_dedup(phone_sequence(segs)) for _, segs in items]
+            refs = [dedup(phone_sequence(segs)) for _, segs in items]
             cells = []
             for c in COSTS:
-                errs = sum(edit_distance(r, _dedup([lab for lab, _, _ in runs(smooth_labels(lp, c)) if lab]))
+                errs = sum(edit_distance(r, dedup([lab for lab, _, _ in runs(smooth_labels(lp, c)) if lab]))
                            for lp, r in zip(logs, refs))
                 cells.append(f"{errs / sum(map(len, refs)):.3f}")
             print(f"| {v} | {name} ({len(items)}) | " + " | ".join(cells) + " |", flush=True)

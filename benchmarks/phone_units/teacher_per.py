@@ -18,14 +18,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-
-ESPEAK = ("en-us", "en-us_f3", "en-gb")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(folders: list[str]) -> int:
     import torch
 
-    from speechtok.data.forced_align import align_manifest, read_alignments
+    from refsets import espeak_fortunes
+
+    from speechtok.data.forced_align import read_alignments
     from speechtok.data.manifest import list_inputs
     from speechtok.teachers.phone_ctc import PhoneCTC, evaluate, load_aligned
 
@@ -35,10 +36,8 @@ def main(folders: list[str]) -> int:
     for split in ("valid", "test"):
         ids = [u.id for u in list_inputs(ROOT / f"data/asterisk-en/{split}.jsonl")]
         sets[f"asterisk-en {split}"] = [aster[i] for i in ids if i in aster]
-    utts = [u for u in list_inputs(ROOT / "data/lm/fortunes/train.jsonl") if u.speaker in ESPEAK]
-    rows = align_manifest(utts, ROOT / "data/align/fortunes-espeak.jsonl", progress=False)
-    sets["espeak-ng fortunes"] = [rows[u.id] for u in utts if u.id in rows]
     items = {k: load_aligned(v) for k, v in sets.items()}
+    items["espeak-ng fortunes"] = espeak_fortunes()
     print("| teacher | " + " | ".join(f"{k} ({len(v)} utts)" for k, v in items.items()) + " |")
     print("|---|" + "---:|" * len(items))
     for f in folders:
