@@ -11,10 +11,7 @@ PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=1
 ROWS=(-t "phones:per0.05" -t "phones:per0.1" -t "phones:per0.2" -t "phones:per0.35")
 [ $# -gt 0 ] && ROWS=("$@")
-"$PY" -m speechtok lm bench "${ROWS[@]}" \
-    --train data/asterisk-en/train.jsonl --train data/lm/fortunes/train.jsonl \
-    --valid data/asterisk-en/valid.jsonl --test data/asterisk-en/test.jsonl \
-    --lexical data/lm/lexical --syntactic data/lm/syntactic \
-    --config configs/lm-tiny.yaml --work runs/lm-bench --out benchmarks/lm/small --no-progress
+# the small tier's own script: its data, LM config and table (rows already in results.jsonl are kept)
+benchmarks/lm/run.sh "${ROWS[@]}"
 OMP_NUM_THREADS=1 "$PY" benchmarks/phone_units/per_curve.py > benchmarks/phone_units/per_curve.md
 cat benchmarks/phone_units/per_curve.md

@@ -10,12 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=1
-"$PY" -m speechtok lm bench -t "phone-units:v2+codebooks=1" -t "phone-units:v2+layout=delay" -t "phone-units:v1+codebooks=1" \
-    -t "phone-units:v3+codebooks=1" -t "phone-units:v3+layout=delay" -t "speechtok-fast-6p25hz@0.3875kbps+layout=delay" \
-    --train data/asterisk-en/train.jsonl --train data/lm/fortunes/train.jsonl \
-    --valid data/asterisk-en/valid.jsonl --test data/asterisk-en/test.jsonl \
-    --lexical data/lm/lexical --syntactic data/lm/syntactic \
-    --config configs/lm-tiny.yaml --work runs/lm-bench --out benchmarks/lm/small --no-progress
+# the small tier's own script: its data, LM config and table (rows already in results.jsonl are kept)
+benchmarks/lm/run.sh -t "phone-units:v2+codebooks=1" -t "phone-units:v2+layout=delay" -t "phone-units:v1+codebooks=1" \
+    -t "phone-units:v3+codebooks=1" -t "phone-units:v3+layout=delay" -t "speechtok-fast-6p25hz@0.3875kbps+layout=delay"
 "$PY" -m speechtok bench -t phone-units:v1 -t phone-units:v2 -t phone-units:v3 -t syllables -t speechtok-fast-12p5hz@0.5kbps \
     -t speechtok-fast-6p25hz@0.3875kbps \
     --data data/asterisk-en/test.jsonl --metrics asr speaker_sim stoi --jobs 1 --out runs/phone-units/resynth

@@ -20,9 +20,6 @@ done
 ROWS=()
 for feat in mfcc fused; do for q in "${QS[@]}"; do ROWS+=(-t "${feat}-vq@50hz:${q}10"); done; done
 [ $# -gt 0 ] && ROWS=("$@")
-"$PY" -m speechtok lm bench "${ROWS[@]}" \
-    --train data/asterisk-en/train.jsonl --train data/lm/fortunes/train.jsonl \
-    --valid data/asterisk-en/valid.jsonl --test data/asterisk-en/test.jsonl \
-    --lexical data/lm/lexical --syntactic data/lm/syntactic \
-    --config configs/lm-tiny.yaml --work runs/lm-bench --out benchmarks/lm/small --no-progress
+# the small tier's own script: its data, LM config and table (rows already in results.jsonl are kept)
+benchmarks/lm/run.sh "${ROWS[@]}"
 "$PY" benchmarks/quantizers/lm/report.py > benchmarks/quantizers/lm/results.md
