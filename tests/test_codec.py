@@ -203,33 +203,34 @@ def _trainer(tmp_path, cfg, name="run"):
     return tr
 
 
-def test_short_training_lowers_the_loss(tmp_path):
+def _short_reconstruction_run(tmp_path, **quantizer):
+    """33 steps on one batch, reconstruction only (a clean signal for a short run); ``quantizer``
+    overrides model.quantizer fields. -> (trainer, mean mel loss of the first 3 steps, last one)."""
     torch.manual_seed(0)
     cfg = _run_cfg(tmp_path, steps=40)
-    cfg.loss.disc_start_step = 10_000  # reconstruction only: a clean signal for a short run
+    cfg.loss.disc_start_step = 10_000
+    for k, v in quantizer.items():
+        setattr(cfg.model.quantizer, k, v)
     tr = _trainer(tmp_path, cfg)
     wav = tr.sampler.batch(0, 4)
     first = [tr.train_step(wav)["mel"] for _ in range(3)]
     for _ in range(30):
         last = tr.train_step(wav)["mel"]
-    assert last < 0.8 * np.mean(first)
+    return tr, float(np.mean(first)), last
+
+
+def test_short_training_lowers_the_loss(tmp_path):
+    _, first, last = _short_reconstruction_run(tmp_path)
+    assert last < 0.8 * first
 
 
 @pytest.mark.parametrize("kind", ["lfq", "bsq"])
 def test_binary_quantizers_train_end_to_end_and_use_their_bits(tmp_path, kind):
-    torch.manual_seed(0)
-    cfg = _run_cfg(tmp_path, steps=40)
-    cfg.loss.disc_start_step = 10_000
-    cfg.model.quantizer.kind = kind  # 64 codes = 6 sign bits per codebook, 3 residual codebooks
-    # at the default 0.1 (MAGVIT-v2's) this tiny codec's plain LFQ put every frame of the first
-    # codebook on one code in 33 steps (0.5: 4 codes); a strong entropy loss keeps its bits in use
-    cfg.model.quantizer.entropy_weight = 2.0
-    tr = _trainer(tmp_path, cfg)
-    wav = tr.sampler.batch(0, 4)
-    first = [tr.train_step(wav)["mel"] for _ in range(3)]
-    for _ in range(30):
-        last = tr.train_step(wav)["mel"]
-    assert last < 0.8 * np.mean(first)
+    # 64 codes = 6 sign bits per codebook, 3 residual codebooks. At the default entropy weight 0.1
+    # (MAGVIT-v2's) this tiny codec's plain LFQ put every frame of the first codebook on one code
+    # in 33 steps (0.5: 4 codes); a strong entropy loss keeps its bits in use
+    tr, first, last = _short_reconstruction_run(tmp_path, kind=kind, entropy_weight=2.0)
+    assert last < 0.8 * first
     tok = CodecTokenizer(tr.codec, "tiny", "test")
     tokens = tok.encode(speechlike(2.0, seed=7), 16000)
     codes = tokens.codes
