@@ -30,8 +30,8 @@ import numpy as np
 
 from ..data.phones import SAMPLE_RATE
 from ..errors import MissingDependencyError, SpeechtokError
-from .codes import DUR_LEVELS, F0_LEVELS
-from .phone_units import FRAME, NOMINAL_RATE, PhoneUnitTokenizer
+from .phone_units import FRAME, PhoneUnitTokenizer
+from .segment import _runs as quiet_runs
 
 SILENCE_DB = 35.0  # a frame this far below the loudest is silence
 MIN_SILENCE = 0.15  # seconds: shorter quiet stretches belong to the phone around them
@@ -62,14 +62,9 @@ def ctc_frame_labels(log_probs: np.ndarray, blank: int, label_of: np.ndarray, qu
     T = log_probs.shape[0]
     best = log_probs.argmax(1) if T else np.zeros(0, np.int64)
     silent = np.zeros(T, bool)
-    t = 0
-    while t < T:
-        end = t
-        while end < T and quiet[end]:
-            end += 1
-        if end > t and (end - t >= min_silence_frames or t == 0 or end == T):
-            silent[t:end] = True
-        t = max(end, t + 1)
+    for a, b in quiet_runs(np.asarray(quiet[:T], bool)):
+        if b - a >= min_silence_frames or a == 0 or b == T:
+            silent[a:b] = True
     labels = np.zeros(T, np.int64)
     cur, prev, spiked = 0, blank, False
     for t in range(T):
@@ -117,9 +112,7 @@ class HFPhoneUnitTokenizer(PhoneUnitTokenizer):
         self._torch = torch
         self.name = f"phone-units:hf:{name}"
         self.switch_cost = 0.0
-        self.k = len(self.phones)
-        self.codebook_sizes = (self.k + 1, DUR_LEVELS, F0_LEVELS + 1)
-        self.pause_code = self.k
+        self._set_phone_count(len(self.phones))
         h = hashlib.sha1(("\n".join(self.vocab) + f"|{blank}|{name}").encode())
         for p in self.model.state_dict().values():  # the weights too: a retrained folder gets new caches
             t = p.detach().cpu()
@@ -213,4 +206,4 @@ def resolve(name: str):
     return HFPhoneUnitTokenizer.from_pretrained(m["model"]) if m else None
 
 
-__all__ = ["HFPhoneUnitTokenizer", "ctc_frame_labels", "quiet_frames", "NOMINAL_RATE"]
+__all__ = ["HFPhoneUnitTokenizer", "ctc_frame_labels", "quiet_frames"]

@@ -115,9 +115,7 @@ class PhoneUnitTokenizer(SyllableTokenizer):
         self.switch_cost = float(switch_cost)
         self.name = "phone-units" + (f":{version}" if version and teacher is not None else "") + \
             ("" if self.switch_cost == DEFAULT_SWITCH_COST else f":s{self.switch_cost:g}")
-        self.k = NUM_PHONES
-        self.codebook_sizes = (self.k + 1, DUR_LEVELS, F0_LEVELS + 1)
-        self.pause_code = self.k
+        self._set_phone_count(NUM_PHONES)
         self.model_id = f"{file_digest(weights)}-s{self.switch_cost:g}"
         self.version = f"1+{self.model_id}"  # token caches (lm bench, tokenize) follow the teacher
         self.speaker = speaker
@@ -126,6 +124,12 @@ class PhoneUnitTokenizer(SyllableTokenizer):
         self.decoder_key = f"phones_{version or DEFAULT_TEACHER}"
         self.can_decode = ((teacher is None or version is not None) and self.switch_cost == DEFAULT_SWITCH_COST
                            and all(p.exists() for p in decoder_paths(self.decoder_key)))
+
+    def _set_phone_count(self, k: int) -> None:
+        """The codebooks of ``k`` phones: phone (+ the pause code ``k``), duration, pitch."""
+        self.k = k
+        self.codebook_sizes = (k + 1, DUR_LEVELS, F0_LEVELS + 1)
+        self.pause_code = k
 
     def posteriors(self, wav: np.ndarray) -> np.ndarray:
         """``(ceil(samples / 320), 40)`` frame-head posteriors of this tokenizer's teacher."""
