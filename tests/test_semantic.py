@@ -314,6 +314,27 @@ def test_phone_ctc_trains_resumably_saves_and_loads_frozen(tmp_path, en_clip):
     assert meta["steps"] == 4 and 0 <= meta["valid_per"]
 
 
+def test_phone_ctc_sample_weights_decide_what_batches_draw(tmp_path, en_clip, monkeypatch):
+    from speechtok.teachers import phone_ctc
+    from speechtok.teachers.phone_ctc import PhoneCTCConfig, train
+
+    u, _ = en_clip
+    a = {"id": "a", "path": u.path, "phones": [["SIL", 0, 0.3], ["P", 0.3, 0.5], ["SIL", 0.5, 3.6]]}
+    b = {"id": "b", "path": u.path, "phones": [["SIL", 0, 0.3], ["Z", 0.3, 0.5], ["SIL", 0.5, 3.6]]}
+    drawn, real = [], phone_ctc.make_batch
+
+    def spy(items, rng, crop):
+        drawn.extend(segs[1].phone for _, segs in items)
+        return real(items, rng, crop)
+
+    monkeypatch.setattr(phone_ctc, "make_batch", spy)
+    cfg = PhoneCTCConfig(dim=16, conv_blocks=1, gru_layers=1)
+    train([a, b], [a], tmp_path / "run", steps=3, batch=4, crop=1.0, config=cfg, log_every=3, sample_weights=[0.0, 1.0])
+    assert drawn == ["Z"] * 12  # the zero-weight row is never drawn
+    with pytest.raises(ValueError, match="2 sample weights for 1"):
+        train([a], [a], tmp_path / "run2", steps=1, batch=1, config=cfg, sample_weights=[1.0, 1.0])
+
+
 # ---- the probe command end to end -------------------------------------------------------------------
 @needs_flite
 def test_probe_command_end_to_end_on_shipped_clips(tmp_path):

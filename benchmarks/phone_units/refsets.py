@@ -37,3 +37,53 @@ def espeak_fortunes() -> list:
 def dedup(seq) -> list[int]:
     """Consecutive repeats merged (a run of one phone is one token)."""
     return [int(x) for i, x in enumerate(seq) if i == 0 or x != seq[i - 1]]
+
+
+def _exact(utts_voices) -> list:
+    """``[(utterance, espeak-ng voice)]`` -> ``[(int16 samples, segments)]`` whose phones are what
+    the voice said (its own ``-x`` phonemes in ARPAbet; evenly spaced times: only the sequence is
+    used, by greedy PER)."""
+    import numpy as np
+
+    from speechtok.audio import load_audio
+    from speechtok.data.phones import Segment
+    from speechtok.data.teacher_align import espeak_words
+
+    out = []
+    for u, voice in utts_voices:
+        wav, _ = load_audio(u.path, 16000)
+        phones = [p for w in espeak_words(u.text, voice) for p in w]
+        step = len(wav) / 16000 / max(1, len(phones))
+        out.append(((np.clip(wav, -1, 1) * 32767).astype(np.int16),
+                    [Segment(p, i * step, (i + 1) * step) for i, p in enumerate(phones)]))
+    return out
+
+
+def espeak_fortunes_exact() -> list:
+    """All 180 espeak-ng fortunes of the small LM tier (voices the v3/v4 teachers trained on), with
+    the phones the voice said as reference (no forced aligner in between)."""
+    from speechtok.data.manifest import list_inputs
+
+    utts = [u for u in list_inputs(ROOT / "data/lm/fortunes/train.jsonl") if u.speaker in ESPEAK]
+    return _exact([(u, u.speaker.replace("_", "+")) for u in utts])
+
+
+HELD_OUT_VOICE = "en-us+m3"  # the LM bench's held-out lexical voice: no teacher and no LM trained on it
+
+
+def espeak_heldout(n: int = 60) -> list:
+    """``n`` of the small tier's fortunes texts read by espeak-ng en-us+m3 (synthesized once into
+    data/align/espeak-m3/), exact phones as reference: the synthesizer family on a voice no
+    teacher heard."""
+    from speechtok.data.manifest import Utterance, list_inputs
+    from speechtok.lm.synthetic import synthesize
+
+    texts = sorted({u.text for u in list_inputs(ROOT / "data/lm/fortunes/train.jsonl") if u.speaker == "en-us"})[:n]
+    folder = ROOT / "data/align/espeak-m3"
+    utts = []
+    for i, t in enumerate(texts):
+        path = folder / f"{i:03d}.wav"
+        if not path.exists():
+            synthesize(t, HELD_OUT_VOICE, path)
+        utts.append(Utterance(id=f"m3/{i:03d}", path=str(path), speaker=HELD_OUT_VOICE, text=t))
+    return _exact([(u, HELD_OUT_VOICE) for u in utts])

@@ -4,7 +4,11 @@
 - asterisk-en test (same voice; reported only, never used to choose),
 - the espeak-ng voices of the small LM tier's fortunes (en-us, en-us_f3, en-gb: a synthesizer no
   teacher saw in training, the family the lexical test is spoken by), references from pocketsphinx
-  forced alignment of the fortune's text (cached in data/align/fortunes-espeak.jsonl).
+  forced alignment of the fortune's text (cached in data/align/fortunes-espeak.jsonl),
+- the same voices' 180 fortunes with the phones the voice said as reference (espeak-ng's own ``-x``
+  phonemes in ARPAbet, ``speechtok.data.teacher_align``; no aligner in between, so every utterance),
+- 60 of those texts read by en-us+m3, the LM bench's held-out lexical voice (no teacher trained on it),
+  exact phones as reference.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/teacher_per.py speechtok/assets/phone_ctc runs/phone_ctc_v2 \
         > benchmarks/phone_units/teacher_per.md
@@ -24,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def main(folders: list[str]) -> int:
     import torch
 
-    from refsets import espeak_fortunes
+    from refsets import espeak_fortunes, espeak_fortunes_exact, espeak_heldout
 
     from speechtok.data.forced_align import read_alignments
     from speechtok.data.manifest import list_inputs
@@ -38,6 +42,8 @@ def main(folders: list[str]) -> int:
         sets[f"asterisk-en {split}"] = [aster[i] for i in ids if i in aster]
     items = {k: load_aligned(v) for k, v in sets.items()}
     items["espeak-ng fortunes"] = espeak_fortunes()
+    items["espeak-ng fortunes, exact phones"] = espeak_fortunes_exact()
+    items["espeak-ng en-us+m3 (held out), exact phones"] = espeak_heldout()
     print("| teacher | " + " | ".join(f"{k} ({len(v)} utts)" for k, v in items.items()) + " |")
     print("|---|" + "---:|" * len(items))
     for f in folders:

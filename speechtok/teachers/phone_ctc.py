@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -211,8 +212,12 @@ def train(
     seed: int = 0,
     config: PhoneCTCConfig | None = None,
     log_every: int = 100,
+    sample_weights: Sequence[float] | None = None,
 ) -> PhoneCTC:
-    """Train from alignment rows; resumes from ``out/state.pt`` (written every ``log_every`` steps)."""
+    """Train from alignment rows; resumes from ``out/state.pt`` (written every ``log_every`` steps).
+
+    ``sample_weights``: one per training row, how likely a batch draws it (normalised; None =
+    uniform over rows)."""
     torch.manual_seed(seed)
     out = Path(out)
     model = PhoneCTC(config)
@@ -225,11 +230,17 @@ def train(
         step = int(s["step"])
         print(f"resuming at step {step}", file=sys.stderr)
     items, valid = load_aligned(train_rows), load_aligned(valid_rows)
+    probs = None
+    if sample_weights is not None:
+        if len(sample_weights) != len(items):
+            raise ValueError(f"{len(sample_weights)} sample weights for {len(items)} training rows")
+        probs = np.asarray(sample_weights, np.float64)
+        probs = probs / probs.sum()
     rng = np.random.default_rng(seed + step)
     t = time.time()
     model.train()
     while step < steps:
-        chosen = [items[i] for i in rng.integers(0, len(items), batch)]
+        chosen = [items[i] for i in (rng.integers(0, len(items), batch) if probs is None else rng.choice(len(items), batch, p=probs))]
         wav, lab, tgt, tlen = make_batch(chosen, rng, crop)
         logp, logits = model(wav)
         flen = torch.full((len(wav),), logp.shape[1], dtype=torch.long)
@@ -266,21 +277,37 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, help="torch threads (on a busy shared machine 1 is much faster)")
+    ap.add_argument("--shares", nargs="+", type=float,
+                    help="one per --align file: the share of each batch drawn from it (default: in proportion to "
+                         "its size), e.g. to keep a small real-speech set from drowning in synthetic speech")
     args = ap.parse_args(argv)
+    if args.shares is not None and len(args.shares) != len(args.align):
+        ap.error(f"--shares takes one value per --align file ({len(args.align)}), got {len(args.shares)}")
+    if args.shares is not None and (min(args.shares) < 0 or sum(args.shares) <= 0):
+        ap.error("--shares must be non-negative and not all zero")
     if args.threads:
         torch.set_num_threads(args.threads)
     from ..data.manifest import read_manifest
 
     held = {u.id for u in read_manifest(args.valid_ids)}
-    rows = {}
-    for p in args.align:
-        rows.update(read_alignments(p))
+    rows, source = {}, {}
+    for i, p in enumerate(args.align):
+        got = read_alignments(p)
+        if not got:
+            raise SystemExit(f"{p}: no aligned utterances")
+        rows.update(got)
+        source.update({k: i for k in got})
     excluded = {u.id for m in args.exclude_ids for u in read_manifest(m)}
     rows = {k: r for k, r in rows.items() if k not in excluded}
     tr = [r for k, r in rows.items() if k not in held]
     va = [r for k, r in rows.items() if k in held]
+    weights = None
+    if args.shares is not None:
+        counts = np.bincount([source[r["id"]] for r in tr], minlength=len(args.align))
+        weights = [args.shares[source[r["id"]]] / max(1, counts[source[r["id"]]]) for r in tr]
+        print("shares: " + ", ".join(f"{p} {s:g} ({c} utts)" for p, s, c in zip(args.align, args.shares, counts)), file=sys.stderr)
     print(f"{len(tr)} training, {len(va)} validation utterances", file=sys.stderr)
-    train(tr, va, args.out, steps=args.steps, batch=args.batch)
+    train(tr, va, args.out, steps=args.steps, batch=args.batch, sample_weights=weights)
     return 0
 
 
