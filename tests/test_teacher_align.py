@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,3 +103,31 @@ def test_align_manifest_places_espeak_phones_and_resumes(tmp_path):
     assert segs[-1].end <= rows["u1"]["num_samples"] / 16000 + 0.02
     align_manifest(list_inputs(manifest), cache, teacher_folder("v2"), progress=False)
     assert len(cache.read_text().splitlines()) == 2  # nothing redone
+
+
+@needs_espeak
+@pytest.mark.skipif(not Path("/usr/share/dict/american-english").exists(), reason="wamerican not installed")
+def test_espeak_word_set_never_uses_excluded_items_and_resumes(tmp_path):
+    from speechtok.data.espeak_words import build, plan_items
+    from speechtok.lm.lexical import _strip
+
+    first = plan_items(12, seed=3)
+    assert {it["kind"] for it in first} == {"word", "pseudo"}
+    banned = [it["word"] for it in first if it["word"]] + [it["phonemes"] for it in first]
+    again = plan_items(12, exclude=banned, seed=3)
+    assert not {it["word"] for it in again if it["word"]} & set(banned)
+    assert not {_strip(it["phonemes"]) for it in again} & {_strip(b) for b in banned}
+    from speechtok.syllables.phone_units import teacher_folder
+
+    path = build(tmp_path / "set", 6, teacher_folder("v2"), exclude=banned, seed=3, progress=False)
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    assert rows and all(r["error"] is None for r in rows)
+    for r in rows:  # the labels are what the voice said for the phoneme string, every phone placed
+        voice = r["id"].split("/")[0].replace("_", "+")
+        out = subprocess.run(["espeak-ng", "-q", "-x", "--sep=_", "-v", voice, f"[[{r['phonemes']}]]"],
+                             capture_output=True, text=True).stdout
+        said = [p for w in espeak_to_arpabet(out, voice) for p in w]
+        assert [PHONES[i] for i in phone_sequence(segments_from_rows(r["phones"]))] == said
+    build(tmp_path / "set", 6, teacher_folder("v2"), exclude=banned, seed=3, progress=False)
+    assert len(path.read_text().splitlines()) == len(rows)  # resumed: nothing redone
+    assert len((tmp_path / "set" / "manifest.jsonl").read_text().splitlines()) == len(rows)

@@ -4,10 +4,12 @@ errors at rate P; speechtok/lm/topline.py) next to the `phone-units` rows, place
 token stream's PER on espeak-ng speech (the lexical test's synthesizer family).
 
 The phone-unit PER is measured here: each teacher's run labels (``PhoneUnitTokenizer``, the tokens'
-phone codebook, pauses left out) against pocketsphinx forced alignments of the small tier's
-espeak-ng fortunes (en-us, en-us+f3, en-gb; the utterances pocketsphinx could align, cached in
-data/align/fortunes-espeak.jsonl), consecutive repeats merged on both sides. v3's teacher trained
-on these three voices (teacher_per.md), so its PER there is a seen-voice figure.
+phone codebook, pauses left out) against the phones the small tier's espeak-ng fortunes (en-us,
+en-us+f3, en-gb; 180 utterances) said, espeak-ng's own phonemes in ARPAbet (refsets.espeak_fortunes_exact),
+consecutive repeats merged on both sides; beside it the PER against pocketsphinx forced alignments
+of the same fortunes' text (the 94 it could align; CMUdict pronunciations, so a floor of dictionary
+mismatch is in it). The v3 and v4 teachers trained on these three voices (teacher_per.md), so
+their PER there is a seen-voice figure.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/per_curve.py > benchmarks/phone_units/per_curve.md
 """
@@ -27,32 +29,33 @@ from speechtok.lm.bench import fraction_of_topline, read_results, topline_of  # 
 from speechtok.lm.topline import parse_topline, topline_error_rate  # noqa: E402
 
 SMALL = ROOT / "benchmarks" / "lm" / "small"
-UNITS = ("v1", "v2", "v3")
+UNITS = ("v1", "v2", "v3", "v4")
 TARGET = 0.75  # issue 18: >= 75 % of the topline's lexical margin
 
 
-def stream_per() -> tuple[dict[str, float], int]:
-    """Teacher version -> PER of its phone-unit stream on the aligned espeak-ng fortunes."""
+def stream_per() -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """Reference set (``exact``, ``pocketsphinx``) -> teacher version -> PER of its phone-unit stream."""
     import torch
 
-    from refsets import dedup, espeak_fortunes
+    from refsets import dedup, espeak_fortunes, espeak_fortunes_exact
 
     from speechtok.data.phones import phone_sequence
     from speechtok.dsp import edit_distance
     from speechtok.syllables.phone_units import PhoneUnitTokenizer
 
     torch.set_num_threads(1)
-    items = espeak_fortunes()
-    refs = [dedup(phone_sequence(segs)) for _, segs in items]
-    out = {}
-    for v in UNITS:
-        tok = PhoneUnitTokenizer(teacher=v)
-        errs = 0
-        for (w, _), ref in zip(items, refs):
-            _, labels = tok.labelled_spans(w.astype(np.float32) / 32767)
-            errs += edit_distance(ref, dedup([lab + 1 for lab in labels]))  # labels 0..38 -> phone ids 1..39
-        out[v] = errs / sum(map(len, refs))
-    return out, len(items)
+    out, sizes = {}, {}
+    for name, items in (("exact", espeak_fortunes_exact()), ("pocketsphinx", espeak_fortunes())):
+        refs = [dedup(phone_sequence(segs)) for _, segs in items]
+        sizes[name], out[name] = len(items), {}
+        for v in UNITS:
+            tok = PhoneUnitTokenizer(teacher=v)
+            errs = 0
+            for (w, _), ref in zip(items, refs):
+                _, labels = tok.labelled_spans(w.astype(np.float32) / 32767)
+                errs += edit_distance(ref, dedup([lab + 1 for lab in labels]))  # labels 0..38 -> phone ids 1..39
+            out[name][v] = errs / sum(map(len, refs))
+    return out, sizes
 
 
 def main() -> int:
@@ -62,7 +65,8 @@ def main() -> int:
         print("no phone topline row in benchmarks/lm/small/results.jsonl: run benchmarks/lm/run.sh")
         return 1
     top_m = top["lexical"]["sum"]["matched"]
-    pers, n_items = stream_per()
+    all_pers, sizes = stream_per()
+    pers = all_pers["exact"]
     points = []  # (per, spec, row)
     for spec, r in rows.items():
         if parse_topline(r["tokenizer"]) == 0.0 and spec == r["tokenizer"]:
@@ -78,14 +82,17 @@ def main() -> int:
           "of topline = (score - 50) / (topline - 50). `phones:per<P>`: the deduplicated phone topline with "
           "independent substitutions, deletions and insertions at phone error rate P in training speech and test "
           "items alike (simulated, not measured). `phone-units` rows: PER of the token stream measured on "
-          f"{n_items} aligned espeak-ng fortunes of the small tier's three voices (v3's teacher trained on these voices).\n")
+          f"the {sizes['exact']} espeak-ng fortunes of the small tier's three voices against the phones the voices said "
+          f"(espeak-ng's own phonemes in ARPAbet; in brackets: against pocketsphinx alignments of their text, the "
+          f"{sizes['pocketsphinx']} it could align). The v3 and v4 teachers trained on these voices.\n")
     print("| row | phone error rate | lexical % [CI] | of topline | held-out voice % | LM bits/s |")
     print("|---|---:|---|---:|---:|---:|")
     for per, spec, r in points:
         m = r["lexical"]["sum"]["matched"]
         held = (r["lexical"]["sum"].get("held_out_voice") or {}).get("acc")
         frac = fraction_of_topline(m["acc"], top_m)
-        kind = "measured" if not spec.startswith("phones") else "simulated" if per else "none: the text's phones"
+        kind = (f"measured; {all_pers['pocketsphinx'][spec.split(':')[1].split('+')[0]]:.3f}" if not spec.startswith("phones")
+                else "simulated" if per else "none: the text's phones")
         print(f"| `{spec}` | {per:.3f} ({kind}) | {m['acc']:.1f} [{m['ci'][0]:.1f}, {m['ci'][1]:.1f}] | "
               f"{'–' if frac is None else f'{frac:.2f}'} | {'–' if held is None else f'{held:.1f}'} | "
               f"{r['test']['bits_per_second']:.0f} |")

@@ -1,0 +1,140 @@
+"""Isolated words and pseudo-words spoken by espeak-ng voices, with the phones they said, aligned.
+
+A phone teacher that learned from running speech alone hears a word said on its own worse (no
+context on either side, the full stress and final lengthening of a citation form) and tends to
+hear a pseudo-word as the word it resembles: it has learned which phone sequences are words. This
+set gives a teacher both: words of Debian ``wamerican`` (4-9 letters) and pseudo-words made from
+other words by the lexical test's own rule (``lm.lexical.make_nonword``: one or two consonants
+swapped within their class), each spoken from its phoneme string (``[[...]]``) by one espeak-ng
+voice, labelled with what that voice says for the string (``-x``, in ARPAbet) and timed by a
+PhoneCTC teacher (``teacher_align.viterbi_align``). Words and pseudo-words of an ``--exclude``d
+lexical test (its ``pairs.jsonl``) are never used, so a teacher trained on this has not heard the
+test's items::
+
+    python -m speechtok.data.espeak_words --out data/espeak_words --items 4000 \\
+        --exclude data/lm/lexical/pairs.jsonl --teacher speechtok/assets/phone_ctc_v4
+
+Writes ``wav/<voice>/<n>.wav``, ``manifest.jsonl`` and ``alignments.jsonl`` (rows as
+``forced_align``'s); resumable (items already aligned are kept).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .phones import SAMPLE_RATE, segments_to_rows
+
+VOICES = ("en-us", "en-us+f3", "en-gb", "en-gb+m1", "en-gb+f2")  # the larger LM tier's espeak-ng readers
+
+
+def plan_items(n_items: int, exclude: Sequence[str] = (), voices: Sequence[str] = VOICES, seed: int = 0) -> list[dict]:
+    """``n_items`` items, half words and half pseudo-words, each with a voice: ``{"n", "kind", "word",
+    "phonemes", "voice"}``. ``exclude``: words and phoneme strings never to use (a test's items)."""
+    from ..lm.lexical import _strip, candidate_words, make_nonword
+    from ..lm.synthetic import espeak_phonemes
+
+    rng = np.random.default_rng(seed)
+    banned = {x for x in exclude}
+    words = [w for w in candidate_words() if w not in banned]
+    pool = [words[i] for i in rng.choice(len(words), size=min(len(words), n_items), replace=False)]
+    phons = espeak_phonemes(pool)
+    real = {_strip(p) for p in phons} | {_strip(x) for x in banned}
+    items = []
+    for i, (w, p) in enumerate(zip(pool, phons)):
+        if not p or " " in p:
+            continue
+        if i % 2:
+            nw = make_nonword(p, rng, real)
+            if nw is None or _strip(nw) in real:
+                continue
+            item = {"kind": "pseudo", "word": "", "phonemes": nw}
+        else:
+            item = {"kind": "word", "word": w, "phonemes": p}
+        items.append({"n": len(items), **item, "voice": voices[len(items) % len(voices)]})
+    return items
+
+
+def exclusions(pairs_file: str | Path) -> list[str]:
+    """A lexical test's words and both members' phoneme strings (its ``pairs.jsonl``)."""
+    out = []
+    for line in Path(pairs_file).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            p = json.loads(line)
+            out += [p["word"], p["word_phonemes"], p["nonword_phonemes"]]
+    return out
+
+
+def build(out_dir: str | Path, n_items: int, teacher: str | Path, exclude: Sequence[str] = (),
+          voices: Sequence[str] = VOICES, seed: int = 0, progress: bool = True) -> Path:
+    """Speak, label and align the planned items into ``out_dir``; returns the alignments file."""
+    from tqdm import tqdm
+
+    from ..audio import load_audio
+    from ..lm.synthetic import _need, synthesize
+    from ..syllables.tokenizer import phone_posteriors
+    from .forced_align import read_alignments
+    from .teacher_align import ALIGNER_VERSION, TeacherAlignError, espeak_to_arpabet, viterbi_align
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items = plan_items(n_items, exclude, voices, seed)
+    align_file, manifest = out / "alignments.jsonl", out / "manifest.jsonl"
+    done = read_alignments(align_file, ok_only=False)
+    exe = _need("espeak-ng", "espeak-ng")
+    with open(align_file, "a", encoding="utf-8") as f:
+        for it in tqdm(items, desc="espeak-words", unit="item", disable=not progress):
+            uid = f"{it['voice'].replace('+', '_')}/{it['n']:05d}"
+            if uid in done:
+                continue
+            path = out / "wav" / f"{uid}.wav"
+            spoken = f"[[{it['phonemes']}]]"
+            row = {"id": uid, "path": str(path.resolve()), "text": it["word"], "phonemes": it["phonemes"],
+                   "kind": it["kind"], "aligner": ALIGNER_VERSION, "source": "espeak", "error": None}
+            try:
+                if not path.exists():
+                    synthesize(spoken, it["voice"], path)
+                wav, _ = load_audio(path, SAMPLE_RATE)
+                said = subprocess.run([exe, "-q", "-x", "--sep=_", "-v", it["voice"], spoken], capture_output=True,
+                                      text=True).stdout
+                post = phone_posteriors(wav, Path(teacher))
+                row["num_samples"] = len(wav)
+                row["phones"] = segments_to_rows(viterbi_align(np.log(np.maximum(post, 1e-8)), espeak_to_arpabet(said, it["voice"])))
+            except TeacherAlignError as e:
+                row["error"] = f"{path}: {e}"
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.flush()
+    rows = read_alignments(align_file)
+    tmp = manifest.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows.values():
+            f.write(json.dumps({"id": r["id"], "path": r["path"], "speaker": "espeak_" + r["id"].split("/")[0],
+                                "language": "en", "text": r["text"], "split": "train"}) + "\n")
+    tmp.replace(manifest)
+    return align_file
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m speechtok.data.espeak_words",
+                                description="Isolated words and pseudo-words spoken by espeak-ng voices, labelled and aligned.")
+    p.add_argument("--out", required=True)
+    p.add_argument("--items", type=int, default=4000, help="how many items (half words, half pseudo-words)")
+    p.add_argument("--teacher", required=True, help="the PhoneCTC folder whose frame posteriors time the phones")
+    p.add_argument("--exclude", nargs="*", default=[], help="lexical tests' pairs.jsonl whose items are never used")
+    p.add_argument("--voices", nargs="+", default=list(VOICES))
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    exclude = [x for f in args.exclude for x in exclusions(f)]
+    path = build(args.out, args.items, args.teacher, exclude, args.voices, args.seed)
+    print(f"{sum(1 for _ in open(path))} items in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
