@@ -28,6 +28,8 @@ CANDIDATES = [
     ("phone-units:v2+layout=delay", "phone-units:v2"),
     ("phone-units:v3+codebooks=1", "phone-units:v3"),
     ("phone-units:v3+layout=delay", "phone-units:v3"),
+    ("phone-units:v4+codebooks=1", "phone-units:v4"),
+    ("phone-units:v5+codebooks=1", "phone-units:v5"),
     ("syllables+codebooks=1", "syllables"),
     ("syllables+layout=delay", "syllables"),
     ("speechtok-fast-12p5hz@0.5kbps+skip=1+codebooks=1", "speechtok-fast-12p5hz@0.5kbps"),
