@@ -312,6 +312,13 @@ def test_phone_ctc_trains_resumably_saves_and_loads_frozen(tmp_path, en_clip):
     assert not any(p.requires_grad for p in loaded.parameters())
     meta = json.loads((tmp_path / "run" / "config.json").read_text())
     assert meta["steps"] == 4 and 0 <= meta["valid_per"]
+    # the float16 copy (as shipped) loads back to nearly the same model
+    from speechtok.teachers.phone_ctc import export_half
+
+    half = PhoneCTC.load(export_half(tmp_path / "run", tmp_path / "half", "the command"))
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["command"] == "the command"
+    x = torch.from_numpy(wav[:16000].astype(np.float32))[None]
+    assert torch.allclose(half(x)[1], loaded(x)[1], atol=0.05)
 
 
 def test_phone_ctc_sample_weights_decide_what_batches_draw(tmp_path, en_clip, monkeypatch):

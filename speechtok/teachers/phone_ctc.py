@@ -265,6 +265,26 @@ def train(
     return model
 
 
+def export_half(run: str | os.PathLike, dest: str | os.PathLike, command: str | None = None) -> Path:
+    """A trained folder -> ``dest`` with the weights in float16 (how the shipped teachers are
+    stored: half the size; ``load`` reads them back into float32) and its ``config.json`` plus
+    ``command`` and ``dtype``."""
+    from safetensors.torch import load_file, save_file
+
+    run, dest = Path(run), Path(dest)
+    weights = load_file(str(run / "model.safetensors"))
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = dest / ".model.safetensors.tmp"
+    save_file({k: v.half().contiguous() for k, v in weights.items()}, str(tmp))
+    tmp.replace(dest / "model.safetensors")
+    meta = json.loads((run / "config.json").read_text())
+    if command:
+        meta["command"] = command
+    meta["dtype"] = "float16 on disk"
+    (dest / "config.json").write_text(json.dumps(meta, indent=1))
+    return dest
+
+
 def main(argv=None) -> int:
     from ..data.forced_align import read_alignments
 
@@ -277,6 +297,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, help="torch threads (on a busy shared machine 1 is much faster)")
+    ap.add_argument("--export", help="also write the trained model here in float16 (as the shipped teachers are stored)")
     ap.add_argument("--shares", nargs="+", type=float,
                     help="one per --align file: the share of each batch drawn from it (default: in proportion to "
                          "its size), e.g. to keep a small real-speech set from drowning in synthetic speech")
@@ -308,6 +329,10 @@ def main(argv=None) -> int:
         print("shares: " + ", ".join(f"{p} {s:g} ({c} utts)" for p, s, c in zip(args.align, args.shares, counts)), file=sys.stderr)
     print(f"{len(tr)} training, {len(va)} validation utterances", file=sys.stderr)
     train(tr, va, args.out, steps=args.steps, batch=args.batch, sample_weights=weights)
+    if args.export:
+        argv_used = sys.argv[1:] if argv is None else list(argv)
+        export_half(args.out, args.export, "python -m speechtok.teachers.phone_ctc " + " ".join(argv_used))
+        print(f"float16 copy in {args.export}", file=sys.stderr)
     return 0
 
 
