@@ -25,8 +25,10 @@ transformers phoneme CTC model (hub id or folder) as the teacher, encode-only
 (``hf_phone_units.py``).
 
 They are only as good as the teacher: the greedy PER of the teachers, trained on one real English
-voice and synthetic ones, is 0.34-0.44 on the English Asterisk test split and 0.58-0.63 on
-espeak-ng voices (benchmarks/phone_units/teacher_per.md).
+voice and synthetic ones, is 0.23-0.44 on the English Asterisk test split (v4, the default: 0.23)
+and, on an espeak-ng voice none of them heard, 0.60 (v1) down to 0.03 (v4)
+(benchmarks/phone_units/teacher_per.md). Other speakers, accents and microphones than the one real
+voice are untested.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ NOMINAL_RATE = 10.0
 DEFAULT_SWITCH_COST = 2.0
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 _SHIPPED_V1 = _ASSETS / "phone_ctc"
-DEFAULT_TEACHER = "v2"  # the teacher ``phone-units`` uses (assets/phone_ctc_v2/TRAINING.md)
+DEFAULT_TEACHER = "v4"  # the teacher ``phone-units`` uses (assets/phone_ctc_v4/TRAINING.md)
 
 
 def teacher_folder(version: str) -> Path:
