@@ -10,8 +10,10 @@
 - 60 of those texts read by en-us+m3, the LM bench's held-out lexical voice (no teacher trained on it),
   exact phones as reference.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/teacher_per.py speechtok/assets/phone_ctc runs/phone_ctc_v2 \
-        > benchmarks/phone_units/teacher_per.md
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/teacher_per.py speechtok/assets/phone_ctc \
+        speechtok/assets/phone_ctc_v2 speechtok/assets/phone_ctc_v3 speechtok/assets/phone_ctc_v4 speechtok/assets/phone_ctc_v5
+
+(its table is the one in benchmarks/phone_units/teacher_per.md, whose notes are written by hand)
 """
 
 from __future__ import annotations
