@@ -43,7 +43,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("training", ("speechtok.train", "speechtok.codec.sourcefilter.train", "speechtok.codec.sourcefilter.adapt",
                   "speechtok.codec.sourcefilter.phonetic_stage", "speechtok.codec.sourcefilter.augment")),
     ("apps", ("speechtok.eval", "speechtok.corpus", "speechtok.lm", "speechtok.tts", "speechtok.syllables.evaluate",
-              "speechtok.syllables.__main__", "speechtok.syllables.train_decoder")),
+              "speechtok.syllables.__main__", "speechtok.syllables.train_decoder",
+              # data builders that run a teacher and espeak-ng (the LM bench's synthesis helpers)
+              "speechtok.data.teacher_align", "speechtok.data.espeak_words")),
     ("serve", ("speechtok.serve",)),
     ("cli", ("speechtok.cli", "speechtok.__main__")),
     # old import paths, each re-exporting a module that moved (see the module doc)
