@@ -15,12 +15,8 @@ cannot tell apart.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -35,7 +31,7 @@ def main(versions: list[str]) -> int:
     from speechtok.audio import load_audio
     from speechtok.data.manifest import list_inputs
     from speechtok.data.phones import PHONE_TO_ID
-    from speechtok.data.teacher_align import espeak_to_arpabet
+    from speechtok.data.teacher_align import espeak_words
     from speechtok.dsp import edit_distance
     from speechtok.lm.lexical import load_pairs
     from speechtok.syllables.phone_units import PhoneUnitTokenizer
@@ -52,10 +48,10 @@ def main(versions: list[str]) -> int:
         voice = u.speaker.replace("_", "+")  # the folder's speaker en-us_f3 is espeak-ng voice en-us+f3
         key = (pair, kind, u.speaker)
         phon = by_pair[pair]["word_phonemes" if kind == "w" else "nonword_phonemes"]
-        out = subprocess.run(["espeak-ng", "-q", "-x", "--sep=_", "-v", voice, f"[[{phon}]]"], capture_output=True, text=True).stdout
-        if not out.strip():
+        said = espeak_words(f"[[{phon}]]", voice)
+        if not said:
             raise SystemExit(f"espeak-ng -v {voice} gave no phonemes for {phon!r}")
-        refs[key] = dedup([PHONE_TO_ID[p] for w in espeak_to_arpabet(out, voice) for p in w])
+        refs[key] = dedup([PHONE_TO_ID[p] for w in said for p in w])
     print("# Token-stream PER of the phone-unit teachers on the lexical test's recordings\n")
     print(f"Written by benchmarks/phone_units/lexical_per.py ({len(utts)} recordings of {len(pairs)} pairs; "
           f"held-out voice: {', '.join(sorted(held))}). A diagnosis on the test items: nothing was chosen on it.\n")

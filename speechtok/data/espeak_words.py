@@ -21,7 +21,6 @@ Writes ``wav/<voice>/<n>.wav``, ``manifest.jsonl`` and ``alignments.jsonl`` (row
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Sequence
 
@@ -39,7 +38,7 @@ def plan_items(n_items: int, exclude: Sequence[str] = (), voices: Sequence[str] 
     from ..lm.synthetic import espeak_phonemes
 
     rng = np.random.default_rng(seed)
-    banned = {x for x in exclude}
+    banned = set(exclude)
     words = [w for w in candidate_words() if w not in banned]
     pool = [words[i] for i in rng.choice(len(words), size=min(len(words), n_items), replace=False)]
     phons = espeak_phonemes(pool)
@@ -75,17 +74,15 @@ def build(out_dir: str | Path, n_items: int, teacher: str | Path, exclude: Seque
     from tqdm import tqdm
 
     from ..audio import load_audio
-    from ..lm.synthetic import _need, synthesize
-    from ..syllables.tokenizer import phone_posteriors
+    from ..lm.synthetic import synthesize
     from .forced_align import read_alignments
-    from .teacher_align import ALIGNER_VERSION, TeacherAlignError, espeak_to_arpabet, viterbi_align
+    from .teacher_align import ALIGNER_VERSION, TeacherAlignError, align_wav, espeak_words
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = plan_items(n_items, exclude, voices, seed)
     align_file, manifest = out / "alignments.jsonl", out / "manifest.jsonl"
     done = read_alignments(align_file, ok_only=False)
-    exe = _need("espeak-ng", "espeak-ng")
     with open(align_file, "a", encoding="utf-8") as f:
         for it in tqdm(items, desc="espeak-words", unit="item", disable=not progress):
             uid = f"{it['voice'].replace('+', '_')}/{it['n']:05d}"
@@ -99,11 +96,8 @@ def build(out_dir: str | Path, n_items: int, teacher: str | Path, exclude: Seque
                 if not path.exists():
                     synthesize(spoken, it["voice"], path)
                 wav, _ = load_audio(path, SAMPLE_RATE)
-                said = subprocess.run([exe, "-q", "-x", "--sep=_", "-v", it["voice"], spoken], capture_output=True,
-                                      text=True).stdout
-                post = phone_posteriors(wav, Path(teacher))
                 row["num_samples"] = len(wav)
-                row["phones"] = segments_to_rows(viterbi_align(np.log(np.maximum(post, 1e-8)), espeak_to_arpabet(said, it["voice"])))
+                row["phones"] = segments_to_rows(align_wav(wav, espeak_words(spoken, it["voice"]), teacher))
             except TeacherAlignError as e:
                 row["error"] = f"{path}: {e}"
             f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -206,6 +206,14 @@ def espeak_voice(speaker: str | None) -> str | None:
     return lang + (f"+{variant}" if variant else "")
 
 
+def align_wav(wav: np.ndarray, words: Sequence[Sequence[str]], teacher: str | os.PathLike) -> list[Segment]:
+    """Place ``words`` (ARPAbet phones per word) on a 16 kHz waveform with ``teacher``'s frame posteriors."""
+    from ..syllables.tokenizer import phone_posteriors
+
+    post = phone_posteriors(wav, Path(teacher))
+    return viterbi_align(np.log(np.maximum(post, 1e-8)), words)
+
+
 def align_manifest(utterances: Iterable, cache: str | os.PathLike, teacher: str | os.PathLike,
                    progress: bool = True) -> dict[str, dict]:
     """Align every English utterance with a transcript not yet in ``cache`` (espeak-ng speakers by
@@ -213,7 +221,6 @@ def align_manifest(utterances: Iterable, cache: str | os.PathLike, teacher: str 
     from tqdm import tqdm
 
     from ..audio import load_audio
-    from ..syllables.tokenizer import phone_posteriors
     from .forced_align import english_with_text, read_alignments
 
     cache = Path(cache)
@@ -230,8 +237,7 @@ def align_manifest(utterances: Iterable, cache: str | os.PathLike, teacher: str 
                 wav, _ = load_audio(u.path, SAMPLE_RATE)
                 row["num_samples"] = len(wav)
                 words = espeak_words(u.text, voice) if voice else cmudict_words(u.text)
-                post = phone_posteriors(wav, teacher)
-                row["phones"] = segments_to_rows(viterbi_align(np.log(np.maximum(post, 1e-8)), words))
+                row["phones"] = segments_to_rows(align_wav(wav, words, teacher))
             except (TeacherAlignError, SpeechtokError, subprocess.CalledProcessError) as e:
                 row["error"] = f"{u.path}: {e}"
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
