@@ -3,6 +3,9 @@ speechtok-fast-12p5hz@0.5kbps and speechtok-fast-6p25hz@0.3875kbps, one above th
 and formant movement by eye).
 
     python benchmarks/lowrate/spectrogram.py data/speech/test-voices.jsonl it_menardi benchmarks/lowrate/spectrogram-it_menardi.png
+
+Other tokenizers in place of those three: name them after the output path, e.g.
+``... out.png phone-units:v4 phone-units:v5``.
 """
 
 import sys
@@ -19,10 +22,11 @@ from speechtok.data.manifest import list_inputs  # noqa: E402
 from speechtok.dsp import stft_magnitude  # noqa: E402
 
 manifest, speaker, out = sys.argv[1:4]
+names = sys.argv[4:] or ["speechtok-fast-25hz@0.725kbps", "speechtok-fast-12p5hz@0.5kbps", "speechtok-fast-6p25hz@0.3875kbps"]
 utt = max((u for u in list_inputs(manifest) if u.speaker == speaker), key=lambda u: u.duration or 0)
 wav, sr = load_audio(utt.path, 16000)
 rows = [("original", wav)]
-for name in ("speechtok-fast-25hz@0.725kbps", "speechtok-fast-12p5hz@0.5kbps", "speechtok-fast-6p25hz@0.3875kbps"):
+for name in names:
     tok = speechtok.load(name)
     decoded, _ = tok.decode(tok.encode(wav, sr))  # (audio, sample rate)
     rows.append((name, np.asarray(decoded, dtype=np.float64).ravel()))
