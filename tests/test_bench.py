@@ -203,3 +203,41 @@ def test_report_states_unit_direction_n_command_and_versions(tmp_path):
         assert f"| {metric} |" in glossary, metric
     html = (out / "report.html").read_text()
     assert "speechtok bench -t opus@6kbps" in html and "si_sdr (dB) ↑" in html
+
+
+class SwappableDecoder(speechtok.Tokenizer):
+    """Codes fixed by ``version``; the decoder (its gain) replaceable, like a retrained unit decoder."""
+
+    name, version, sample_rate, frame_rate, codebook_sizes = "swap-dec", "1", 16000, 16000.0, (256,)  # 8-bit PCM
+
+    def __init__(self, decoder_id: str, gain: float):
+        self.decoder_id, self.gain = decoder_id, gain
+
+    def _encode(self, wav):
+        return np.clip(np.round(wav * 127) + 128, 0, 255).astype(np.int64)[None]
+
+    def _decode(self, codes, num_samples, tokens):
+        return ((codes[0].astype(np.float32) - 128) / 127 * self.gain)[:num_samples]
+
+
+def test_a_replaced_decoder_is_not_scored_from_the_old_decoders_cache(two_clips, tmp_path):
+    from speechtok.data.manifest import list_inputs
+    from speechtok.errors import SpeechtokError
+
+    out, utts = tmp_path / "b", list_inputs(two_clips)
+    old = SwappableDecoder("aaa", 1.0)
+    assert old.bench_version == "1+dec-aaa" and EncodeOnly().bench_version == "1"
+    run_bench(BenchConfig(tokenizers=["swap-dec"], out=out, metrics=["si_sdr"], jobs=1, report=False), utts,
+              load=lambda n: old)
+    assert sorted(p.name for p in (out / "cache").iterdir()) == ["swap-dec@1+dec-aaa"], list((out / "cache").iterdir())
+    versions = {r["tokenizer_version"] for r in read_rows(out / "rows.jsonl") if r["tokenizer"] == "swap-dec"}
+    assert versions == {"1+dec-aaa"}
+    with pytest.raises(SpeechtokError, match=r"1\+dec-aaa.*1\+dec-bbb.*new --out folder"):
+        run_bench(BenchConfig(tokenizers=["swap-dec"], out=out, metrics=["si_sdr"], jobs=1, report=False), utts,
+                  load=lambda n: SwappableDecoder("bbb", 0.5))
+    fresh = tmp_path / "c"  # in a new folder the new decoder is decoded and scored: half the gain
+    run_bench(BenchConfig(tokenizers=["swap-dec"], out=fresh, metrics=["si_sdr"], jobs=1, report=False), utts,
+              load=lambda n: SwappableDecoder("bbb", 0.5))
+    sdr = lambda d: {r["utt"]: r["value"] for r in read_rows(d / "rows.jsonl") if r["metric"] == "si_sdr" and r["tokenizer"] == "swap-dec"}
+    assert sdr(fresh) and all(abs(sdr(fresh)[u] - sdr(out)[u]) < 0.5 for u in sdr(out))  # si_sdr is gain-free
+    assert not (fresh / "cache" / "swap-dec@1+dec-aaa").exists() and (fresh / "cache" / "swap-dec@1+dec-bbb").is_dir()

@@ -342,6 +342,28 @@ def test_phone_ctc_sample_weights_decide_what_batches_draw(tmp_path, en_clip, mo
         train([a], [a], tmp_path / "run2", steps=1, batch=1, config=cfg, sample_weights=[1.0, 1.0])
 
 
+def test_phone_ctc_command_sets_the_network_and_refuses_clashing_ids(tmp_path, en_clip):
+    from speechtok.data.manifest import write_manifest
+    from speechtok.teachers.phone_ctc import PhoneCTC, main
+
+    u, _ = en_clip
+    row = {"id": u.id, "path": u.path, "error": None, "phones": [["SIL", 0, 0.3], ["P", 0.3, 0.4], ["L", 0.4, 0.5],
+                                                                 ["IY", 0.5, 0.7], ["Z", 0.7, 0.9], ["SIL", 0.9, 3.6]]}
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps(row) + "\n")
+    b.write_text(json.dumps({**row, "id": "other"}) + "\n")
+    write_manifest(tmp_path / "valid.jsonl", [u])
+    common = ["--valid-ids", str(tmp_path / "valid.jsonl"), "--steps", "1", "--batch", "1", "--threads", "1"]
+    with pytest.raises(SystemExit, match=f"{b}: utterance id 'other'.*also in {b}.*unique"):
+        main(["--align", str(b), str(b), "--out", str(tmp_path / "x"), *common])
+    assert main(["--align", str(a), str(b), "--out", str(tmp_path / "run"), "--dim", "24", "--gru-layers", "1",
+                 "--conv-blocks", "1", *common]) == 0
+    m = PhoneCTC.load(tmp_path / "run")
+    assert (m.config.dim, m.config.gru_layers, m.config.conv_blocks) == (24, 1, 1)
+    with pytest.raises(SystemExit):
+        main(["--align", str(a), "--out", str(tmp_path / "y"), "--dim", "7", *common])
+
+
 # ---- the probe command end to end -------------------------------------------------------------------
 @needs_flite
 def test_probe_command_end_to_end_on_shipped_clips(tmp_path):

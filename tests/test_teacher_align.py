@@ -131,3 +131,16 @@ def test_espeak_word_set_never_uses_excluded_items_and_resumes(tmp_path):
     build(tmp_path / "set", 6, teacher_folder("v2"), exclude=banned, seed=3, progress=False)
     assert len(path.read_text().splitlines()) == len(rows)  # resumed: nothing redone
     assert len((tmp_path / "set" / "manifest.jsonl").read_text().splitlines()) == len(rows)
+    # a second set that must not overlap the first: --exclude reads its alignments; --id-prefix keeps ids apart
+    from speechtok.data.espeak_words import exclusions
+
+    assert {r["phonemes"] for r in rows} <= set(exclusions(path))
+    path2 = build(tmp_path / "set2", 6, teacher_folder("v2"), exclude=banned + exclusions(path), seed=3,
+                  progress=False, id_prefix="w2/")
+    rows2 = [json.loads(x) for x in path2.read_text().splitlines()]
+    assert rows2 and all(r["id"].startswith("w2/") for r in rows2)
+    assert not {r["phonemes"] for r in rows2} & {r["phonemes"] for r in rows}
+    man2 = [json.loads(x) for x in (tmp_path / "set2" / "manifest.jsonl").read_text().splitlines()]
+    assert {m["speaker"] for m in man2} <= {"espeak_" + v.replace("+", "_") for v in ("en-us", "en-us+f3", "en-gb", "en-gb+m1", "en-gb+f2")}
+    with pytest.raises(ValueError, match="neither a lexical pair"):
+        exclusions(tmp_path / "set2" / "manifest.jsonl")  # a manifest has no phoneme strings

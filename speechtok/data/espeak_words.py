@@ -59,18 +59,29 @@ def plan_items(n_items: int, exclude: Sequence[str] = (), voices: Sequence[str] 
 
 
 def exclusions(pairs_file: str | Path) -> list[str]:
-    """A lexical test's words and both members' phoneme strings (its ``pairs.jsonl``)."""
+    """The words and phoneme strings of a file whose items are never to be used: a lexical test's
+    ``pairs.jsonl`` (the word and both members' phoneme strings) or another ``espeak_words`` set's
+    ``alignments.jsonl`` / ``manifest.jsonl`` (its texts and phoneme strings; a validation set)."""
     out = []
-    for line in Path(pairs_file).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            p = json.loads(line)
+    for n, line in enumerate(Path(pairs_file).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        p = json.loads(line)
+        if "nonword_phonemes" in p:
             out += [p["word"], p["word_phonemes"], p["nonword_phonemes"]]
+        elif "phonemes" in p:
+            out += [x for x in (p.get("text"), p["phonemes"]) if x]
+        else:
+            raise ValueError(f"{pairs_file}:{n}: neither a lexical pair (word, word_phonemes, nonword_phonemes) "
+                             "nor an espeak_words row (phonemes)")
     return out
 
 
 def build(out_dir: str | Path, n_items: int, teacher: str | Path, exclude: Sequence[str] = (),
-          voices: Sequence[str] = VOICES, seed: int = 0, progress: bool = True) -> Path:
-    """Speak, label and align the planned items into ``out_dir``; returns the alignments file."""
+          voices: Sequence[str] = VOICES, seed: int = 0, progress: bool = True, id_prefix: str = "") -> Path:
+    """Speak, label and align the planned items into ``out_dir``; returns the alignments file.
+    ``id_prefix`` starts every utterance id (``<prefix><voice>/<n>``), so that several sets can
+    train one teacher (its ``--align`` files need distinct ids)."""
     from tqdm import tqdm
 
     from ..audio import load_audio
@@ -85,10 +96,11 @@ def build(out_dir: str | Path, n_items: int, teacher: str | Path, exclude: Seque
     done = read_alignments(align_file, ok_only=False)
     with open(align_file, "a", encoding="utf-8") as f:
         for it in tqdm(items, desc="espeak-words", unit="item", disable=not progress):
-            uid = f"{it['voice'].replace('+', '_')}/{it['n']:05d}"
+            stem = f"{it['voice'].replace('+', '_')}/{it['n']:05d}"
+            uid = id_prefix + stem
             if uid in done:
                 continue
-            path = out / "wav" / f"{uid}.wav"
+            path = out / "wav" / f"{stem}.wav"
             spoken = f"[[{it['phonemes']}]]"
             row = {"id": uid, "path": str(path.resolve()), "text": it["word"], "phonemes": it["phonemes"],
                    "kind": it["kind"], "aligner": ALIGNER_VERSION, "source": "espeak", "error": None}
@@ -106,7 +118,7 @@ def build(out_dir: str | Path, n_items: int, teacher: str | Path, exclude: Seque
     tmp = manifest.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for r in rows.values():
-            f.write(json.dumps({"id": r["id"], "path": r["path"], "speaker": "espeak_" + r["id"].split("/")[0],
+            f.write(json.dumps({"id": r["id"], "path": r["path"], "speaker": "espeak_" + r["id"].removeprefix(id_prefix).split("/")[0],
                                 "language": "en", "text": r["text"], "split": "train"}) + "\n")
     tmp.replace(manifest)
     return align_file
@@ -120,12 +132,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--items", type=int, default=4000, help="how many items (half words, half pseudo-words)")
     p.add_argument("--teacher", required=True, help="the PhoneCTC folder whose frame posteriors time the phones")
-    p.add_argument("--exclude", nargs="*", default=[], help="lexical tests' pairs.jsonl whose items are never used")
+    p.add_argument("--exclude", nargs="*", default=[], help="lexical tests' pairs.jsonl (or other espeak_words sets' alignments.jsonl) whose items are never used")
     p.add_argument("--voices", nargs="+", default=list(VOICES))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--id-prefix", default="", help="starts every utterance id (e.g. 'w2/'): sets that train one "
+                   "teacher together need distinct ids")
     args = p.parse_args(argv)
     exclude = [x for f in args.exclude for x in exclusions(f)]
-    path = build(args.out, args.items, args.teacher, exclude, args.voices, args.seed)
+    path = build(args.out, args.items, args.teacher, exclude, args.voices, args.seed, id_prefix=args.id_prefix)
     print(f"{sum(1 for _ in open(path))} items in {path}")
     return 0
 

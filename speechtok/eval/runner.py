@@ -4,7 +4,8 @@ audio with the chosen metrics (in a process pool), pool token statistics, then b
 Layout of ``out``::
 
     rows.jsonl                      every measurement (see rows.py); the reports are rebuilt from it
-    cache/<tokenizer>@<version>/    <utt>.stok (codes) and <utt>.wav (decoded audio), atomic writes
+    cache/<tokenizer>@<version>/    <utt>.stok (codes) and <utt>.wav (decoded audio), atomic writes;
+                                    <version> is ``bench_version``: a retrained unit decoder is a new one
     summary.json, summary.md, report.html, report_files/   (report.py)
 
 Interrupt it at any time and run the same command again: cached audio is reused and rows already
@@ -64,7 +65,7 @@ def pick(utterances: list, limit: int | None) -> list:
 def encode_decode(tok, utterances, out: Path, log: RowLog, specs) -> tuple[dict[str, str], int]:
     """Fill the cache for one tokenizer; write token-statistics and speed rows.
     Returns ``({utt id: error message} for utterances it could not process, number newly encoded)``."""
-    d = cache_dir(out, tok.name, tok.version)
+    d = cache_dir(out, tok.name, tok.bench_version)
     failed: dict[str, str] = {}
     speed_ev = dict(evaluator=SPEED_EVALUATOR, evaluator_version=f"threads={_threads()}")
     tok_ev = dict(evaluator=TOKEN_EVALUATOR, evaluator_version=_speechtok_version())
@@ -82,19 +83,19 @@ def encode_decode(tok, utterances, out: Path, log: RowLog, specs) -> tuple[dict[
             tokens = tok.encode(wav, sr)
             t_enc = time.perf_counter() - t0
             tokens.save(stok)
-            rows = [make_row(tok.name, tok.version, u.id, "encode_rtf", t_enc / tokens.duration, **speed_ev)]
+            rows = [make_row(tok.name, tok.bench_version, u.id, "encode_rtf", t_enc / tokens.duration, **speed_ev)]
             if tok.can_decode:
                 t0 = time.perf_counter()
                 dec, dsr = tok.decode(tokens)
                 t_dec = time.perf_counter() - t0
                 write_audio_atomic(wavp, dec, dsr)
-                rows.append(make_row(tok.name, tok.version, u.id, "decode_rtf", t_dec / tokens.duration, **speed_ev))
-            rows += [make_row(tok.name, tok.version, u.id, k, v, **tok_ev) for k, v in utterance_stats(tokens).items()]
+                rows.append(make_row(tok.name, tok.bench_version, u.id, "decode_rtf", t_dec / tokens.duration, **speed_ev))
+            rows += [make_row(tok.name, tok.bench_version, u.id, k, v, **tok_ev) for k, v in utterance_stats(tokens).items()]
         except (SpeechtokError, ValueError, RuntimeError, OSError) as e:
             failed[u.id] = f"{type(e).__name__}: {e}"
-            rows = [make_row(tok.name, tok.version, u.id, "encode_rtf", error=f"encode/decode failed: {e}", **speed_ev)]
+            rows = [make_row(tok.name, tok.bench_version, u.id, "encode_rtf", error=f"encode/decode failed: {e}", **speed_ev)]
             if tok.can_decode:
-                rows += [make_row(tok.name, tok.version, u.id, o, error=f"encode/decode failed: {e}",
+                rows += [make_row(tok.name, tok.bench_version, u.id, o, error=f"encode/decode failed: {e}",
                                   evaluator=M.evaluator_name(s), evaluator_version=M.evaluator_version(s))
                          for s in specs for o in s.outputs]
         log.write(rows)
@@ -112,7 +113,7 @@ def _roundtrip(tok, wav, sr):
 
 def pooled_token_stats(tok, utterances, out: Path, log: RowLog) -> None:
     """Rows with ``utt = "*"``: entropy-coded kbps, codebook usage and perplexity over all codes."""
-    d = cache_dir(out, tok.name, tok.version)
+    d = cache_dir(out, tok.name, tok.bench_version)
     counter = CodeCounter()
     for u in utterances:
         p = d / f"{safe_name(u.id)}.stok"
@@ -122,7 +123,7 @@ def pooled_token_stats(tok, utterances, out: Path, log: RowLog) -> None:
         return
     ev = dict(evaluator=TOKEN_EVALUATOR, evaluator_version=_speechtok_version())
     # rewritten when new codes came in; report.py keeps the latest row per metric
-    log.write([make_row(tok.name, tok.version, "*", k, v, **ev) for k, v in counter.stats().items()])
+    log.write([make_row(tok.name, tok.bench_version, "*", k, v, **ev) for k, v in counter.stats().items()])
 
 
 def _speechtok_version() -> str:
@@ -219,8 +220,8 @@ def _jobs(utterances, toks, specs, out: Path, log: RowLog, failed, asr: str) -> 
                 continue
             names = [s.name for s in applicable if not any(log.has(tok.name, u.id, o) for o in s.outputs)]
             if names:
-                wav = cache_dir(out, tok.name, tok.version) / f"{safe_name(u.id)}.wav"
-                items.append((tok.name, tok.version, str(wav), names))
+                wav = cache_dir(out, tok.name, tok.bench_version) / f"{safe_name(u.id)}.wav"
+                items.append((tok.name, tok.bench_version, str(wav), names))
         original = [s.name for s in applicable if s.on_original
                     and not any(log.has(ORIGINAL, u.id, o) for o in s.outputs)]
         if items or original:
@@ -297,8 +298,9 @@ def failed_inputs(out: Path, utterances: list) -> list[tuple[str, str, str]]:
 
 def _check_version(log: RowLog, tok) -> None:
     old = {r["tokenizer_version"] for r in log.rows if r["tokenizer"] == tok.name}
-    if old and old != {tok.version}:
+    if old and old != {tok.bench_version}:
         raise SpeechtokError(
             f"{log.path} has rows for {tok.name} version {', '.join(sorted(old))} but it is now version "
-            f"{tok.version}; use a new --out folder so results of different versions are not mixed"
+            f"{tok.bench_version} (a unit decoder's weights are part of it); use a new --out folder so results of "
+            "different versions are not mixed"
         )

@@ -27,7 +27,7 @@ def measure_speed(tok, wav: np.ndarray, sample_rate: int, repeats: int = 3) -> d
             dec.append(time.perf_counter() - t0)
     return {
         "tokenizer": tok.name,
-        "tokenizer_version": tok.version,
+        "tokenizer_version": tok.bench_version,
         "audio_seconds": seconds,
         "threads": torch.get_num_threads(),
         "repeats": repeats,

@@ -202,6 +202,17 @@ class SyllableTokenizer(Tokenizer):
 
     # ---- decoding ----------------------------------------------------------------------------
     @property
+    def decoder_id(self) -> str | None:
+        """The shipped decoder's weights digest (decoders are retrained after their units)."""
+        if not self.can_decode:
+            return None
+        if getattr(self, "_decoder_id", None) is None:
+            from ..fsutil import file_digest
+
+            self._decoder_id = file_digest(decoder_paths(self.decoder_key)[0])
+        return self._decoder_id
+
+    @property
     def decoder(self):
         """The trained unit-to-speech decoder (``decoder.Decoder``), loaded on first use."""
         if self._decoder is None:

@@ -301,7 +301,12 @@ def main(argv=None) -> int:
     ap.add_argument("--shares", nargs="+", type=float,
                     help="one per --align file: the share of each batch drawn from it (default: in proportion to "
                          "its size), e.g. to keep a small real-speech set from drowning in synthetic speech")
+    ap.add_argument("--dim", type=int, default=PhoneCTCConfig.dim, help="network width (default %(default)s)")
+    ap.add_argument("--gru-layers", type=int, default=PhoneCTCConfig.gru_layers)
+    ap.add_argument("--conv-blocks", type=int, default=PhoneCTCConfig.conv_blocks)
     args = ap.parse_args(argv)
+    if args.dim < 8 or args.dim % 2:
+        ap.error(f"--dim must be an even number of at least 8, got {args.dim}")
     if args.shares is not None and len(args.shares) != len(args.align):
         ap.error(f"--shares takes one value per --align file ({len(args.align)}), got {len(args.shares)}")
     if args.shares is not None and (min(args.shares) < 0 or sum(args.shares) <= 0):
@@ -316,6 +321,10 @@ def main(argv=None) -> int:
         got = read_alignments(p)
         if not got:
             raise SystemExit(f"{p}: no aligned utterances")
+        clash = [k for k in got if k in rows]
+        if clash:
+            raise SystemExit(f"{p}: utterance id {clash[0]!r} (and {len(clash) - 1} more) is also in "
+                             f"{args.align[source[clash[0]]]}; ids must be unique across --align files")
         rows.update(got)
         source.update({k: i for k in got})
     excluded = {u.id for m in args.exclude_ids for u in read_manifest(m)}
@@ -328,7 +337,8 @@ def main(argv=None) -> int:
         weights = [args.shares[source[r["id"]]] / max(1, counts[source[r["id"]]]) for r in tr]
         print("shares: " + ", ".join(f"{p} {s:g} ({c} utts)" for p, s, c in zip(args.align, args.shares, counts)), file=sys.stderr)
     print(f"{len(tr)} training, {len(va)} validation utterances", file=sys.stderr)
-    train(tr, va, args.out, steps=args.steps, batch=args.batch, sample_weights=weights)
+    config = PhoneCTCConfig(dim=args.dim, conv_blocks=args.conv_blocks, gru_layers=args.gru_layers)
+    train(tr, va, args.out, steps=args.steps, batch=args.batch, sample_weights=weights, config=config)
     if args.export:
         argv_used = sys.argv[1:] if argv is None else list(argv)
         export_half(args.out, args.export, "python -m speechtok.teachers.phone_ctc " + " ".join(argv_used))

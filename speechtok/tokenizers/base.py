@@ -58,6 +58,16 @@ class Tokenizer(ABC):
     can_decode: bool = True
     #: the exact trained model (a short hash of its weights); None for tokenizers without weights
     model_id: str | None = None
+    #: the exact decoder, where it can be replaced without the codes changing (a unit decoder
+    #: trained after its tokenizer); None where ``version`` already pins the decoded audio
+    decoder_id: str | None = None
+
+    @property
+    def bench_version(self) -> str:
+        """What the benchmark keys decoded audio and its rows on: ``version``, plus the decoder's
+        identity where it has one of its own (so a retrained decoder is never scored from the
+        previous decoder's cached audio). Token caches (``tokenize``, the LM bench) keep ``version``."""
+        return self.version if not self.decoder_id else f"{self.version}+dec-{self.decoder_id}"
     #: True when one instance may encode/decode from several threads at once (``speechtok serve``
     #: calls it without a lock); a tokenizer that does not say so is called one request at a time
     thread_safe: bool = False
