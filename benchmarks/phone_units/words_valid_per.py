@@ -15,8 +15,11 @@ training: the set measures unseen words, not unseen voices. Reference: the phone
 said (its alignment row); hypothesis: the phone codebook of the item's tokens, pauses left out;
 repeats merged on both sides.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/words_valid_per.py v4 v5 v6 \\
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/words_valid_per.py v4 v5 v6 runs/phone_ctc_v6s/half \\
         > benchmarks/phone_units/words_valid_per.md
+
+(a version name is a shipped teacher; a folder, one written by ``phone_ctc --export``, e.g. the
+ablation ``runs/phone_ctc_v6s``: v6's data at v5's width, assets/phone_ctc_v6/TRAINING.md).
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def main(versions: list[str]) -> int:
             err[kind][1] += len(ref)
         per = lambda e: f"{e[0] / max(1, e[1]):.3f}"  # noqa: E731
         allc = [err["word"][0] + err["pseudo"][0], err["word"][1] + err["pseudo"][1]]
-        print(f"| `phone-units:{v}` | {per(err['word'])} | {per(err['pseudo'])} | {per(allc)} |", flush=True)
+        name = f"phone-units:{v}" if not Path(v).exists() else f"teacher folder {Path(v).resolve().relative_to(ROOT)}"
+        print(f"| `{name}` | {per(err['word'])} | {per(err['pseudo'])} | {per(allc)} |", flush=True)
     return 0
 
 
