@@ -11,7 +11,7 @@
   exact phones as reference.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/teacher_per.py speechtok/assets/phone_ctc \
-        speechtok/assets/phone_ctc_v2 speechtok/assets/phone_ctc_v3 speechtok/assets/phone_ctc_v4 speechtok/assets/phone_ctc_v5
+        speechtok/assets/phone_ctc_v2 speechtok/assets/phone_ctc_v3 speechtok/assets/phone_ctc_v4 speechtok/assets/phone_ctc_v5 speechtok/assets/phone_ctc_v6
 
 (its table is the one in benchmarks/phone_units/teacher_per.md, whose notes are written by hand)
 """
