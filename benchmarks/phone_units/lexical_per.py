@@ -57,6 +57,7 @@ def main(versions: list[str]) -> int:
           f"held-out voice: {', '.join(sorted(held))}). A diagnosis on the test items: nothing was chosen on it.\n")
     print("| teacher | words, seen voices | non-words, seen voices | words, held-out voice | non-words, held-out voice | pairs whose two token streams are identical |")
     print("|---|---:|---:|---:|---:|---:|")
+    exact: dict[str, dict] = {}
     for v in versions:
         tok = PhoneUnitTokenizer(teacher=v)
         errs: dict[tuple[str, bool], list[int]] = {}
@@ -76,7 +77,43 @@ def main(versions: list[str]) -> int:
         cell = lambda kind, h: f"{errs[(kind, h)][0] / max(1, errs[(kind, h)][1]):.3f}" if (kind, h) in errs else "–"  # noqa: E731
         print(f"| `phone-units:{v}` | {cell('w', False)} | {cell('n', False)} | {cell('w', True)} | {cell('n', True)} | "
               f"{same} of {total} ({same / max(1, total):.1%}) |")
+        exact[v] = {k: hyps[k] == refs[k] for k in hyps}
+    by_exactness(versions, exact, by_pair)
     return 0
+
+
+def by_exactness(versions: list[str], exact: dict, by_pair: dict) -> None:
+    """The larger LM tier's lexical score of each pair split by whether the teacher heard its two
+    items exactly (token stream = the phones said), for words the LM's text has and has not."""
+    import json
+
+    tier = ROOT / "benchmarks/lm/large/lexical_items"
+    rows = []
+    for v in versions:
+        f = tier / f"phone-units_{v}_codebooks_1.jsonl"
+        if not f.exists():
+            continue
+        cells = {}
+        for line in f.read_text().splitlines():
+            it = json.loads(line)
+            spk = it["voice"].replace("+", "_")
+            w, n = exact[v].get((it["pair"], "w", spk)), exact[v].get((it["pair"], "n", spk))
+            if w is None or n is None:
+                continue
+            case = "both" if w and n else ("word" if not w else "nonword")
+            seen = by_pair[it["pair"]]["train_count"] > 0
+            cells.setdefault((case, seen), []).append(it["sum"])
+        fmt = lambda c: f"{100 * sum(cells[c]) / len(cells[c]):.1f} ({len(cells[c])})" if c in cells else "–"  # noqa: E731
+        rows.append(f"| `phone-units:{v}` | " + " | ".join(fmt((case, seen)) for seen in (True, False)
+                                                           for case in ("both", "word", "nonword")) + " |")
+    if rows:
+        print("\nThe larger LM tier's lexical score (summed, all items, % correct (n)) by whether the teacher heard "
+              "the pair exactly: both token streams equal to the phones said, the word's stream wrong, or only the "
+              "non-word's wrong; for words the LM's training text has (count 1+, counted on the small tier's text) "
+              "and has not (count 0). Reads the rows' per-item files, benchmarks/lm/large/lexical_items/.\n")
+        print("| teacher | count 1+: both exact | word misheard | only non-word misheard | count 0: both exact | word misheard | only non-word misheard |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("\n".join(rows))
 
 
 if __name__ == "__main__":
