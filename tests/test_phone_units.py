@@ -97,3 +97,48 @@ def test_shipped_decoder_says_the_phones_back():
     # the teacher hears most of the same phones in the resynthesis (a decoder that mumbles fails)
     a, b = _phones(tokens.codes), _phones(tok.encode(out, 16000).codes)
     assert _edit(a, b) / len(a) < 0.6, (a, b)
+
+
+def test_an_ensemble_teacher_is_its_members_geometric_mean(tmp_path):
+    import json
+
+    import torch
+
+    from speechtok.errors import SpeechtokError
+    from speechtok.syllables.tokenizer import phone_posteriors, teacher_digest, teacher_members
+    from speechtok.teachers.phone_ctc import PhoneCTC, PhoneCTCConfig
+
+    wav = _english_clip()[:32000]
+    for i, dim in enumerate((16, 24)):  # two small random teachers of different widths
+        torch.manual_seed(i)
+        PhoneCTC(PhoneCTCConfig(dim=dim, conv_blocks=1, gru_layers=1)).save(tmp_path / f"m{i}")
+    ens = tmp_path / "ens"
+    ens.mkdir()
+    (ens / "ensemble.json").write_text(json.dumps({"members": ["../m0", "../m1"]}))
+    assert teacher_members(ens) == [(tmp_path / "m0").resolve(), (tmp_path / "m1").resolve()]
+    single = [phone_posteriors(wav, tmp_path / f"m{i}") for i in range(2)]
+    mean = np.exp((np.log(single[0]) + np.log(single[1])) / 2)
+    got = phone_posteriors(wav, ens)
+    assert got.shape == single[0].shape and np.allclose(got.sum(1), 1, atol=1e-5)
+    assert np.allclose(got, mean / mean.sum(1, keepdims=True), atol=1e-5)
+    assert len({teacher_digest(tmp_path / "m0"), teacher_digest(tmp_path / "m1"), teacher_digest(ens)}) == 3
+    tok = PhoneUnitTokenizer(teacher=ens)  # a folder teacher: encode-only, its own model id
+    assert tok.model_id.startswith(teacher_digest(ens)) and not tok.can_decode
+    assert np.asarray(tok.encode(wav, 16000).codes).shape[0] == 3
+    (ens / "ensemble.json").write_text(json.dumps({"members": ["../m0", "../nowhere"]}))
+    with pytest.raises(SpeechtokError, match="nowhere.*model.safetensors.*missing"):
+        teacher_members(ens)
+    (ens / "ensemble.json").write_text("[1, 2]")
+    with pytest.raises(SpeechtokError, match="ensemble.json: not an ensemble spec"):
+        teacher_members(ens)
+
+
+def test_the_shipped_ensemble_v7_is_registered_and_differs_from_its_members():
+    import speechtok
+    from speechtok.syllables.phone_units import names
+
+    assert {"phone-units:v5", "phone-units:v6", "phone-units:v7"} <= set(names())
+    v7 = speechtok.load("phone-units:v7")
+    assert v7.model_id != speechtok.load("phone-units:v6").model_id
+    phones = _phones(v7.encode(_english_clip(), 16000).codes)
+    assert len(phones) > 10 and len(set(phones)) > 12

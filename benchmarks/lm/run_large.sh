@@ -18,7 +18,7 @@ st() { nice -n 10 "$PY" -m speechtok "$@"; }
 [ -f data/lm/lexical/manifest.jsonl ] && [ -f data/lm/syntactic/manifest.jsonl ] || { echo "run benchmarks/lm/run.sh first (it builds the lexical and syntactic tests)"; exit 1; }
 
 ROWS=(-t phones -t "speechtok-fast-12p5hz@0.5kbps+layout=delay" -t "syllables+layout=delay" -t "phone-units:v2+codebooks=1"
-      -t "phone-units:v3+codebooks=1" -t "phone-units:v4+codebooks=1" -t "phone-units:v5+codebooks=1" -t "phone-units:v6+codebooks=1" -t mfcc-kmeans@50hz:k500)
+      -t "phone-units:v3+codebooks=1" -t "phone-units:v4+codebooks=1" -t "phone-units:v5+codebooks=1" -t "phone-units:v6+codebooks=1" -t "phone-units:v7+codebooks=1" -t mfcc-kmeans@50hz:k500)
 [ $# -gt 0 ] && ROWS=("$@")
 st lm bench "${ROWS[@]}" \
     --train data/asterisk-en/train.jsonl --train data/lm/reading/train.jsonl \

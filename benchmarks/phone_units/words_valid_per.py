@@ -11,11 +11,13 @@ another seed, and none of its words or phoneme strings is in the lexical test or
         --teacher speechtok/assets/phone_ctc_v5                                    # 580 items, 20 s
 
 Its voices are the larger LM tier's five espeak-ng voices, which the v3+ teachers heard in
-training: the set measures unseen words, not unseen voices. Reference: the phones each item's voice
+training: the set measures unseen words, not unseen voices. The last column is the same token-stream
+PER on the real voice's valid split (asterisk-en valid, pocketsphinx alignments as reference), the
+split that chose the default teacher. Reference: the phones each item's voice
 said (its alignment row); hypothesis: the phone codebook of the item's tokens, pauses left out;
 repeats merged on both sides.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/words_valid_per.py v4 v5 v6 runs/phone_ctc_v6s/half \\
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/words_valid_per.py v4 v5 v6 runs/phone_ctc_v6s/half v7 \\
         > benchmarks/phone_units/words_valid_per.md
 
 (a version name is a shipped teacher; a folder, one written by ``phone_ctc --export``, e.g. the
@@ -56,8 +58,12 @@ def main(versions: list[str]) -> int:
     print(f"Written by benchmarks/phone_units/words_valid_per.py: {kinds.count('word')} words and "
           f"{kinds.count('pseudo')} pseudo-words of data/espeak_words_valid (seen voices, unseen words), "
           "each said on its own. A validation set: a teacher may be chosen on it.\n")
-    print("| teacher | words | pseudo-words | all |")
-    print("|---|---:|---:|---:|")
+    from refsets import asterisk_valid
+    from speechtok.data.phones import phone_sequence
+
+    real = asterisk_valid()  # the real voice's valid split, pocketsphinx alignments as reference
+    print("| teacher | words | pseudo-words | all | real voice, valid split (21 utterances) |")
+    print("|---|---:|---:|---:|---:|")
     for v in versions:
         tok = PhoneUnitTokenizer(teacher=v)
         err = {"word": [0, 0], "pseudo": [0, 0]}
@@ -67,8 +73,14 @@ def main(versions: list[str]) -> int:
             err[kind][1] += len(ref)
         per = lambda e: f"{e[0] / max(1, e[1]):.3f}"  # noqa: E731
         allc = [err["word"][0] + err["pseudo"][0], err["word"][1] + err["pseudo"][1]]
+        re_ = [0, 0]
+        for w16, segs in real:
+            ref = dedup(phone_sequence(segs))
+            hyp = dedup([lab + 1 for lab in tok.labelled_spans(w16.astype("float32") / 32767)[1]])
+            re_[0] += edit_distance(ref, hyp)
+            re_[1] += len(ref)
         name = f"phone-units:{v}" if not Path(v).exists() else f"teacher folder {Path(v).resolve().relative_to(ROOT)}"
-        print(f"| `{name}` | {per(err['word'])} | {per(err['pseudo'])} | {per(allc)} |", flush=True)
+        print(f"| `{name}` | {per(err['word'])} | {per(err['pseudo'])} | {per(allc)} | {per(re_)} |", flush=True)
     return 0
 
 

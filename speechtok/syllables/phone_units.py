@@ -41,7 +41,7 @@ import numpy as np
 from ..data.phones import SAMPLE_RATE
 from ..errors import SpeechtokError
 from .codes import DUR_LEVELS, F0_LEVELS, decoder_paths, duration_code, pitch_code
-from .tokenizer import SyllableTokenizer, phone_posteriors, syllable_f0, token_spans
+from .tokenizer import ENSEMBLE_FILE, SyllableTokenizer, phone_posteriors, syllable_f0, teacher_digest, token_spans
 
 NUM_PHONES = 39  # the frame head's classes are SIL (0) and these 39
 FRAME = 0.02  # seconds per PhoneCTC frame
@@ -107,18 +107,15 @@ class PhoneUnitTokenizer(SyllableTokenizer):
                  teacher: str | Path | None = None):
         """``teacher``: a shipped version (``"v1"``, ``"v2"``, ...; None = ``DEFAULT_TEACHER``) or
         a folder written by ``PhoneCTC.save``."""
-        from ..fsutil import file_digest
-
         version = teacher if teacher is None or re.fullmatch(r"v\d+", str(teacher)) else None
         self.teacher = teacher_folder(version or DEFAULT_TEACHER) if teacher is None or version else Path(teacher)
-        weights = self.teacher / "model.safetensors"
-        if not weights.exists():
-            raise SpeechtokError(f"{weights}: the PhoneCTC teacher these tokens come from is missing")
+        if not (self.teacher / "model.safetensors").exists() and not (self.teacher / ENSEMBLE_FILE).exists():
+            raise SpeechtokError(f"{self.teacher / 'model.safetensors'}: the PhoneCTC teacher these tokens come from is missing")
         self.switch_cost = float(switch_cost)
         self.name = "phone-units" + (f":{version}" if version and teacher is not None else "") + \
             ("" if self.switch_cost == DEFAULT_SWITCH_COST else f":s{self.switch_cost:g}")
         self._set_phone_count(NUM_PHONES)
-        self.model_id = f"{file_digest(weights)}-s{self.switch_cost:g}"
+        self.model_id = f"{teacher_digest(self.teacher)}-s{self.switch_cost:g}"
         self.version = f"1+{self.model_id}"  # token caches (lm bench, tokenize) follow the teacher
         self.speaker = speaker
         self._decoder = None
@@ -180,8 +177,13 @@ _NAME = re.compile(r"^phone-units(?::(?P<t>v\d+))?(?::s(?P<s>[0-9.]+))?$")
 
 def names() -> list[str]:
     out = ["phone-units"] if _PHONE_CTC.exists() else []
-    versions = ["v1"] + sorted(p.name.split("_")[-1] for p in _ASSETS.glob("phone_ctc_v*") if (p / "model.safetensors").exists())
-    return out + [f"phone-units:{v}" for v in versions if (teacher_folder(v) / "model.safetensors").exists()]
+    versions = ["v1"] + sorted((p.name.split("_")[-1] for p in _ASSETS.glob("phone_ctc_v*")
+                                if re.fullmatch(r"phone_ctc_v\d+", p.name) and _is_teacher(p)), key=lambda v: int(v[1:]))
+    return out + [f"phone-units:{v}" for v in versions if _is_teacher(teacher_folder(v))]
+
+
+def _is_teacher(folder: Path) -> bool:
+    return (folder / "model.safetensors").exists() or (folder / ENSEMBLE_FILE).exists()
 
 
 def resolve(name: str):
@@ -193,6 +195,6 @@ def resolve(name: str):
 
 def describe(name: str) -> dict | None:
     m = _NAME.match(name)
-    if not m or not (teacher_folder(m["t"] or DEFAULT_TEACHER) / "model.safetensors").exists():
+    if not m or not _is_teacher(teacher_folder(m["t"] or DEFAULT_TEACHER)):
         return None
     return {"sample_rate": SAMPLE_RATE, "frame_rate": NOMINAL_RATE, "codebook_sizes": [NUM_PHONES + 1, DUR_LEVELS, F0_LEVELS + 1]}

@@ -28,6 +28,7 @@ parameters -> 16 kHz audio), so ``decode`` works; ``decode(tokens, speaker=...)`
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from functools import lru_cache
@@ -65,21 +66,60 @@ def syllable_f0(wav: np.ndarray, segments) -> np.ndarray:
 
 
 # ---- content features -------------------------------------------------------------------
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _phone_model(folder: Path | None = None):
     from ..teachers.phone_ctc import PhoneCTC
 
     return PhoneCTC.load(folder)
 
 
+ENSEMBLE_FILE = "ensemble.json"
+
+
+def teacher_members(folder: Path) -> list[Path]:
+    """The PhoneCTC folders behind a teacher folder: itself, or for an ensemble (a folder with
+    ``ensemble.json``: ``{"members": [folder, ...]}``, paths relative to it) its members. Raises a
+    ``SpeechtokError`` naming the folder when a weights file is missing."""
+    folder = Path(folder)
+    spec = folder / ENSEMBLE_FILE
+    if spec.exists():
+        try:
+            members = [(folder / m).resolve() for m in json.loads(spec.read_text())["members"]]
+        except (ValueError, KeyError, TypeError) as e:
+            raise SpeechtokError(f"{spec}: not an ensemble spec ({{\"members\": [folder, ...]}}): {e}") from e
+        if not members:
+            raise SpeechtokError(f"{spec}: an ensemble needs at least one member")
+    else:
+        members = [folder]
+    for m in members:
+        if not (m / "model.safetensors").exists():
+            raise SpeechtokError(f"{m / 'model.safetensors'}: missing (a PhoneCTC teacher{' of ' + str(spec) if spec.exists() else ''})")
+    return members
+
+
+def teacher_digest(folder: Path) -> str:
+    """A short id of a teacher folder's weights (an ensemble's: of its members' weights, in order)."""
+    import hashlib
+
+    from ..fsutil import file_digest
+
+    digests = [file_digest(m / "model.safetensors") for m in teacher_members(folder)]
+    return digests[0] if len(digests) == 1 else hashlib.sha256("+".join(digests).encode()).hexdigest()[:12]
+
+
 def phone_posteriors(wav: np.ndarray, teacher: Path | None = None) -> np.ndarray:
     """``(ceil(samples / 320), 40)`` PhoneCTC frame-head posteriors (50 Hz) of the shipped teacher
-    (or of the one saved in ``teacher``, a folder)."""
+    (or of the one saved in ``teacher``, a folder). An ensemble folder (``teacher_members``) gives
+    its members' geometric mean: the mean of their log-posteriors, renormalized."""
     import torch
 
+    x = torch.as_tensor(np.asarray(wav, np.float32))[None]
+    members = [None] if teacher is None else teacher_members(teacher)
     with torch.no_grad():
-        _, logits = _phone_model(teacher)(torch.as_tensor(np.asarray(wav, np.float32))[None])
-    return logits[0].softmax(-1).numpy().astype(np.float32)
+        if len(members) == 1:  # exactly the single teacher's softmax (token caches depend on it)
+            return _phone_model(members[0])(x)[1][0].softmax(-1).numpy().astype(np.float32)
+        logp = torch.stack([_phone_model(m)(x)[1][0].log_softmax(-1) for m in members]).mean(0)
+    return logp.softmax(-1).numpy().astype(np.float32)
 
 
 def _thirds(frames: np.ndarray, rate: float, segments) -> np.ndarray:
