@@ -31,6 +31,7 @@ CANDIDATES = [
     ("phone-units:v4+codebooks=1", "phone-units:v4"),
     ("phone-units:v5+codebooks=1", "phone-units:v5"),
     ("phone-units:v6+codebooks=1", "phone-units:v6"),
+    ("phone-units:v7+codebooks=1", "phone-units:v7"),
     ("syllables+codebooks=1", "syllables"),
     ("syllables+layout=delay", "syllables"),
     ("speechtok-fast-12p5hz@0.5kbps+skip=1+codebooks=1", "speechtok-fast-12p5hz@0.5kbps"),

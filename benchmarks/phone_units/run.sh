@@ -13,8 +13,8 @@ export OMP_NUM_THREADS=1
 # the small tier's own script: its data, LM config and table (rows already in results.jsonl are kept)
 benchmarks/lm/run.sh -t "phone-units:v2+codebooks=1" -t "phone-units:v2+layout=delay" -t "phone-units:v1+codebooks=1" \
     -t "phone-units:v3+codebooks=1" -t "phone-units:v3+layout=delay" -t "speechtok-fast-6p25hz@0.3875kbps+layout=delay" \
-    -t "phone-units:v4+codebooks=1" -t "phone-units:v5+codebooks=1" -t "phone-units:v6+codebooks=1"
-"$PY" -m speechtok bench -t phone-units:v1 -t phone-units:v2 -t phone-units:v3 -t phone-units:v4 -t phone-units:v5 -t phone-units:v6 -t syllables -t speechtok-fast-12p5hz@0.5kbps \
+    -t "phone-units:v4+codebooks=1" -t "phone-units:v5+codebooks=1" -t "phone-units:v6+codebooks=1" -t "phone-units:v7+codebooks=1"
+"$PY" -m speechtok bench -t phone-units:v1 -t phone-units:v2 -t phone-units:v3 -t phone-units:v4 -t phone-units:v5 -t phone-units:v6 -t phone-units:v7 -t syllables -t speechtok-fast-12p5hz@0.5kbps \
     -t speechtok-fast-6p25hz@0.3875kbps \
     --data data/asterisk-en/test.jsonl --metrics asr speaker_sim stoi --jobs 1 --out runs/phone-units/resynth
 "$PY" benchmarks/phone_units/report.py > benchmarks/phone_units/results.md

@@ -19,7 +19,9 @@ these units (``decoder_phones_vN.*`` in ``speechtok/assets/syllables``, one per 
 ``python -m speechtok.syllables train-decoder --units phones``).
 
 Names: ``phone-units`` (the default teacher, ``DEFAULT_TEACHER``), ``phone-units:v1`` / ``:v2`` /
-... (a shipped teacher by version: ``v1`` is the one the syllable tokens and codecs use),
+... (a shipped teacher by version: ``v1`` is the one the syllable tokens and codecs use; a
+version folder may be an ensemble, ``ensemble.json`` naming member teachers whose frame
+posteriors are averaged in the log domain, as ``v7`` is),
 ``:sX`` for another switch cost (e.g. ``phone-units:v1:s4``), and ``phone-units:hf:<model>``: a
 transformers phoneme CTC model (hub id or folder) as the teacher, encode-only
 (``hf_phone_units.py``).
