@@ -10,7 +10,7 @@ teacher hears non-words worse than words, it has learned which phone sequences a
 lexical prior from its training text) and pulls non-words towards them, which the LM then
 cannot tell apart.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/lexical_per.py v3 v4 v5 v6 > benchmarks/phone_units/lexical_per.md
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phone_units/lexical_per.py v3 v4 v5 v6 v7 > benchmarks/phone_units/lexical_per.md
 """
 
 from __future__ import annotations
