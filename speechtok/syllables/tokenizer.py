@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -241,16 +241,12 @@ class SyllableTokenizer(Tokenizer):
         return codes, spans
 
     # ---- decoding ----------------------------------------------------------------------------
-    @property
+    @cached_property
     def decoder_id(self) -> str | None:
         """The shipped decoder's weights digest (decoders are retrained after their units)."""
-        if not self.can_decode:
-            return None
-        if getattr(self, "_decoder_id", None) is None:
-            from ..fsutil import file_digest
+        from ..fsutil import file_digest
 
-            self._decoder_id = file_digest(decoder_paths(self.decoder_key)[0])
-        return self._decoder_id
+        return file_digest(decoder_paths(self.decoder_key)[0]) if self.can_decode else None
 
     @property
     def decoder(self):
